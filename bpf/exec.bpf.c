@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* exec sensor: every successful exec, with its container, caller and full argv. */
+#include "include/common.h"
+#include "exec.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20); /* resized by user space before load */
+} cg_exec_events SEC(".maps");
+
+CG_DEFINE_LOSS_COUNTER(cg_exec_lost);
+
+/* comm of the calling thread, kept from execve entry until the exec completes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, char[EXEC_COMM_LEN]);
+} cg_exec_callers SEC(".maps");
+
+/* The event is too large for the BPF stack: build it in a per-CPU scratch slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} cg_exec_scratch SEC(".maps");
+
+static __always_inline int remember_caller(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	char comm[EXEC_COMM_LEN];
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	bpf_map_update_elem(&cg_exec_callers, &tid, comm, BPF_ANY);
+	return 0;
+}
+
+/*
+ * Syscall entry tracepoints (stable ABI since 2.6.x): the only place the caller's
+ * comm still exists, since exec renames the task before sched_process_exec.
+ */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int cg_exec_enter(void *ctx)
+{
+	return remember_caller();
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int cg_execat_enter(void *ctx)
+{
+	return remember_caller();
+}
+
+/*
+ * sched_process_exec (stable tracepoint since 3.4) fires once the new image is
+ * committed, so every event is a successful exec. The new mm already holds argv.
+ */
+SEC("tracepoint/sched/sched_process_exec")
+int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 old_tid = ctx->old_pid;
+	__u32 zero = 0;
+	struct exec_event *e;
+	char *caller;
+	struct pid *tpid;
+	struct upid upid = {};
+	unsigned int level;
+	unsigned long arg_start, arg_end, args_len;
+	__u32 size;
+
+	if (cg_self_tgid && tgid == cg_self_tgid)
+		return 0;
+
+	e = bpf_map_lookup_elem(&cg_exec_scratch, &zero);
+	if (!e)
+		return 0;
+
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->pid = tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = BPF_CORE_READ(task, cred, euid.val);
+	e->ruid = BPF_CORE_READ(task, cred, uid.val);
+	e->gid = BPF_CORE_READ(task, cred, egid.val);
+	e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->flags = 0;
+	e->pad0 = 0;
+
+	tpid = BPF_CORE_READ(task, thread_pid);
+	level = BPF_CORE_READ(tpid, level);
+	bpf_core_read(&upid, sizeof(upid), &tpid->numbers[level]);
+	e->vpid = upid.nr;
+
+	cg_fill_cgroup_ref(&e->cgroup, task);
+
+	caller = bpf_map_lookup_elem(&cg_exec_callers, &old_tid);
+	if (caller) {
+		__builtin_memcpy(e->caller_comm, caller, EXEC_COMM_LEN);
+		bpf_map_delete_elem(&cg_exec_callers, &old_tid);
+	} else {
+		e->caller_comm[0] = 0;
+		e->flags |= EXEC_FLAG_CALLER_UNKNOWN;
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+				  (void *)ctx + (ctx->__data_loc_filename & 0xFFFF));
+
+	/* argv: NUL-separated strings between mm->arg_start and mm->arg_end. */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (args_len >= EXEC_ARGS_LEN) {
+		args_len = EXEC_ARGS_LEN;
+		if (arg_end - arg_start > EXEC_ARGS_LEN)
+			e->flags |= EXEC_FLAG_ARGS_TRUNCATED;
+		if (bpf_probe_read_user(e->args, EXEC_ARGS_LEN, (void *)arg_start))
+			args_len = 0;
+	} else if (args_len > 0) {
+		if (bpf_probe_read_user(e->args, args_len & (EXEC_ARGS_LEN - 1), (void *)arg_start))
+			args_len = 0;
+	}
+	e->args_size = args_len;
+
+	/* Send the fixed part and only the argv bytes in use. */
+	size = offsetof(struct exec_event, args) + (args_len & (2 * EXEC_ARGS_LEN - 1));
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&cg_exec_events, e, size, 0))
+		cg_count_loss(&cg_exec_lost);
+	return 0;
+}

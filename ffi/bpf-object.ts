@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+/** One compiled eBPF object: open, configure before load, load, attach, close. */
+import koffi from 'koffi';
+import { BTF_KIND_DATASEC, btf_type, libbpf } from './libbpf.js';
+import { BpfError } from './errors.js';
+
+type Ptr = unknown;
+
+export interface AttachedProgram {
+  name: string;
+  section: string;
+}
+
+export class BpfObject {
+  private links: Ptr[] = [];
+  private closed = false;
+  private loaded = false;
+
+  private constructor(
+    private readonly obj: Ptr,
+    readonly path: string,
+  ) {}
+
+  static open(path: string): BpfObject {
+    const obj = libbpf.bpf_object__open_file(path, null);
+    if (!obj) throw new BpfError(`open ${path}`, koffi.errno());
+    return new BpfObject(obj, path);
+  }
+
+  /** Programs in the object, with their section (the hook): `tracepoint/sched/sched_process_exec`. */
+  programs(): AttachedProgram[] {
+    const out: AttachedProgram[] = [];
+    for (let p = libbpf.bpf_object__next_program(this.obj, null); p; p = libbpf.bpf_object__next_program(this.obj, p)) {
+      out.push({ name: libbpf.bpf_program__name(p), section: libbpf.bpf_program__section_name(p) });
+    }
+    return out;
+  }
+
+  /** Keeps a program out of load and attach (before load), e.g. an optional hook this kernel lacks. */
+  setAutoload(programName: string, enabled: boolean): void {
+    const p = this.program(programName);
+    const rc = libbpf.bpf_program__set_autoload(p, enabled);
+    if (rc < 0) throw new BpfError(`set autoload ${programName}`, -rc);
+  }
+
+  /** Sets `const volatile` globals in .rodata by name (before load). */
+  setRodata(values: Record<string, number | bigint>): void {
+    this.assertNotLoaded('set .rodata');
+    const map = this.findMap((name) => name.endsWith('.rodata'));
+    if (!map) throw new Error(`${this.path}: no .rodata section to configure`);
+    const sizeOut = [0];
+    const data = libbpf.bpf_map__initial_value(map, sizeOut);
+    if (!data) throw new BpfError(`${this.path}: read .rodata`, koffi.errno());
+    const vars = this.datasecVariables('.rodata');
+    for (const [name, value] of Object.entries(values)) {
+      const v = vars.get(name);
+      if (!v) throw new Error(`${this.path}: no .rodata variable ${name}`);
+      if (v.offset + v.size > sizeOut[0]) throw new Error(`${this.path}: .rodata variable ${name} out of bounds`);
+      if (v.size === 4) koffi.encode(data, v.offset, 'uint32', Number(value));
+      else if (v.size === 8) koffi.encode(data, v.offset, 'uint64', BigInt(value));
+      else throw new Error(`${this.path}: .rodata variable ${name} has unsupported size ${v.size}`);
+    }
+  }
+
+  resizeMap(mapName: string, maxEntries: number): void {
+    this.assertNotLoaded(`resize map ${mapName}`);
+    const rc = libbpf.bpf_map__set_max_entries(this.map(mapName), maxEntries);
+    if (rc < 0) throw new BpfError(`resize map ${mapName} to ${maxEntries}`, -rc);
+  }
+
+  load(): void {
+    const rc = libbpf.bpf_object__load(this.obj);
+    if (rc < 0) throw new BpfError(`load ${this.path}`, -rc);
+    this.loaded = true;
+  }
+
+  /** Attaches every autoloaded program; the error names the program and its hook. */
+  attachAll(): AttachedProgram[] {
+    const attached: AttachedProgram[] = [];
+    for (let p = libbpf.bpf_object__next_program(this.obj, null); p; p = libbpf.bpf_object__next_program(this.obj, p)) {
+      if (!libbpf.bpf_program__autoload(p)) continue;
+      const name = libbpf.bpf_program__name(p) as string;
+      const section = libbpf.bpf_program__section_name(p) as string;
+      const link = libbpf.bpf_program__attach(p);
+      if (!link) throw new BpfError(`attach ${section} (program ${name})`, koffi.errno());
+      this.links.push(link);
+      attached.push({ name, section });
+    }
+    return attached;
+  }
+
+  mapFd(mapName: string): number {
+    const fd = libbpf.bpf_map__fd(this.map(mapName));
+    if (fd < 0) throw new BpfError(`map ${mapName} fd`, -fd);
+    return fd;
+  }
+
+  /** Detaches every program and frees the object; safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links) libbpf.bpf_link__destroy(link);
+    this.links = [];
+    libbpf.bpf_object__close(this.obj);
+  }
+
+  private program(name: string): Ptr {
+    const p = libbpf.bpf_object__find_program_by_name(this.obj, name);
+    if (!p) throw new Error(`${this.path}: no program ${name}`);
+    return p;
+  }
+
+  private map(name: string): Ptr {
+    const m = libbpf.bpf_object__find_map_by_name(this.obj, name);
+    if (!m) throw new Error(`${this.path}: no map ${name}`);
+    return m;
+  }
+
+  private findMap(match: (name: string) => boolean): Ptr | null {
+    for (let m = libbpf.bpf_object__next_map(this.obj, null); m; m = libbpf.bpf_object__next_map(this.obj, m)) {
+      if (match(libbpf.bpf_map__name(m) as string)) return m;
+    }
+    return null;
+  }
+
+  /** Offsets of a data section's variables, read from the object's BTF. */
+  private datasecVariables(section: string): Map<string, { offset: number; size: number }> {
+    const btf = libbpf.bpf_object__btf(this.obj);
+    if (!btf) throw new Error(`${this.path}: no BTF`);
+    const id = libbpf.btf__find_by_name_kind(btf, section, BTF_KIND_DATASEC);
+    if (id < 0) throw new Error(`${this.path}: no ${section} in BTF`);
+    const sec = libbpf.btf__type_by_id(btf, id);
+    const head = koffi.decode(sec, btf_type) as { info: number };
+    const vlen = head.info & 0xffff;
+    const vars = new Map<string, { offset: number; size: number }>();
+    for (let i = 0; i < vlen; i++) {
+      const base = 12 + i * 12; // struct btf_var_secinfo { type, offset, size } after the head
+      const typeId = koffi.decode(sec, base, 'uint32') as number;
+      const offset = koffi.decode(sec, base + 4, 'uint32') as number;
+      const size = koffi.decode(sec, base + 8, 'uint32') as number;
+      const varType = koffi.decode(libbpf.btf__type_by_id(btf, typeId), btf_type) as { name_off: number };
+      vars.set(libbpf.btf__name_by_offset(btf, varType.name_off) as string, { offset, size });
+    }
+    return vars;
+  }
+
+  private assertNotLoaded(what: string): void {
+    if (this.loaded) throw new Error(`${this.path}: cannot ${what} after load`);
+  }
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * libbpf 1.x prototypes bound with koffi: declarations only, no logic.
+ * Pointer-returning calls give NULL and set errno; int-returning calls give -errno.
+ */
+import koffi from 'koffi';
+
+export const bpf_object = koffi.opaque('bpf_object');
+export const bpf_program = koffi.opaque('bpf_program');
+export const bpf_map = koffi.opaque('bpf_map');
+export const bpf_link = koffi.opaque('bpf_link');
+export const ring_buffer = koffi.opaque('ring_buffer');
+export const btf = koffi.opaque('btf');
+
+/** `struct btf_type` head: name_off, info (vlen | kind << 24), size/type. */
+export const btf_type = koffi.struct('btf_type', { name_off: 'uint32', info: 'uint32', size: 'uint32' });
+
+/** libbpf's print callback; va_list is passed by reference on the ABIs we support. */
+export const libbpf_print_fn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
+/** Ring-buffer sample callback: ctx is the sensor slot, data valid only during the call. */
+export const ring_buffer_sample_fn = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
+
+function loadLibbpf(): ReturnType<typeof koffi.load> {
+  const names = ['libbpf.so.1', 'libbpf.so'];
+  let lastError: unknown;
+  for (const name of names) {
+    try {
+      return koffi.load(name);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`cannot load libbpf (${names.join(', ')}): ${(lastError as Error).message}`);
+}
+
+const lib = loadLibbpf();
+const libc = koffi.load('libc.so.6');
+
+export const libbpf = {
+  libbpf_major_version: lib.func('uint32 libbpf_major_version(void)'),
+  libbpf_minor_version: lib.func('uint32 libbpf_minor_version(void)'),
+  libbpf_set_print: lib.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
+  libbpf_probe_bpf_prog_type: lib.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)'),
+  libbpf_probe_bpf_map_type: lib.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
+
+  bpf_object__open_file: lib.func('bpf_object *bpf_object__open_file(const char *path, const void *opts)'),
+  bpf_object__load: lib.func('int bpf_object__load(bpf_object *obj)'),
+  bpf_object__close: lib.func('void bpf_object__close(bpf_object *obj)'),
+  bpf_object__btf: lib.func('btf *bpf_object__btf(const bpf_object *obj)'),
+  bpf_object__next_program: lib.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
+  bpf_object__find_program_by_name: lib.func('bpf_program *bpf_object__find_program_by_name(const bpf_object *obj, const char *name)'),
+  bpf_object__find_map_by_name: lib.func('bpf_map *bpf_object__find_map_by_name(const bpf_object *obj, const char *name)'),
+  bpf_object__next_map: lib.func('bpf_map *bpf_object__next_map(const bpf_object *obj, const bpf_map *map)'),
+
+  bpf_program__name: lib.func('const char *bpf_program__name(const bpf_program *prog)'),
+  bpf_program__section_name: lib.func('const char *bpf_program__section_name(const bpf_program *prog)'),
+  bpf_program__set_autoload: lib.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
+  bpf_program__autoload: lib.func('bool bpf_program__autoload(const bpf_program *prog)'),
+  bpf_program__attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
+  bpf_program__fd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
+  bpf_link__destroy: lib.func('int bpf_link__destroy(bpf_link *link)'),
+
+  bpf_map__name: lib.func('const char *bpf_map__name(const bpf_map *map)'),
+  bpf_map__fd: lib.func('int bpf_map__fd(const bpf_map *map)'),
+  bpf_map__set_max_entries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32 max_entries)'),
+  bpf_map__initial_value: lib.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
+  bpf_map__key_size: lib.func('uint32 bpf_map__key_size(const bpf_map *map)'),
+  bpf_map__value_size: lib.func('uint32 bpf_map__value_size(const bpf_map *map)'),
+
+  bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
+  bpf_map_update_elem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64 flags)'),
+  bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  bpf_map_get_next_key: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
+  bpf_map_lookup_batch: lib.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32 *count, const void *opts)',
+  ),
+
+  btf__find_by_name_kind: lib.func('int btf__find_by_name_kind(const btf *btf, const char *name, uint32 kind)'),
+  btf__type_by_id: lib.func('const btf_type *btf__type_by_id(const btf *btf, uint32 id)'),
+  btf__name_by_offset: lib.func('const char *btf__name_by_offset(const btf *btf, uint32 offset)'),
+
+  ring_buffer__new: lib.func('ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn *cb, void *ctx, const void *opts)'),
+  ring_buffer__add: lib.func('int ring_buffer__add(ring_buffer *rb, int map_fd, ring_buffer_sample_fn *cb, void *ctx)'),
+  ring_buffer__consume: lib.func('int ring_buffer__consume(ring_buffer *rb)'),
+  ring_buffer__epoll_fd: lib.func('int ring_buffer__epoll_fd(const ring_buffer *rb)'),
+  ring_buffer__free: lib.func('void ring_buffer__free(ring_buffer *rb)'),
+};
+
+export const clib = {
+  vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
+  strerror: libc.func('const char *strerror(int errnum)'),
+};
+
+export const BTF_KIND_VAR = 14;
+export const BTF_KIND_DATASEC = 15;
+export const BPF_ANY = 0;

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Map reads that need no per-entry FFI call pattern of their own. */
+import { readFileSync } from 'node:fs';
+import { libbpf } from './libbpf.js';
+import { BpfError } from './errors.js';
+
+let possibleCpus: number | null = null;
+
+/** Number of possible CPUs: the width of every per-CPU map value ("0-3,5" format). */
+export function numPossibleCpus(): number {
+  if (possibleCpus === null) {
+    const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    let max = 0;
+    for (const part of text.split(',')) {
+      const [, hi] = part.split('-');
+      max = Math.max(max, Number(hi ?? part));
+    }
+    possibleCpus = max + 1;
+  }
+  return possibleCpus;
+}
+
+/** Sum over CPUs of a one-slot BPF_MAP_TYPE_PERCPU_ARRAY of __u64. */
+export function readPerCpuCounter(fd: number): bigint {
+  const cpus = numPossibleCpus();
+  const key = Buffer.alloc(4);
+  const value = Buffer.alloc(8 * cpus);
+  const rc = libbpf.bpf_map_lookup_elem(fd, key, value);
+  if (rc < 0) throw new BpfError('read per-CPU counter', -rc);
+  let sum = 0n;
+  for (let i = 0; i < cpus; i++) sum += value.readBigUInt64LE(i * 8);
+  return sum;
+}

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Ring buffers drained on Node's event loop: libuv watches libbpf's epoll fd and
+ * each readiness drains every ring without blocking (ring_buffer__consume).
+ */
+import koffi from 'koffi';
+import { libbpf, ring_buffer_sample_fn } from './libbpf.js';
+import { BpfError } from './errors.js';
+
+/** Receives one record, copied out of the ring (the ring memory is reused after return). */
+export type RecordHandler = (record: Uint8Array) => void;
+
+interface PollHandle {
+  close(): void;
+}
+
+export class RingBufferPoller {
+  private rb: unknown = null;
+  private poll: PollHandle | null = null;
+  private readonly handlers: RecordHandler[] = [];
+  private readonly callback: unknown;
+  private closed = false;
+
+  constructor(private readonly onHandlerError: (err: unknown) => void) {
+    // One registered trampoline for all rings; ctx is the handler's slot.
+    this.callback = koffi.register((ctx: unknown, data: unknown, size: number | bigint) => {
+      try {
+        const bytes = new Uint8Array(koffi.view(data as never, Number(size))).slice();
+        this.handlers[Number(ctx)]?.(bytes);
+      } catch (err) {
+        this.onHandlerError(err);
+      }
+      return 0;
+    }, koffi.pointer(ring_buffer_sample_fn));
+  }
+
+  /** Adds a ring buffer map; `name` is used in errors. */
+  add(name: string, mapFd: number, handler: RecordHandler): void {
+    const slot = this.handlers.length;
+    this.handlers.push(handler);
+    if (!this.rb) {
+      this.rb = libbpf.ring_buffer__new(mapFd, this.callback, slot, null);
+      if (!this.rb) throw new BpfError(`ring buffer ${name}`, koffi.errno());
+    } else {
+      const rc = libbpf.ring_buffer__add(this.rb, mapFd, this.callback, slot);
+      if (rc < 0) throw new BpfError(`ring buffer ${name}`, -rc);
+    }
+  }
+
+  /** Starts draining on readiness. */
+  start(): void {
+    if (!this.rb || this.poll) return;
+    const fd = libbpf.ring_buffer__epoll_fd(this.rb);
+    this.poll = (koffi as unknown as { node: { poll: Function } }).node.poll(
+      fd,
+      { readable: true },
+      (status: number) => {
+        if (status >= 0) this.drain();
+      },
+    ) as PollHandle;
+  }
+
+  /** Consumes everything available now; returns the record count. */
+  drain(): number {
+    if (!this.rb || this.closed) return 0;
+    const n = libbpf.ring_buffer__consume(this.rb);
+    return n < 0 ? 0 : n;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.drain();
+    this.closed = true;
+    this.poll?.close();
+    this.poll = null;
+    if (this.rb) libbpf.ring_buffer__free(this.rb);
+    this.rb = null;
+    koffi.unregister(this.callback as never);
+  }
+}

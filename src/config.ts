@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Agent configuration: the YAML file schema, its defaults, and how command-line
+ * options override it. Every error is reported as a single line so it reads well
+ * in journald and `kubectl logs`.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import YAML, { LineCounter } from 'yaml';
+import { z } from 'zod';
+import type { CliRunOptions } from './cli/args.js';
+
+/** Accepted values of `log_level` and `--log-level`, most to least severe. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Accepted values of `cgroup_mode`. */
+export const CGROUP_MODES = ['auto', 'v2', 'v1'] as const;
+
+// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** True for a bare IPv4/IPv6 address or an RFC 1123 host name (no scheme, port or brackets). */
+export function isValidHost(host: string): boolean {
+  return isIP(host) !== 0 || HOSTNAME_RE.test(host);
+}
+
+/** True for an absolute `http:` or `https:` URL with a host. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** JSON form of a value for error messages, cut to 60 characters so messages stay one short line. */
+export function formatValue(value: unknown): string {
+  let s: string;
+  try {
+    s = typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    s = String(value);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Collapses line breaks so a message can never span lines, whatever went into it. */
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+/** A configuration problem; `message` is always one line naming the source. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(oneLine(message));
+    this.name = 'ConfigError';
+  }
+}
+
+// Each check of a field shares one message, so the user reads the rule rather than zod's wording.
+function intRange(min: number, max: number, def: number) {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error }).default(def);
+}
+
+function bool(def: boolean) {
+  return z.boolean({ error: 'expected true or false' }).default(def);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T[number]) {
+  return z.enum(values, { error: `expected one of ${values.join(', ')}` }).default(def);
+}
+
+const isPowerOfTwo = (n: number) => Number.isInteger(Math.log2(n));
+
+// An empty section (`docker:` with nothing under it) parses as null: treat it as "all defaults".
+function section<S extends z.core.$ZodLooseShape>(shape: S) {
+  return z.preprocess(
+    (v) => (v === null ? undefined : v),
+    z.strictObject(shape).prefault({} as z.input<z.ZodObject<S, z.core.$strict>>),
+  );
+}
+
+const HOST_ERROR = 'expected an IP address or host name (no scheme or port)';
+const URL_ERROR = 'expected an http(s) URL or null';
+
+const configSchema = z.strictObject({
+  log_level: oneOf(LOG_LEVELS, 'info'),
+  include_host: bool(false),
+  cgroup_mode: oneOf(CGROUP_MODES, 'auto'),
+  docker: section({
+    socket: z
+      .string({ error: 'expected a non-empty path' })
+      .min(1, { error: 'expected a non-empty path' })
+      .default('/var/run/docker.sock'),
+    enabled: bool(true),
+    metadata_wait_ms: intRange(0, 30_000, 1500),
+  }),
+  outputs: section({
+    console: section({ enabled: bool(true) }),
+    jsonl: section({
+      enabled: bool(true),
+      dir: z
+        .string({ error: 'expected a non-empty directory path' })
+        .min(1, { error: 'expected a non-empty directory path' })
+        .default('/var/log/contguard'),
+      // Bounded below only, so the message names no maximum.
+      max_file_bytes: z
+        .number({ error: 'expected an integer of at least 4096' })
+        .int({ error: 'expected an integer of at least 4096' })
+        .min(4096, { error: 'expected an integer of at least 4096' })
+        .default(10 * 1024 * 1024),
+      max_files: intRange(1, 1000, 5),
+    }),
+    prometheus: section({
+      enabled: bool(true),
+      host: z
+        .string({ error: HOST_ERROR })
+        .refine(isValidHost, { error: HOST_ERROR })
+        .default('127.0.0.1'),
+      port: intRange(1, 65535, 9464),
+      path: z
+        .string({ error: 'expected a path starting with "/"' })
+        .startsWith('/', { error: 'expected a path starting with "/"' })
+        .default('/metrics'),
+    }),
+    otlp: section({
+      endpoint: z
+        .string({ error: URL_ERROR })
+        .refine(isHttpUrl, { error: URL_ERROR })
+        .nullable()
+        .default(null),
+      logs: bool(true),
+      metrics: bool(true),
+      export_interval_ms: intRange(100, 3_600_000, 10_000),
+      headers: z
+        .record(z.string(), z.string({ error: 'expected a string header value' }), {
+          error: 'expected a mapping of header names to strings',
+        })
+        .default({}),
+    }),
+  }),
+  sensors: section({
+    exec: section({
+      enabled: bool(true),
+      ring_buffer_bytes: z
+        .number({ error: 'expected a power of two from 4096 to 1073741824' })
+        .int({ error: 'expected a power of two from 4096 to 1073741824' })
+        .min(4096, { error: 'expected a power of two from 4096 to 1073741824' })
+        .max(1_073_741_824, { error: 'expected a power of two from 4096 to 1073741824' })
+        .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
+        .default(1_048_576),
+      max_args: intRange(1, 1024, 32),
+    }),
+  }),
+});
+
+/** The parsed configuration with every default filled in. */
+export type AgentConfig = z.output<typeof configSchema>;
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** The configuration used when no file is given; frozen because it is shared. */
+export const DEFAULT_CONFIG: AgentConfig = deepFreeze(configSchema.parse({}));
+
+const SIMPLE_KEY_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((k) => (typeof k === 'string' && SIMPLE_KEY_RE.test(k) ? k : formatValue(String(k))))
+    .join('.');
+}
+
+// The offending value is looked up in the raw YAML data, so it is reported as the user wrote it.
+function valueAt(data: unknown, path: readonly PropertyKey[]): { found: boolean; value?: unknown } {
+  let cur: unknown = data;
+  for (const k of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return { found: false };
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return { found: cur !== undefined, value: cur };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
+  const where = issue.path.length === 0 ? 'top level' : formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => formatValue(k)).join(', ');
+    const noun = issue.keys.length === 1 ? 'key' : 'keys';
+    return issue.path.length === 0 ? `unknown ${noun} ${keys} at top level` : `unknown ${noun} ${keys} in ${where}`;
+  }
+  let message = issue.message;
+  // Objects get a plain wording: zod's default mentions internal type names.
+  if (issue.code === 'invalid_type' && issue.expected === 'object') message = 'expected a mapping';
+  const { found, value } = valueAt(data, issue.path);
+  const got = found ? `, got ${formatValue(value)}` : '';
+  return issue.path.length === 0 ? `${message} at top level${got}` : `${where}: ${message}${got}`;
+}
+
+/**
+ * Parses and validates the YAML text of a config file; `source` names it in errors.
+ * An empty document yields {@link DEFAULT_CONFIG} (as a fresh copy).
+ * @throws ConfigError with a one-line message for YAML syntax errors and invalid or unknown keys.
+ */
+export function parseConfig(text: string, source: string): AgentConfig {
+  const prefix = `config ${source}`;
+  const lineCounter = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const { line } = lineCounter.linePos(yamlError.pos[0]);
+    throw new ConfigError(`${prefix}: line ${line}: ${yamlError.message}`);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // e.g. alias expansion limits ("billion laughs") are enforced here.
+    throw new ConfigError(`${prefix}: ${(err as Error).message}`);
+  }
+  // A file holding only comments is a valid "use the defaults" config.
+  if (data === null || data === undefined) data = {};
+  const result = configSchema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(`${prefix}: ${issue ? describeIssue(issue, data) : 'invalid configuration'}`);
+  }
+  return result.data;
+}
+
+/**
+ * Reads and parses a config file.
+ * @throws ConfigError `config <path>: cannot read: <reason>` when the file cannot be read,
+ *   or any error of {@link parseConfig}.
+ */
+export function loadConfigFile(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config ${path}: cannot read: ${(err as Error).message}`);
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * Returns a copy of `cfg` with the command-line options applied; `cfg` is not modified.
+ * `--prometheus off` disables the Prometheus endpoint; `--prometheus HOST:PORT` sets and enables it.
+ * @throws ConfigError when an option value is invalid (parseCli normally rejects these first).
+ */
+export function mergeCliOverrides(cfg: AgentConfig, o: CliRunOptions): AgentConfig {
+  const out = structuredClone(cfg);
+  if (o.logDir !== undefined) out.outputs.jsonl.dir = o.logDir;
+  if (o.prometheus === 'off') {
+    out.outputs.prometheus.enabled = false;
+  } else if (o.prometheus !== undefined) {
+    out.outputs.prometheus = { ...out.outputs.prometheus, enabled: true, host: o.prometheus.host, port: o.prometheus.port };
+  }
+  if (o.otlpEndpoint !== undefined) out.outputs.otlp.endpoint = o.otlpEndpoint;
+  if (o.logLevel !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) {
+      throw new ConfigError(
+        `command line: --log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${formatValue(o.logLevel)}`,
+      );
+    }
+    out.log_level = o.logLevel as LogLevel;
+  }
+  if (o.includeHost !== undefined) out.include_host = o.includeHost;
+  // Re-validate so a programmatic caller cannot smuggle in values the file would reject.
+  const result = configSchema.safeParse(out);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(`command line: ${issue ? describeIssue(issue, out) : 'invalid option'}`);
+  }
+  return result.data;
+}
+
+/**
+ * The OTLP endpoint to export to: `outputs.otlp.endpoint` if set, else the
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` environment variable if non-empty, else null (OTLP off).
+ * @throws ConfigError when the environment variable is not an http(s) URL.
+ */
+export function resolveOtlpEndpoint(
+  cfg: AgentConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | null {
+  if (cfg.outputs.otlp.endpoint !== null) return cfg.outputs.otlp.endpoint;
+  const fromEnv = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!fromEnv) return null;
+  if (!isHttpUrl(fromEnv)) {
+    throw new ConfigError(
+      `environment OTEL_EXPORTER_OTLP_ENDPOINT: expected an http(s) URL, got ${formatValue(fromEnv)}`,
+    );
+  }
+  return fromEnv;
+}

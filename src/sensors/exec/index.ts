@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+/** exec sensor: every program started in a container, with caller, user and full argv. */
+import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
+import type { Attributes, EventRecord } from '../../telemetry/record.js';
+import type { BpfObject } from '../../../ffi/bpf-object.js';
+import { splitNulStrings } from '../decode.js';
+import { quoteArg } from '../../telemetry/escape.js';
+import { METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
+import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
+import { EXEC_COUNTER, EXEC_EVENT_NAME, execTelemetry } from './telemetry.js';
+
+/** Mirrors EXEC_FLAG_* in bpf/exec.h (values checked by test/unit/exec-decode.test.ts). */
+export const EXEC_FLAG_ARGS_TRUNCATED = 1;
+export const EXEC_FLAG_CALLER_UNKNOWN = 2;
+
+export interface ExecDetails {
+  pid: number;
+  vpid: number;
+  ppid: number;
+  uid: number;
+  ruid: number;
+  gid: number;
+  mntns: number;
+  callerComm: string | null;
+  comm: string;
+  filename: string;
+  argv: string[];
+  argsTruncated: boolean;
+}
+
+/** Raw record -> typed details; argv capped at `maxArgs`. */
+export function execDetails(e: ExecEvent, maxArgs: number): ExecDetails {
+  const args = splitNulStrings(e.args.subarray(0, e.args_size), maxArgs);
+  return {
+    pid: e.pid,
+    vpid: e.vpid,
+    ppid: e.ppid,
+    uid: e.uid,
+    ruid: e.ruid,
+    gid: e.gid,
+    mntns: e.mntns,
+    callerComm: e.flags & EXEC_FLAG_CALLER_UNKNOWN ? null : e.caller_comm,
+    comm: e.comm,
+    filename: e.filename,
+    argv: args.values,
+    argsTruncated: args.truncated || (e.flags & EXEC_FLAG_ARGS_TRUNCATED) !== 0,
+  };
+}
+
+export function execAttributes(d: ExecDetails): Attributes {
+  const a: Attributes = {
+    'process.pid': d.pid,
+    'process.vpid': d.vpid,
+    'process.parent_pid': d.ppid,
+    'process.user.id': d.uid,
+    'process.real_user.id': d.ruid,
+    'process.group.id': d.gid,
+    'process.executable.path': d.filename,
+    'process.executable.name': d.comm,
+    'process.command_args': d.argv,
+    'contguard.process.args_truncated': d.argsTruncated,
+    'contguard.process.mount_namespace': d.mntns,
+  };
+  if (d.callerComm !== null) a['contguard.process.caller.name'] = d.callerComm;
+  return a;
+}
+
+export function execBody(d: ExecDetails): string {
+  const argv = d.argv.slice(1).map(quoteArg).join(' ');
+  return `pid=${d.pid} ppid=${d.ppid} uid=${d.uid} ${quoteArg(d.callerComm ?? '?')} -> ${quoteArg(d.filename)}${argv ? ` ${argv}` : ''}${d.argsTruncated ? ' [truncated]' : ''}`;
+}
+
+export const execSensor: Sensor = {
+  name: 'exec',
+  telemetry: execTelemetry,
+  enabled: (cfg) => cfg.sensors.exec.enabled,
+  configure(obj: BpfObject, cfg) {
+    obj.resizeMap('cg_exec_events', cfg.sensors.exec.ring_buffer_bytes);
+  },
+  start(_obj: BpfObject, ctx: SensorContext): SensorInstance {
+    const execs = ctx.meter.createCounter(EXEC_COUNTER, { unit: '{exec}', description: 'Successful execs in a container.' });
+    const maxArgs = ctx.config.sensors.exec.max_args;
+    const includeHost = ctx.config.include_host;
+
+    const handle = (bytes: Uint8Array) => {
+      const e = decodeExecEvent(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      const details = execDetails(e, maxArgs);
+      const time = ctx.toUnixNano(e.timestamp_ns);
+      void ctx.track(ctx.containers
+        .attribute({ cgroupId: e.cgroup.cgroup_id, name: e.cgroup.name, parentName: e.cgroup.parent_name })
+        .then((container) => {
+          if (!container && !includeHost) return;
+          const containerAttrs = container?.attributes ?? {};
+          const record: EventRecord = {
+            eventName: EXEC_EVENT_NAME,
+            timeUnixNano: time,
+            severity: 'INFO',
+            body: execBody(details),
+            attributes: { ...containerAttrs, ...execAttributes(details) },
+          };
+          ctx.emit(record);
+          const metricAttrs: Attributes = {};
+          for (const k of METRIC_CONTAINER_KEYS) if (containerAttrs[k] !== undefined) metricAttrs[k] = containerAttrs[k];
+          execs.add(1, metricAttrs as Record<string, string>);
+        })
+        .catch((err: unknown) => ctx.logger.error(`exec: ${(err as Error).message}`)));
+    };
+    return { rings: [{ map: 'cg_exec_events', handle }], lossMaps: ['cg_exec_lost'] };
+  },
+};

@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Every sensor the agent knows, by name; test/unit/registry.test.ts checks it against bpf/ and src/sensors/. */
+import type { Sensor } from './sensor.js';
+import { execSensor } from './exec/index.js';
+
+export const SENSORS: readonly Sensor[] = [execSensor];

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+/** container.* attributes on every record and data point (semconv; Resource holds only the agent). */
+export const CONTAINER_ATTRIBUTES: Record<string, string> = {
+  'container.id': 'full container id from the cgroup path',
+  'container.name': 'runtime name (docker inspect Name)',
+  'container.image.name': 'image name without tag',
+  'container.image.tags': 'image tags',
+  'container.image.id': 'image id (sha256:...)',
+  'container.runtime.name': 'docker, containerd, cri-o, podman',
+  'container.label.<key>': 'container labels (at most 64)',
+};
+
+/** The subset used on metrics: low-cardinality strings only (no arrays, no labels). */
+export const METRIC_CONTAINER_KEYS = ['container.id', 'container.name', 'container.image.name', 'container.runtime.name'] as const;

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+/** OpenTelemetry providers: metrics (Prometheus pull + optional OTLP push) and logs (OTLP). */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Meter } from '@opentelemetry/api';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import type { Logger } from '@opentelemetry/api-logs';
+import type { EventRecord, EventSink } from './record.js';
+import { Severity } from './record.js';
+
+export const SERVICE_NAME = 'contguard';
+
+export function agentResource(version: string): Resource {
+  return resourceFromAttributes({
+    'service.name': SERVICE_NAME,
+    'service.version': version,
+    'service.instance.id': randomUUID(),
+    'host.name': hostname(),
+    'os.type': 'linux',
+  });
+}
+
+export interface MetricsOptions {
+  resource: Resource;
+  prometheus: { host: string; port: number; path: string } | null;
+  otlp: { endpoint: string; intervalMs: number } | null;
+}
+
+export interface Metrics {
+  provider: MeterProvider;
+  meter: Meter;
+  /** Resolves once the Prometheus endpoint listens (or rejects with why it cannot). */
+  ready: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export function createMetrics(opts: MetricsOptions, version: string): Metrics {
+  const readers: IMetricReader[] = [];
+  let ready: Promise<void> = Promise.resolve();
+  if (opts.prometheus) {
+    const { host, port, path } = opts.prometheus;
+    ready = new Promise((resolve, reject) => {
+      const exporter = new PrometheusExporter({ host, port, endpoint: path }, (err) => (err ? reject(err) : resolve()));
+      readers.push(exporter);
+    });
+  }
+  if (opts.otlp) {
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: opts.otlp.endpoint }),
+        exportIntervalMillis: opts.otlp.intervalMs,
+      }),
+    );
+  }
+  const provider = new MeterProvider({ resource: opts.resource, readers });
+  return {
+    provider,
+    meter: provider.getMeter(SERVICE_NAME, version),
+    ready,
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+/** OTel log records exported by OTLP gRPC (headers from OTEL_EXPORTER_OTLP_HEADERS); the SDK reports its own drops as otel.sdk.* metrics. */
+export class OtlpLogSink implements EventSink {
+  private readonly provider: LoggerProvider;
+  private readonly logger: Logger;
+
+  constructor(endpoint: string, resource: Resource, metrics: MeterProvider, version: string) {
+    this.provider = new LoggerProvider({
+      resource,
+      processors: [
+        new BatchLogRecordProcessor({
+          exporter: new OTLPLogExporter({ url: endpoint }),
+          maxQueueSize: 16384,
+          maxExportBatchSize: 1024,
+          scheduledDelayMillis: 500,
+          selfObsMeterProvider: metrics,
+        }),
+      ],
+      meterProvider: metrics,
+    });
+    this.logger = this.provider.getLogger(SERVICE_NAME, version);
+  }
+
+  write(r: EventRecord): void {
+    const seconds = Number(r.timeUnixNano / 1_000_000_000n);
+    const nanos = Number(r.timeUnixNano % 1_000_000_000n);
+    this.logger.emit({
+      eventName: r.eventName,
+      timestamp: [seconds, nanos],
+      severityNumber: Severity[r.severity],
+      severityText: r.severity,
+      body: r.body,
+      attributes: r.attributes,
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.provider.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.provider.shutdown();
+  }
+}
