@@ -3,6 +3,7 @@
 import koffi from 'koffi';
 import { BTF_KIND_DATASEC, btf_type, libbpf } from './libbpf.js';
 import { BpfError } from './errors.js';
+import { takeFailedProgram } from './print.js';
 
 type Ptr = unknown;
 
@@ -69,8 +70,13 @@ export class BpfObject {
   }
 
   load(): void {
+    takeFailedProgram();
     const rc = libbpf.bpf_object__load(this.obj);
-    if (rc < 0) throw new BpfError(`load ${this.path}`, -rc);
+    if (rc < 0) {
+      const failed = takeFailedProgram();
+      const section = failed ? this.programs().find((p) => p.name === failed)?.section : undefined;
+      throw new BpfError(failed ? `load ${section ?? '?'} (program ${failed})` : `load ${this.path}`, -rc);
+    }
     this.loaded = true;
   }
 

@@ -74,6 +74,35 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * vitest ends its worker processes with SIGTERM/SIGKILL, so no 'exit' hook runs there. A tiny
+ * detached shell per agent polls the test process and, once it is gone, SIGTERMs the agent
+ * (SIGKILL 5 s later), so no root eBPF agent outlives an aborted test run.
+ */
+const WATCHDOG = `
+while kill -0 "$1" 2>/dev/null; do
+  kill -0 "$2" 2>/dev/null || exit 0
+  sleep 0.5
+done
+kill -TERM "$2" 2>/dev/null || exit 0
+i=0
+while [ "$i" -lt 50 ] && kill -0 "$2" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -KILL "$2" 2>/dev/null
+exit 0
+`;
+function startWatchdog(agentPid: number): void {
+  try {
+    const w = spawn('sh', ['-c', WATCHDOG, 'contguard-agent-watchdog', String(process.pid), String(agentPid)], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    w.on('error', () => {});
+    w.unref();
+  } catch {
+    /* best effort */
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -97,6 +126,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
   });
   installExitHook();
   running.add(proc);
+  if (proc.pid) startWatchdog(proc.pid);
 
   let out = '';
   let err = '';

@@ -279,7 +279,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   server.addService(logsService, {
     Export: (call: grpc.ServerUnaryCall<Record<string, any>, object>, cb: grpc.sendUnaryData<object>) => {
       logRequests.push(call.request);
-      logs.push(...flattenLogsRequest(call.request, codec));
+      for (const l of flattenLogsRequest(call.request, codec)) logs.push(l);
       cb(null, {});
       notify();
     },
@@ -287,7 +287,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   server.addService(metricsService, {
     Export: (call: grpc.ServerUnaryCall<Record<string, any>, object>, cb: grpc.sendUnaryData<object>) => {
       metricRequests.push(call.request);
-      metrics.push(...flattenMetricsRequest(call.request));
+      for (const p of flattenMetricsRequest(call.request)) metrics.push(p);
       cb(null, {});
       notify();
     },
