@@ -27,3 +27,10 @@ int probe_lsm(void *ctx) { return 0; }
 
 SEC("cgroup_skb/egress")
 int probe_cgroup_skb(void *ctx) { return 1; }
+
+/* Baselines for bench/: empty sys_enter programs, the floor any syscall counter pays. */
+SEC("tp_btf/sys_enter")
+int bench_empty_tp_btf(void *ctx) { return 0; }
+
+SEC("raw_tracepoint/sys_enter")
+int bench_empty_raw_tp(void *ctx) { return 0; }

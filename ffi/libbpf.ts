@@ -60,6 +60,7 @@ export const libbpf = {
   bpf_program__fd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
   bpf_link__destroy: lib.func('int bpf_link__destroy(bpf_link *link)'),
 
+  bpf_map__set_autocreate: lib.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
   bpf_map__name: lib.func('const char *bpf_map__name(const bpf_map *map)'),
   bpf_map__fd: lib.func('int bpf_map__fd(const bpf_map *map)'),
   bpf_map__set_max_entries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32 max_entries)'),
@@ -69,6 +70,7 @@ export const libbpf = {
 
   bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
   bpf_map_update_elem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64 flags)'),
+  bpf_map_lookup_and_delete_elem: lib.func('int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)'),
   bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
   bpf_map_get_next_key: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
   bpf_map_lookup_batch: lib.func(

@@ -20,14 +20,49 @@ export function numPossibleCpus(): number {
   return possibleCpus;
 }
 
-/** Sum over CPUs of a one-slot BPF_MAP_TYPE_PERCPU_ARRAY of __u64. */
+/** Sum over CPUs of slot 0 of a BPF_MAP_TYPE_PERCPU_ARRAY of __u64. */
 export function readPerCpuCounter(fd: number): bigint {
+  return readPerCpuArray(fd, 1)[0];
+}
+
+/** Pushes a u32 onto a BPF_MAP_TYPE_QUEUE. */
+export function queuePushU32(fd: number, value: number): void {
+  const v = Buffer.alloc(4);
+  v.writeUInt32LE(value);
+  const rc = libbpf.bpf_map_update_elem(fd, null, v, 0);
+  if (rc < 0) throw new BpfError('queue push', -rc);
+}
+
+/** Pops a u32 from a BPF_MAP_TYPE_QUEUE; null when empty. */
+export function queuePopU32(fd: number): number | null {
+  const v = Buffer.alloc(4);
+  const rc = libbpf.bpf_map_lookup_and_delete_elem(fd, null, v);
+  if (rc < 0) return null;
+  return v.readUInt32LE();
+}
+
+/** Creates an element unless it exists (BPF_NOEXIST); false when it already did. */
+export function mapCreate(fd: number, key: Buffer, value: Buffer): boolean {
+  const BPF_NOEXIST = 1;
+  const rc = libbpf.bpf_map_update_elem(fd, key, value, BPF_NOEXIST);
+  if (rc === -17) return false; // EEXIST
+  if (rc < 0) throw new BpfError('map create element', -rc);
+  return true;
+}
+
+/** Sums the per-CPU u64 values of every slot of a BPF_MAP_TYPE_PERCPU_ARRAY (one call per slot). */
+export function readPerCpuArray(fd: number, slots: number): bigint[] {
   const cpus = numPossibleCpus();
   const key = Buffer.alloc(4);
   const value = Buffer.alloc(8 * cpus);
-  const rc = libbpf.bpf_map_lookup_elem(fd, key, value);
-  if (rc < 0) throw new BpfError('read per-CPU counter', -rc);
-  let sum = 0n;
-  for (let i = 0; i < cpus; i++) sum += value.readBigUInt64LE(i * 8);
-  return sum;
+  const out: bigint[] = [];
+  for (let k = 0; k < slots; k++) {
+    key.writeUInt32LE(k);
+    const rc = libbpf.bpf_map_lookup_elem(fd, key, value);
+    if (rc < 0) throw new BpfError('read per-CPU array', -rc);
+    let sum = 0n;
+    for (let i = 0; i < cpus; i++) sum += value.readBigUInt64LE(i * 8);
+    out.push(sum);
+  }
+  return out;
 }

@@ -22,7 +22,8 @@ die() { echo "setup-host: error: $*" >&2; exit 1; }
 [[ "$(id -u)" -eq 0 ]] || die "must run as root (eBPF, mounts, dockerd)"
 
 # ---- 1. packages -------------------------------------------------------------------------
-PACKAGES=(clang llvm libbpf-dev bpftool docker.io busybox-static prometheus file make iproute2)
+# seccomp: libseccomp's syscall tables (scmp_sys_resolver); golang-github-docker-docker-dev: Docker's default seccomp profile (default.json)
+PACKAGES=(clang llvm libbpf-dev bpftool docker.io busybox-static prometheus file make iproute2 seccomp libseccomp2 golang-github-docker-docker-dev)
 
 pkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]

@@ -108,7 +108,10 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
 
   const inflight = new Set<Promise<unknown>>();
   const clockOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  const env = { cgroupMode: mode };
   const ctx: SensorContext = {
+    ...env,
+    cgroups: resolver,
     config: cfg,
     logger,
     meter: metrics.meter,
@@ -136,19 +139,34 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   try {
     for (const sensor of SENSORS) {
       if (!sensor.enabled(cfg)) continue;
-      const obj = BpfObject.open(`${BPF_BUILD_DIR}${sensor.name}.bpf.o`);
-      objects.push(obj);
-      obj.setRodata({ cg_cgroup_mode: mode === 'v1' ? CG_CGROUP_MODE_V1 : CG_CGROUP_MODE_V2, cg_self_tgid: process.pid });
-      sensor.configure?.(obj, cfg);
-      obj.load();
-      const attached = obj.attachAll();
-      logger.info(`sensor ${sensor.name}: attached ${attached.map((p) => p.section).join(', ')}`);
-      const instance = sensor.start(obj, ctx);
-      instances.push(instance);
-      for (const ring of instance.rings) poller.add(`${sensor.name}/${ring.map}`, obj.mapFd(ring.map), ring.handle);
-      for (const m of instance.lossMaps) lossCounters.push({ sensor: sensor.name, fd: obj.mapFd(m) });
+      const variants: ReadonlyArray<string | undefined> = sensor.variants?.(cfg, env) ?? [undefined];
+      for (let v = 0; v < variants.length; v++) {
+        const variant = variants[v];
+        const obj = BpfObject.open(`${BPF_BUILD_DIR}${sensor.name}.bpf.o`);
+        let instance: SensorInstance | null = null;
+        try {
+          obj.setRodata({ cg_cgroup_mode: mode === 'v1' ? CG_CGROUP_MODE_V1 : CG_CGROUP_MODE_V2, cg_self_tgid: process.pid });
+          sensor.configure?.(obj, cfg, variant, env);
+          obj.load();
+          instance = sensor.start(obj, ctx, variant);
+          const attached = obj.attachAll();
+          logger.info(`sensor ${sensor.name}${variant ? ` (${variant})` : ''}: attached ${attached.map((p) => p.section).join(', ')}`);
+        } catch (err) {
+          await instance?.stop?.();
+          obj.close();
+          if (v === variants.length - 1) throw err;
+          logger.warn(`sensor ${sensor.name}: ${variant} unavailable (${(err as Error).message}); falling back to ${variants[v + 1]}`);
+          continue;
+        }
+        objects.push(obj);
+        instances.push(instance);
+        for (const ring of instance.rings) poller.add(`${sensor.name}/${ring.map}`, obj.mapFd(ring.map), ring.handle);
+        for (const m of instance.lossMaps) lossCounters.push({ sensor: sensor.name, fd: obj.mapFd(m) });
+        break;
+      }
     }
   } catch (err) {
+    for (const i of instances) await i.stop?.();
     closeAll();
     await metrics.shutdown().catch(() => undefined);
     throw new AgentStartError((err as Error).message);

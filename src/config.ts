@@ -155,6 +155,13 @@ const configSchema = z.strictObject({
         .default(1_048_576),
       max_args: intRange(1, 1024, 32),
     }),
+    syscalls: section({
+      enabled: bool(true),
+      // auto: tp_btf + local storage where the kernel has them, else raw_tracepoint + hash maps.
+      hook: oneOf(['auto', 'tp_btf', 'raw_tracepoint'] as const, 'auto'),
+      max_containers: intRange(1, 4096, 256),
+      snapshot_interval_ms: intRange(500, 3_600_000, 10_000),
+    }),
   }),
 });
 

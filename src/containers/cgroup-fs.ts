@@ -75,7 +75,7 @@ export class CgroupIdResolver {
    * @param opts scan depth and rescan rate limit.
    */
   constructor(
-    private readonly hierarchyRoot: string,
+    readonly hierarchyRoot: string,
     opts: CgroupIdResolverOptions = {},
   ) {
     this.maxDepth = Math.max(0, Math.floor(opts.maxDepth ?? 12));
@@ -102,6 +102,13 @@ export class CgroupIdResolver {
   }
 
   /** Drops the cached path of a cgroup, e.g. after it was removed. */
+  /** Every cgroup under the root now (a fresh walk): id and path relative to the root. */
+  list(): Array<{ id: bigint; path: string }> {
+    this.scan();
+    this.lastScanAt = performance.now();
+    return [...this.cache].map(([id, p]) => ({ id, path: p }));
+  }
+
   forget(cgroupId: bigint): void {
     this.cache.delete(cgroupId);
   }

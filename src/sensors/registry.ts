@@ -2,5 +2,6 @@
 /** Every sensor the agent knows, by name; test/unit/registry.test.ts checks it against bpf/ and src/sensors/. */
 import type { Sensor } from './sensor.js';
 import { execSensor } from './exec/index.js';
+import { syscallsSensor } from './syscalls/index.js';
 
-export const SENSORS: readonly Sensor[] = [execSensor];
+export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor];

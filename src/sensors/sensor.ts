@@ -5,6 +5,7 @@ import type { BpfObject } from '../../ffi/bpf-object.js';
 import type { AgentConfig } from '../config.js';
 import type { AgentLogger } from '../log.js';
 import type { ContainerAttributor } from '../containers/attributor.js';
+import type { CgroupIdResolver, CgroupMode } from '../containers/cgroup-fs.js';
 import type { EventRecord } from '../telemetry/record.js';
 
 /** Documents one metric or log event; README's telemetry table is rendered from these. */
@@ -26,8 +27,15 @@ export interface TelemetrySpec {
   events: EventSpec[];
 }
 
-export interface SensorContext {
+/** Host facts a sensor may need before load. */
+export interface SensorEnv {
+  cgroupMode: CgroupMode;
+}
+
+export interface SensorContext extends SensorEnv {
   config: AgentConfig;
+  /** Walks the hierarchy whose ids the kernel reports (null when it is not mounted). */
+  cgroups: CgroupIdResolver | null;
   logger: AgentLogger;
   meter: Meter;
   containers: ContainerAttributor;
@@ -57,8 +65,13 @@ export interface Sensor {
   readonly name: string;
   readonly telemetry: TelemetrySpec;
   enabled(config: AgentConfig): boolean;
-  /** Before load: .rodata, map sizes, optional programs. */
-  configure?(obj: BpfObject, config: AgentConfig): void;
-  /** After attach: wire decoding and telemetry. */
-  start(obj: BpfObject, ctx: SensorContext): SensorInstance;
+  /**
+   * Alternative program sets, tried in order until one loads and attaches: a hook this
+   * kernel lacks degrades to the next one (logged), e.g. tp_btf then raw_tracepoint.
+   */
+  variants?(config: AgentConfig, env: SensorEnv): readonly string[];
+  /** Before load: .rodata, map sizes, which programs load (per variant). */
+  configure?(obj: BpfObject, config: AgentConfig, variant: string | undefined, env: SensorEnv): void;
+  /** After load, before attach: prepare maps, wire decoding and telemetry. */
+  start(obj: BpfObject, ctx: SensorContext, variant: string | undefined): SensorInstance;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** One behaviour observed in a container, as every output receives it. */
 
-export type AttributeValue = string | number | boolean | string[];
+export type AttributeValue = string | number | boolean | string[] | Record<string, number>;
 export type Attributes = Record<string, AttributeValue>;
 
 /** OTel severity numbers used by ContGuard (lowest value of each range). */

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * syscalls sensor: counts every syscall of every container in the kernel, per
+ * (container, phase, syscall number), into an mmap-able array that user space reads
+ * without a single FFI call. Host processes cost one local-storage lookup.
+ *
+ * Runtime start-up is split from the workload: a task the runtime moves into a
+ * container cgroup (cgroup_attach_task) is "runtime init" until it execs; its syscalls
+ * are not counted before it installs the seccomp filter (they never face the filter)
+ * and are counted as RUNTIME after (the profile must allow them or the container
+ * cannot start). This keys on what the task does, not on its comm.
+ *
+ * Two equivalent variants, chosen before load: tp_btf programs with cgroup/task local
+ * storage (fast path, kernel >= 6.2, cgroup v2 ids), and raw_tracepoint programs with
+ * hash maps (any BTF kernel, and cgroup v1 ids).
+ */
+#include "include/common.h"
+#include <bpf/bpf_tracing.h> /* BPF_PROG */
+#include "syscalls.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SECCOMP_MODE_FILTER 2
+
+const volatile __u32 sys_use_local_storage = 1; /* 1: tp_btf variant, 0: raw_tracepoint variant */
+const volatile __u32 sys_hierarchy_id = 0;      /* cgroup_attach_task events of this hierarchy only */
+
+/* counts[(slot * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + nr]; sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 256 * SYSCALLS_PHASES * SYSCALLS_MAX_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} cg_sys_counts SEC(".maps");
+
+/* Free slots, filled by user space; the kernel pops one per new container. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 256);
+	__type(value, __u32);
+} cg_sys_free_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct syscalls_cgroup_state);
+} cg_sys_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct syscalls_task_state);
+} cg_sys_tasks SEC(".maps");
+
+/* raw_tracepoint variant: the same state keyed by cgroup id and by thread id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct syscalls_cgroup_state);
+} cg_sys_cgroups_by_id SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct syscalls_task_state);
+} cg_sys_tasks_by_tid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);
+} cg_sys_notices SEC(".maps");
+
+/* Keeps struct syscalls_notice in the object's BTF, where user space generates its decoder. */
+const struct syscalls_notice *cg_sys_notice_type __attribute__((unused));
+
+/* [0] notices lost, [1] syscalls of containers that got no slot, [2] numbers >= SYSCALLS_MAX_NR */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, __u64);
+} cg_sys_stats SEC(".maps");
+
+#define STAT_NOTICE_LOST 0
+#define STAT_NO_SLOT 1
+#define STAT_OVERFLOW 2
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&cg_sys_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* ---- state lookups, one implementation per variant ---------------------------------- */
+
+static __always_inline struct syscalls_cgroup_state *cgroup_state(struct cgroup *cg, __u64 cgid)
+{
+	if (sys_use_local_storage)
+		return bpf_cgrp_storage_get(&cg_sys_cgroups, cg, 0, 0);
+	return bpf_map_lookup_elem(&cg_sys_cgroups_by_id, &cgid);
+}
+
+/* The state of the container a task runs in (v2 direct BTF read keeps the pointer trusted). */
+static __always_inline struct syscalls_cgroup_state *task_cgroup_state(struct task_struct *task)
+{
+	if (sys_use_local_storage)
+		return bpf_cgrp_storage_get(&cg_sys_cgroups, task->cgroups->dfl_cgrp, 0, 0);
+	return cgroup_state(NULL, BPF_CORE_READ(cg_task_cgroup(task), kn, id));
+}
+
+static __always_inline struct syscalls_task_state *task_state(struct task_struct *task, __u32 tid)
+{
+	if (sys_use_local_storage)
+		return bpf_task_storage_get(&cg_sys_tasks, task, 0, 0);
+	return bpf_map_lookup_elem(&cg_sys_tasks_by_tid, &tid);
+}
+
+static __always_inline void task_state_delete(struct task_struct *task, __u32 tid)
+{
+	if (sys_use_local_storage)
+		bpf_task_storage_delete(&cg_sys_tasks, task);
+	else
+		bpf_map_delete_elem(&cg_sys_tasks_by_tid, &tid);
+}
+
+/* ---- the hot path ---------------------------------------------------------------------- */
+
+static __always_inline void emit_notice(__u32 kind, __u32 slot, struct cgroup *cg)
+{
+	struct syscalls_notice *n = bpf_ringbuf_reserve(&cg_sys_notices, sizeof(*n), 0);
+
+	if (!n) {
+		stat_inc(STAT_NOTICE_LOST);
+		return;
+	}
+	n->timestamp_ns = bpf_ktime_get_ns();
+	n->kind = kind;
+	n->slot = slot;
+	{
+		struct kernfs_node *kn = BPF_CORE_READ(cg, kn);
+		struct kernfs_node *parent = cg_kn_parent(kn);
+
+		n->cgroup.cgroup_id = BPF_CORE_READ(kn, id);
+		bpf_probe_read_kernel_str(n->cgroup.name, sizeof(n->cgroup.name), BPF_CORE_READ(kn, name));
+		n->cgroup.parent_name[0] = 0;
+		if (parent)
+			bpf_probe_read_kernel_str(n->cgroup.parent_name, sizeof(n->cgroup.parent_name),
+						  BPF_CORE_READ(parent, name));
+	}
+	bpf_ringbuf_submit(n, 0);
+}
+
+static __always_inline int count_syscall(struct syscalls_cgroup_state *cs, struct task_struct *task, long nr)
+{
+	__u32 phase = SYSCALLS_PHASE_WORKLOAD;
+	__u32 idx;
+	__u64 *count;
+
+	if (cs->init_tasks) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct syscalls_task_state *ts = task_state(task, tid);
+
+		if (ts) {
+			if (ts->state == SYSCALLS_TASK_INIT_PRE_FILTER) {
+				/*
+				 * The kernel's own word on whether a filter is in force: no guess from
+				 * seccomp()/prctl() arguments (libseccomp probes with SET_MODE_FILTER
+				 * and a NULL program), and TSYNC'd threads are covered too.
+				 */
+				if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
+					return 0;
+				ts->state = SYSCALLS_TASK_INIT_POST_FILTER;
+			}
+			phase = SYSCALLS_PHASE_RUNTIME;
+		}
+	}
+	if (cs->slot == SYSCALLS_NO_SLOT) {
+		stat_inc(STAT_NO_SLOT);
+		return 0;
+	}
+	if (nr < 0 || nr >= SYSCALLS_MAX_NR) {
+		stat_inc(STAT_OVERFLOW);
+		return 0;
+	}
+	idx = (cs->slot * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + (__u32)nr;
+	count = bpf_map_lookup_elem(&cg_sys_counts, &idx);
+	if (count)
+		__sync_fetch_and_add(count, 1);
+	return 0;
+}
+
+/* tp_btf/sys_enter (raw_syscalls, stable since 2.6.37; BTF-typed since 5.5): cheapest hook. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct syscalls_cgroup_state *cs = task_cgroup_state(task);
+
+	if (!cs)
+		return 0;
+	return count_syscall(cs, task, id);
+}
+
+SEC("raw_tracepoint/sys_enter")
+int cg_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 cgid = cg_cgroup_mode == CG_CGROUP_MODE_V2 ? bpf_get_current_cgroup_id()
+							 : BPF_CORE_READ(cg_task_cgroup(task), kn, id);
+	struct syscalls_cgroup_state *cs = cgroup_state(NULL, cgid);
+
+	if (!cs)
+		return 0;
+	return count_syscall(cs, task, (long)ctx->args[1]);
+}
+
+/* ---- container and runtime-init tracking (rare events) --------------------------------- */
+
+static __always_inline bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+struct name_scan {
+	char buf[CG_CGROUP_NAME_LEN];
+	__u32 run;
+	bool found;
+	bool conmon;
+};
+
+/* bpf_loop body (one verification for all iterations): hex runs and the "conmon" marker. */
+static int scan_name_char(__u32 i, struct name_scan *s)
+{
+	char c = s->buf[i & (CG_CGROUP_NAME_LEN - 1)];
+
+	if (!c)
+		return 1;
+	if (c == 'n' && i >= 5 && s->buf[(i - 5) & (CG_CGROUP_NAME_LEN - 1)] == 'c' &&
+	    s->buf[(i - 4) & (CG_CGROUP_NAME_LEN - 1)] == 'o' && s->buf[(i - 3) & (CG_CGROUP_NAME_LEN - 1)] == 'n' &&
+	    s->buf[(i - 2) & (CG_CGROUP_NAME_LEN - 1)] == 'm' && s->buf[(i - 1) & (CG_CGROUP_NAME_LEN - 1)] == 'o') {
+		s->conmon = true;
+		return 1;
+	}
+	s->run = is_hex(c) ? s->run + 1 : 0;
+	if (s->run >= 64)
+		s->found = true;
+	return 0;
+}
+
+/* A 64-hex container id in the name, and not a runtime monitor (crio-conmon-, libpod-conmon-). */
+static __always_inline bool names_container(const char *name)
+{
+	struct name_scan s = {};
+
+	if (bpf_probe_read_kernel_str(s.buf, sizeof(s.buf), name) <= 0)
+		return false;
+	bpf_loop(CG_CGROUP_NAME_LEN, scan_name_char, &s, 0);
+	return s.found && !s.conmon;
+}
+
+static __always_inline bool is_container_cgroup(struct cgroup *cg)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(cg, kn);
+	struct kernfs_node *parent;
+
+	if (names_container(BPF_CORE_READ(kn, name)))
+		return true;
+	parent = cg_kn_parent(kn); /* podman: libpod-<id>.scope/container */
+	return parent && names_container(BPF_CORE_READ(parent, name));
+}
+
+static __always_inline struct syscalls_cgroup_state *track_cgroup(struct cgroup *cg)
+{
+	__u64 cgid = BPF_CORE_READ(cg, kn, id);
+	struct syscalls_cgroup_state *cs = cgroup_state(cg, cgid);
+	struct syscalls_cgroup_state init = { .slot = SYSCALLS_NO_SLOT, .init_tasks = 0 };
+
+	if (cs)
+		return cs;
+	if (!is_container_cgroup(cg))
+		return NULL;
+	if (bpf_map_pop_elem(&cg_sys_free_slots, &init.slot))
+		init.slot = SYSCALLS_NO_SLOT;
+	if (sys_use_local_storage) {
+		cs = bpf_cgrp_storage_get(&cg_sys_cgroups, cg, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	} else {
+		bpf_map_update_elem(&cg_sys_cgroups_by_id, &cgid, &init, BPF_NOEXIST);
+		cs = bpf_map_lookup_elem(&cg_sys_cgroups_by_id, &cgid);
+	}
+	if (cs && cs->slot == init.slot)
+		emit_notice(SYSCALLS_NOTICE_TRACKED, init.slot, cg);
+	return cs;
+}
+
+static __always_inline void mark_init_task(struct syscalls_cgroup_state *cs, struct task_struct *task)
+{
+	struct syscalls_task_state init = { .state = SYSCALLS_TASK_INIT_PRE_FILTER };
+	__u32 tid = BPF_CORE_READ(task, pid);
+
+	if (task_state(task, tid))
+		return;
+	if (sys_use_local_storage) {
+		if (!bpf_task_storage_get(&cg_sys_tasks, task, &init, BPF_LOCAL_STORAGE_GET_F_CREATE))
+			return;
+	} else if (bpf_map_update_elem(&cg_sys_tasks_by_tid, &tid, &init, BPF_NOEXIST)) {
+		return;
+	}
+	__sync_fetch_and_add(&cs->init_tasks, 1);
+}
+
+/* A task the runtime moves into a container cgroup is runtime init until it execs. */
+static __always_inline int on_attach(struct cgroup *dst, struct task_struct *task)
+{
+	struct syscalls_cgroup_state *cs;
+
+	if (BPF_CORE_READ(dst, root, hierarchy_id) != sys_hierarchy_id)
+		return 0;
+	cs = track_cgroup(dst);
+	if (cs)
+		mark_init_task(cs, task);
+	return 0;
+}
+
+/* Runtime init forks (runc's nsexec stages): the child inherits the parent's state. */
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptid = BPF_CORE_READ(parent, pid);
+	struct syscalls_task_state *ps = task_state(parent, ptid);
+	struct syscalls_cgroup_state *cs;
+	struct syscalls_task_state copy;
+	__u32 ctid;
+
+	if (!ps)
+		return 0;
+	copy = *ps;
+	ctid = BPF_CORE_READ(child, pid);
+	cs = task_cgroup_state(child);
+	if (!cs)
+		return 0;
+	if (sys_use_local_storage) {
+		if (!bpf_task_storage_get(&cg_sys_tasks, child, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE))
+			return 0;
+	} else if (bpf_map_update_elem(&cg_sys_tasks_by_tid, &ctid, &copy, BPF_NOEXIST)) {
+		return 0;
+	}
+	__sync_fetch_and_add(&cs->init_tasks, 1);
+	return 0;
+}
+
+/* exec ends runtime init (the entrypoint, or `docker exec`'s command); so does exit. */
+static __always_inline int on_init_end(struct task_struct *task)
+{
+	__u32 tid = BPF_CORE_READ(task, pid);
+	struct syscalls_cgroup_state *cs;
+
+	if (!task_state(task, tid))
+		return 0;
+	task_state_delete(task, tid);
+	cs = task_cgroup_state(task);
+	if (cs && cs->init_tasks > 0)
+		__sync_fetch_and_add(&cs->init_tasks, (__u32)-1);
+	return 0;
+}
+
+/* The cgroup is gone: user space reads the final counts, then frees the slot. */
+static __always_inline int on_rmdir(struct cgroup *cg)
+{
+	__u64 cgid = BPF_CORE_READ(cg, kn, id);
+	struct syscalls_cgroup_state *cs = cgroup_state(cg, cgid);
+
+	if (!cs)
+		return 0;
+	if (cs->slot != SYSCALLS_NO_SLOT)
+		emit_notice(SYSCALLS_NOTICE_REMOVED, cs->slot, cg);
+	if (sys_use_local_storage)
+		bpf_cgrp_storage_delete(&cg_sys_cgroups, cg);
+	else
+		bpf_map_delete_elem(&cg_sys_cgroups_by_id, &cgid);
+	return 0;
+}
+
+/* cgroup_attach_task: stable tracepoint since 3.15; also fires for `docker exec`. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(cg_sys_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	return on_attach(dst, task);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(cg_sys_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(cg_sys_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_init_end(p);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(cg_sys_exit, struct task_struct *p)
+{
+	return on_init_end(p);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(cg_sys_rmdir, struct cgroup *cg, const char *path)
+{
+	return on_rmdir(cg);
+}
+
+/* raw_tracepoint variant of the same hooks. */
+SEC("raw_tracepoint/cgroup_attach_task")
+int cg_sys_attach_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_attach((struct cgroup *)ctx->args[0], (struct task_struct *)ctx->args[2]);
+}
+
+SEC("raw_tracepoint/sched_process_fork")
+int cg_sys_fork_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_fork((struct task_struct *)ctx->args[0], (struct task_struct *)ctx->args[1]);
+}
+
+SEC("raw_tracepoint/sched_process_exec")
+int cg_sys_exec_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_init_end((struct task_struct *)ctx->args[0]);
+}
+
+SEC("raw_tracepoint/sched_process_exit")
+int cg_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_init_end((struct task_struct *)ctx->args[0]);
+}
+
+SEC("raw_tracepoint/cgroup_rmdir")
+int cg_sys_rmdir_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_rmdir((struct cgroup *)ctx->args[0]);
+}

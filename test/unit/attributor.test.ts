@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * ContainerAttributor over a real CgroupIdResolver (a temp directory tree stands in for
+ * /sys/fs/cgroup: the resolver maps directory inodes to paths exactly as it does there).
+ * The only stand-in is FakeDocker: a Docker daemon's inspect answer with controlled timing.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CgroupIdResolver } from '../../src/containers/cgroup-fs.js';
+import { ContainerAttributor, containerAttributes, type AttributorOptions, type CgroupRef } from '../../src/containers/attributor.js';
+import type { ContainerMetadata, DockerMetadataSource } from '../../src/containers/docker-metadata.js';
+
+const A = '0123456789abcdef'.repeat(4);
+const B = 'fedcba9876543210'.repeat(4);
+const SELF = 'a1b2c3d4e5f60718'.repeat(4);
+/** An id no directory of the temp tree has: the resolver misses. */
+const UNKNOWN_ID = 2n ** 62n + 12345n;
+
+let tmp: string;
+
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'contguard-attr-'));
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Creates a cgroup directory; returns its id (the directory inode, as the kernel reports it). */
+function cgroup(rel: string): bigint {
+  const dir = path.join(tmp, rel);
+  fs.mkdirSync(dir, { recursive: true });
+  return fs.statSync(dir, { bigint: true }).ino;
+}
+
+/** The kernel's view of a cgroup: id plus its last two path components. */
+function ref(cgroupId: bigint, rel: string): CgroupRef {
+  const parts = rel.split('/').filter(Boolean);
+  return { cgroupId, name: parts.at(-1) ?? '', parentName: parts.at(-2) ?? '' };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Docker's inspect answer, with the test deciding when it arrives. */
+class FakeDocker {
+  readonly calls: string[] = [];
+  private readonly pending = new Map<string, Deferred<ContainerMetadata | null>>();
+  constructor(private readonly answers: Record<string, ContainerMetadata | null | 'slow'> = {}) {}
+
+  inspect(id: string): Promise<ContainerMetadata | null> {
+    this.calls.push(id);
+    const a = this.answers[id];
+    if (a === 'slow') {
+      const d = deferred<ContainerMetadata | null>();
+      this.pending.set(id, d);
+      return d.promise;
+    }
+    return Promise.resolve(a ?? null);
+  }
+
+  /** Lets a slow answer arrive now. */
+  answer(id: string, m: ContainerMetadata | null): void {
+    const d = this.pending.get(id);
+    if (!d) throw new Error(`no pending inspect for ${id}`);
+    d.resolve(m);
+  }
+
+  asSource(): DockerMetadataSource {
+    return this as unknown as DockerMetadataSource;
+  }
+}
+
+function meta(name: string, over: Partial<ContainerMetadata> = {}): ContainerMetadata {
+  return {
+    name,
+    imageName: 'nginx',
+    imageTags: ['1.25'],
+    imageId: 'sha256:' + 'cd'.repeat(32),
+    runtimeName: 'docker',
+    labels: { app: 'web' },
+    ...over,
+  };
+}
+
+function attributor(opts: Partial<AttributorOptions> = {}): ContainerAttributor {
+  return new ContainerAttributor({
+    resolver: new CgroupIdResolver(tmp, { rescanIntervalMs: 0 }),
+    docker: null,
+    metadataWaitMs: 50,
+    selfCgroupPath: null,
+    ...opts,
+  });
+}
+
+describe('ContainerAttributor without Docker', () => {
+  it('host cgroups are not containers', async () => {
+    const a = attributor();
+    for (const rel of ['/system.slice/sshd.service', '/user.slice/user-1000.slice/session-3.scope', '/init.scope']) {
+      expect(await a.attribute(ref(cgroup(rel), rel))).toBeNull();
+    }
+    const root = fs.statSync(tmp, { bigint: true }).ino;
+    expect(await a.attribute({ cgroupId: root, name: '', parentName: '' })).toBeNull();
+    expect(a.size).toBe(0);
+  });
+
+  it('docker (systemd driver): id, runtime, path and cgroup-derived attributes', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const a = attributor();
+    const info = await a.attribute(ref(cgroup(rel), rel));
+    expect(info).toEqual({
+      id: A,
+      cgroupPath: rel,
+      runtime: 'docker',
+      metadata: null,
+      attributes: { 'container.id': A, 'container.runtime.name': 'docker' },
+    });
+    expect(a.size).toBe(1);
+  });
+
+  it('uses the resolver path, so a deep hierarchy attributes correctly', async () => {
+    const rel = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-${A}.scope`;
+    // Kernel names that alone would not identify the container: the resolver's path wins.
+    const info = await attributor().attribute({ cgroupId: cgroup(rel), name: 'garbage', parentName: 'garbage' });
+    expect(info?.id).toBe(A);
+    expect(info?.runtime).toBe('containerd');
+    expect(info?.cgroupPath).toBe(rel);
+  });
+
+  it('a bare id has runtime unknown and no container.runtime.name', async () => {
+    const rel = `/kubepods/besteffort/pod1234/${A}`;
+    const info = await attributor().attribute(ref(cgroup(rel), rel));
+    expect(info?.runtime).toBe('unknown');
+    expect(info?.attributes).toEqual({ 'container.id': A });
+  });
+
+  it('a sub-cgroup inside a container resolves to the container', async () => {
+    const rel = `/machine.slice/libpod-${A}.scope/container`;
+    const info = await attributor().attribute(ref(cgroup(rel), rel));
+    expect(info?.id).toBe(A);
+    expect(info?.runtime).toBe('podman');
+  });
+
+  it("the agent's own cgroup (selfCgroupPath) is never reported", async () => {
+    const self = `/system.slice/docker-${SELF}.scope`;
+    const other = `/system.slice/docker-${A}.scope`;
+    const a = attributor({ selfCgroupPath: self });
+    expect(await a.attribute(ref(cgroup(self), self))).toBeNull();
+    expect((await a.attribute(ref(cgroup(other), other)))?.id).toBe(A);
+  });
+
+  it("the agent's own cgroup is excluded on the kernel-names fallback too (two-level path)", async () => {
+    const self = `/system.slice/docker-${SELF}.scope`;
+    const a = attributor({ resolver: null, selfCgroupPath: self });
+    expect(await a.attribute(ref(UNKNOWN_ID, self))).toBeNull();
+  });
+
+  // KNOWN BUG (see report): on the kernel-names fallback the path is only the last two
+  // components, so it never equals a deeper selfCgroupPath and the agent's own container is
+  // reported. Remove `.fails` once attributor.ts compares container ids instead of paths.
+  it.fails("KNOWN BUG: the agent's own cgroup is excluded on the fallback for a deep (k8s) path", async () => {
+    const self = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-${SELF}.scope`;
+    const a = attributor({ resolver: null, selfCgroupPath: self });
+    expect(await a.attribute(ref(UNKNOWN_ID, self))).toBeNull();
+  });
+
+  it('the same cgroup is looked up once: every call returns the same cached promise', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const a = attributor();
+    const p1 = a.attribute(ref(id, rel));
+    const p2 = a.attribute(ref(id, rel)); // concurrent, before p1 settles
+    expect(p2).toBe(p1);
+    const info = await p1;
+    // Even after the directory is gone (late events of a removed container), and even with other names.
+    fs.rmSync(path.join(tmp, rel), { recursive: true });
+    const p3 = a.attribute({ cgroupId: id, name: 'x', parentName: 'y' });
+    expect(p3).toBe(p1);
+    expect(await p3).toBe(info);
+    expect(a.size).toBe(1);
+  });
+
+  it('a null result (host) is cached as well', async () => {
+    const rel = '/system.slice/cron.service';
+    const id = cgroup(rel);
+    const a = attributor();
+    const p1 = a.attribute(ref(id, rel));
+    expect(await p1).toBeNull();
+    expect(a.attribute(ref(id, rel))).toBe(p1);
+  });
+
+  it('falls back to the kernel names when the resolver has no entry for the id', async () => {
+    cgroup('/system.slice'); // a real tree, just not containing this id
+    const a = attributor();
+    const info = await a.attribute({ cgroupId: UNKNOWN_ID, name: `docker-${A}.scope`, parentName: 'system.slice' });
+    expect(info?.id).toBe(A);
+    expect(info?.runtime).toBe('docker');
+    expect(info?.cgroupPath).toBe(`/system.slice/docker-${A}.scope`);
+  });
+
+  it('falls back to the kernel names without a resolver', async () => {
+    const a = attributor({ resolver: null });
+    expect((await a.attribute({ cgroupId: 1n, name: A, parentName: 'docker' }))?.runtime).toBe('docker');
+    expect((await a.attribute({ cgroupId: 2n, name: 'container', parentName: `libpod-${B}.scope` }))?.id).toBe(B);
+    expect(await a.attribute({ cgroupId: 3n, name: 'sshd.service', parentName: 'system.slice' })).toBeNull();
+    expect(await a.attribute({ cgroupId: 4n, name: '', parentName: '' })).toBeNull();
+  });
+
+  it('runtime events for unknown containers are ignored', () => {
+    const a = attributor();
+    expect(() => a.onRuntimeEvent('rename', B, { name: '/x' })).not.toThrow();
+    expect(() => a.onRuntimeEvent('destroy', B, {})).not.toThrow();
+    expect(a.size).toBe(0);
+  });
+
+  it('a destroyed container is forgotten 60 s later, then looked up again', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const a = attributor();
+    const p1 = a.attribute(ref(id, rel));
+    await p1;
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    a.onRuntimeEvent('destroy', A, {});
+    vi.advanceTimersByTime(59_000);
+    expect(a.size).toBe(1);
+    expect(a.attribute(ref(id, rel))).toBe(p1);
+    vi.advanceTimersByTime(1_000);
+    vi.useRealTimers();
+    await sleep(0); // forget() drops the cgroup entry once the cached promise settles
+    expect(a.size).toBe(0);
+    const p2 = a.attribute(ref(id, rel));
+    expect(p2).not.toBe(p1);
+    expect((await p2)?.id).toBe(A);
+  });
+});
+
+describe('ContainerAttributor with Docker metadata', () => {
+  it('metadata that arrives in time is on the first result', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const docker = new FakeDocker({ [A]: meta('web') });
+    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 5_000 });
+    const t0 = performance.now();
+    const info = await a.attribute(ref(cgroup(rel), rel));
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(info?.metadata).toEqual(meta('web'));
+    expect(info?.attributes).toEqual({
+      'container.id': A,
+      'container.runtime.name': 'docker',
+      'container.name': 'web',
+      'container.image.name': 'nginx',
+      'container.image.tags': ['1.25'],
+      'container.image.id': 'sha256:' + 'cd'.repeat(32),
+      'container.label.app': 'web',
+    });
+    expect(docker.calls).toEqual([A]);
+  });
+
+  it('a container Docker does not know keeps the cgroup-derived attributes', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const docker = new FakeDocker({ [A]: null });
+    const info = await attributor({ docker: docker.asSource() }).attribute(ref(cgroup(rel), rel));
+    expect(info?.metadata).toBeNull();
+    expect(info?.attributes).toEqual({ 'container.id': A, 'container.runtime.name': 'docker' });
+  });
+
+  it('host cgroups never reach Docker', async () => {
+    const rel = '/system.slice/sshd.service';
+    const docker = new FakeDocker();
+    expect(await attributor({ docker: docker.asSource() }).attribute(ref(cgroup(rel), rel))).toBeNull();
+    expect(docker.calls).toEqual([]);
+  });
+
+  it('concurrent events of one cgroup make one inspect call', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const docker = new FakeDocker({ [A]: meta('web') });
+    const a = attributor({ docker: docker.asSource() });
+    const results = await Promise.all(Array.from({ length: 10 }, () => a.attribute(ref(id, rel))));
+    expect(new Set(results).size).toBe(1);
+    expect(docker.calls).toEqual([A]);
+  });
+
+  it('slow metadata: resolves after metadataWaitMs without a name, later events carry it (late enrichment)', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const docker = new FakeDocker({ [A]: 'slow' });
+    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 100 });
+
+    const t0 = performance.now();
+    const first = await a.attribute(ref(id, rel));
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(90);
+    expect(waited).toBeLessThan(2_000);
+    const firstAttributes = first!.attributes;
+    expect(firstAttributes).toEqual({ 'container.id': A, 'container.runtime.name': 'docker' });
+    expect(first?.metadata).toBeNull();
+
+    docker.answer(A, meta('slowpoke'));
+    await sleep(0);
+
+    const later = await a.attribute(ref(id, rel));
+    expect(later?.attributes['container.name']).toBe('slowpoke');
+    expect(later?.attributes['container.image.name']).toBe('nginx');
+    // The attributes an earlier event already used are a separate object, left as they were.
+    expect(firstAttributes).toEqual({ 'container.id': A, 'container.runtime.name': 'docker' });
+    expect(docker.calls).toEqual([A]);
+  });
+
+  it('rename events update the name (leading slash removed)', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const docker = new FakeDocker({ [A]: meta('old-name') });
+    const a = attributor({ docker: docker.asSource() });
+    const before = (await a.attribute(ref(id, rel)))!.attributes;
+    expect(before['container.name']).toBe('old-name');
+
+    a.onRuntimeEvent('rename', A, { name: '/new-name', oldName: '/old-name' });
+    const after = await a.attribute(ref(id, rel));
+    expect(after?.attributes['container.name']).toBe('new-name');
+    expect(after?.metadata?.name).toBe('new-name');
+    // Everything else is unchanged.
+    expect(after?.attributes).toEqual({ ...before, 'container.name': 'new-name' });
+    expect(before['container.name']).toBe('old-name');
+
+    a.onRuntimeEvent('rename', A, { name: 'no-slash' });
+    expect((await a.attribute(ref(id, rel)))?.attributes['container.name']).toBe('no-slash');
+    a.onRuntimeEvent('rename', A, {}); // no name: ignored
+    a.onRuntimeEvent('start', A, { name: '/ignored' }); // other actions: ignored
+    expect((await a.attribute(ref(id, rel)))?.attributes['container.name']).toBe('no-slash');
+  });
+
+  // KNOWN BUG (see report): byId keeps only the ContainerInfo of the last cgroup looked up for
+  // a container, so a rename reaches only that one; events from the container's other cgroups
+  // (systemd or nested cgroups inside it) keep the old name. Each cgroup also inspects again.
+  it.fails('KNOWN BUG: a rename reaches every cgroup of the container', async () => {
+    const outer = `/system.slice/docker-${A}.scope`;
+    const inner = `/system.slice/docker-${A}.scope/init.scope`;
+    const outerId = cgroup(outer);
+    const innerId = cgroup(inner);
+    const docker = new FakeDocker({ [A]: meta('old-name') });
+    const a = attributor({ docker: docker.asSource() });
+    await a.attribute(ref(outerId, outer));
+    await a.attribute(ref(innerId, inner));
+    a.onRuntimeEvent('rename', A, { name: '/new-name' });
+    expect((await a.attribute(ref(innerId, inner)))?.attributes['container.name']).toBe('new-name');
+    expect((await a.attribute(ref(outerId, outer)))?.attributes['container.name']).toBe('new-name');
+  });
+});
+
+describe('containerAttributes', () => {
+  it('metadata runtime wins over the cgroup runtime; labels become container.label.*', () => {
+    expect(containerAttributes(A, 'unknown', meta('x', { runtimeName: 'docker', labels: { 'com.example.a': '1' } }))).toMatchObject({
+      'container.id': A,
+      'container.runtime.name': 'docker',
+      'container.label.com.example.a': '1',
+    });
+  });
+
+  it('omits empty and missing metadata', () => {
+    expect(containerAttributes(A, 'cri-o', null)).toEqual({ 'container.id': A, 'container.runtime.name': 'cri-o' });
+    expect(
+      containerAttributes(A, 'unknown', { runtimeName: '', labels: {}, imageTags: [] }),
+    ).toEqual({ 'container.id': A });
+  });
+});

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JSONL_FILE, JsonLinesSink, nanosToIso, rotatedName, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
+import type { EventRecord } from '../../src/telemetry/record.js';
+
+// 2026-11-28T09:01:16.123456789Z
+const T = 1_795_856_476_123_456_789n;
+
+function record(seq: number, over: Partial<EventRecord> = {}): EventRecord {
+  return {
+    eventName: 'contguard.process.exec',
+    timeUnixNano: T + BigInt(seq),
+    severity: 'INFO',
+    body: `pid=${seq} ppid=1 uid=0 bash -> /bin/true`,
+    attributes: { seq, 'container.id': '0123456789abcdef'.repeat(4), 'process.command_args': ['true', 'x'.repeat(150)] },
+    ...over,
+  };
+}
+
+let dir: string;
+let errors: Error[];
+const sinks: JsonLinesSink[] = [];
+
+function sink(maxFileBytes = 10 << 20, maxFiles = 2, where = dir): JsonLinesSink {
+  const s = new JsonLinesSink(where, maxFileBytes, maxFiles, (e) => errors.push(e));
+  sinks.push(s);
+  return s;
+}
+
+/** Files in the sink directory, name -> parsed lines; fails on any line that is not JSON. */
+function readAll(): Map<string, { seq: number }[]> {
+  const out = new Map<string, { seq: number }[]>();
+  for (const name of fs.readdirSync(dir).sort()) {
+    const text = fs.readFileSync(path.join(dir, name), 'utf8');
+    if (text === '') {
+      out.set(name, []);
+      continue;
+    }
+    expect(text.endsWith('\n'), `${name} ends with a complete line`).toBe(true);
+    out.set(
+      name,
+      text
+        .slice(0, -1)
+        .split('\n')
+        .map((l) => {
+          const j = JSON.parse(l) as { attributes: { seq: number } };
+          return { seq: j.attributes.seq };
+        }),
+    );
+  }
+  return out;
+}
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contguard-jsonl-'));
+  errors = [];
+});
+
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('nanosToIso', () => {
+  it('keeps all nine fractional digits', () => {
+    expect(nanosToIso(T)).toBe('2026-11-28T09:01:16.123456789Z');
+    expect(nanosToIso(0n)).toBe('1970-01-01T00:00:00.000000000Z');
+    expect(nanosToIso(1n)).toBe('1970-01-01T00:00:00.000000001Z');
+    expect(nanosToIso(999_999_999n)).toBe('1970-01-01T00:00:00.999999999Z');
+    expect(nanosToIso(1_000_000_000n)).toBe('1970-01-01T00:00:01.000000000Z');
+    expect(nanosToIso(4_102_444_800_000_000_000n)).toBe('2100-01-01T00:00:00.000000000Z');
+  });
+
+  it('is valid ISO 8601 that Date parses back to the same millisecond', () => {
+    const iso = nanosToIso(T);
+    expect(iso).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/);
+    expect(Date.parse(iso)).toBe(Number(T / 1_000_000n));
+  });
+});
+
+describe('toJsonLine', () => {
+  it('has exactly time/event/severity/body/attributes, in that order', () => {
+    const r = record(7);
+    const line = toJsonLine(r);
+    const j = JSON.parse(line) as Record<string, unknown>;
+    expect(Object.keys(j)).toEqual(['time', 'event', 'severity', 'body', 'attributes']);
+    expect(j).toEqual({
+      time: '2026-11-28T09:01:16.123456796Z',
+      event: 'contguard.process.exec',
+      severity: 'INFO',
+      body: 'pid=7 ppid=1 uid=0 bash -> /bin/true',
+      attributes: r.attributes,
+    });
+  });
+
+  it('is one line even for hostile strings, and round-trips them exactly', () => {
+    const body = 'a\nb\r\x1b[2J\u202e\u2028"\\';
+    const line = toJsonLine(record(1, { body, attributes: { 'container.name': 'x\ny', 'process.command_args': ['\0', '\n'] } }));
+    expect(line).not.toContain('\n');
+    expect(line).not.toContain('\r');
+    const j = JSON.parse(line) as { body: string; attributes: Record<string, unknown> };
+    expect(j.body).toBe(body);
+    expect(j.attributes).toEqual({ 'container.name': 'x\ny', 'process.command_args': ['\0', '\n'] });
+  });
+});
+
+describe('rotatedName', () => {
+  it('names the current and rotated files', () => {
+    expect(rotatedName(null)).toBe(JSONL_FILE);
+    expect(rotatedName(0)).toBe('contguard.jsonl');
+    expect(rotatedName(1)).toBe('contguard.1.jsonl');
+    expect(rotatedName(2)).toBe('contguard.2.jsonl');
+  });
+});
+
+describe('JsonLinesSink', () => {
+  it('writes one JSON object per line to contguard.jsonl', async () => {
+    const s = sink();
+    for (let i = 0; i < 10; i++) s.write(record(i));
+    await s.shutdown();
+    const files = readAll();
+    expect([...files.keys()]).toEqual([JSONL_FILE]);
+    expect(files.get(JSONL_FILE)!.map((l) => l.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const first = fs.readFileSync(path.join(dir, JSONL_FILE), 'utf8').split('\n')[0]!;
+    expect(first).toBe(toJsonLine(record(0)));
+    expect(errors).toEqual([]);
+  });
+
+  it('creates a missing directory (recursively)', async () => {
+    const nested = path.join(dir, 'a', 'b');
+    const s = sink(10 << 20, 2, nested);
+    s.write(record(1));
+    await s.shutdown();
+    expect(fs.readFileSync(path.join(nested, JSONL_FILE), 'utf8')).toBe(toJsonLine(record(1)) + '\n');
+  });
+
+  it('appends to an existing contguard.jsonl', async () => {
+    fs.writeFileSync(path.join(dir, JSONL_FILE), toJsonLine(record(0)) + '\n');
+    const s = sink();
+    s.write(record(1));
+    await s.shutdown();
+    expect(readAll().get(JSONL_FILE)!.map((l) => l.seq)).toEqual([0, 1]);
+  });
+
+  it('shutdown flushes every record written before it', async () => {
+    const s = sink();
+    const n = 3000; // ~0.8 MB: far beyond the stream's buffer
+    for (let i = 0; i < n; i++) s.write(record(i));
+    await s.shutdown();
+    const seqs = [...readAll().values()].flat().map((l) => l.seq);
+    expect(seqs).toHaveLength(n);
+    expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('flush puts written records on disk', async () => {
+    const s = sink();
+    s.write(record(1));
+    s.write(record(2));
+    await s.flush();
+    expect(readAll().get(JSONL_FILE)!.map((l) => l.seq)).toEqual([1, 2]);
+  });
+
+  it('with a small size cap: every line is valid JSON, no line is split, at most max_files rotated files', async () => {
+    const s = sink(4096, 2);
+    const n = 120; // ~35 KB of lines, each ~300 bytes
+    for (let i = 0; i < n; i++) s.write(record(i));
+    await s.shutdown();
+    const files = readAll(); // throws on any partial or invalid line
+    const allowed = new Set([JSONL_FILE, 'contguard.1.jsonl', 'contguard.2.jsonl']);
+    for (const name of files.keys()) expect(allowed.has(name), `unexpected file ${name}`).toBe(true);
+    const rotated = [...files.keys()].filter((f) => f !== JSONL_FILE);
+    expect(rotated.length).toBeLessThanOrEqual(2);
+    // Oldest to newest: .2, .1, current; what survives is the newest run of records, in order.
+    const seqs = ['contguard.2.jsonl', 'contguard.1.jsonl', JSONL_FILE].flatMap((f) => files.get(f) ?? []).map((l) => l.seq);
+    expect(seqs.length).toBeGreaterThan(0);
+    expect(seqs[seqs.length - 1]).toBe(n - 1);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => n - seqs.length + i));
+    expect(errors).toEqual([]);
+  });
+
+  // KNOWN BUG (see report): with `rotate` set, rotating-file-stream calls the filename generator
+  // as generator(index) (one argument), but JsonLinesSink's generator reads the index from the
+  // second argument, so every rotated name is contguard.jsonl itself: nothing is ever rotated
+  // and the file grows without bound. Remove `.fails` once src/telemetry/jsonl-sink.ts is fixed.
+  it.fails('KNOWN BUG: rotation produces contguard.1.jsonl and .2.jsonl and caps contguard.jsonl', async () => {
+    const s = sink(4096, 2);
+    const n = 120;
+    let longest = 0;
+    for (let i = 0; i < n; i++) {
+      longest = Math.max(longest, toJsonLine(record(i)).length + 1);
+      s.write(record(i));
+    }
+    await s.shutdown();
+    const names = fs.readdirSync(dir).sort();
+    expect(names).toEqual(['contguard.1.jsonl', 'contguard.2.jsonl', JSONL_FILE].sort());
+    for (const name of names) {
+      // rotation happens after the write that reaches the cap
+      expect(fs.statSync(path.join(dir, name)).size).toBeLessThan(4096 + longest);
+    }
+  });
+
+  // KNOWN BUG (see report): flush() waits for 'drain', which Node only emits after a write()
+  // returned false; with a small backlog it always ends on its 1 s fallback timer instead.
+  it.fails('KNOWN BUG: flush of a small backlog resolves without waiting for its 1 s fallback', async () => {
+    const s = sink();
+    s.write(record(1));
+    const t0 = performance.now();
+    await s.flush();
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+
+  it('throws at construction when the directory cannot be created (path under a regular file)', () => {
+    const file = path.join(dir, 'regular-file');
+    fs.writeFileSync(file, 'x');
+    expect(() => new JsonLinesSink(path.join(file, 'logs'), 4096, 2, () => {})).toThrow(/ENOTDIR|EEXIST/);
+  });
+
+  it('throws at construction when the directory is a regular file', () => {
+    const file = path.join(dir, 'regular-file');
+    fs.writeFileSync(file, 'x');
+    expect(() => new JsonLinesSink(file, 4096, 2, () => {})).toThrow();
+  });
+});
