@@ -83,7 +83,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     {
       resource,
       prometheus: prom.enabled ? { host: prom.host, port: prom.port, path: prom.path } : null,
-      otlp: otlpEndpoint && cfg.outputs.otlp.metrics ? { endpoint: otlpEndpoint, intervalMs: cfg.outputs.otlp.export_interval_ms } : null,
+      otlp: otlpEndpoint && cfg.outputs.otlp.metrics ? { endpoint: otlpEndpoint, intervalMs: cfg.outputs.otlp.export_interval_ms, headers: cfg.outputs.otlp.headers } : null,
     },
     version,
   );
@@ -104,7 +104,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       throw new AgentStartError(`log dir ${j.dir}: ${(err as Error).message}`);
     }
   }
-  if (otlpEndpoint && cfg.outputs.otlp.logs) sinks.push(new OtlpLogSink(otlpEndpoint, resource, metrics.provider, version));
+  if (otlpEndpoint && cfg.outputs.otlp.logs) sinks.push(new OtlpLogSink(otlpEndpoint, cfg.outputs.otlp.headers, resource, metrics.provider, version));
 
   const inflight = new Set<Promise<unknown>>();
   const clockOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();

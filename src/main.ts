@@ -49,6 +49,10 @@ export async function main(argv: string[]): Promise<number> {
         const { runDoctor } = await import('./doctor.js');
         return await runDoctor({ json: cmd.json });
       }
+      case 'seccomp': {
+        const { runSeccomp } = await import('./seccomp/command.js');
+        return await runSeccomp(cmd.options);
+      }
       case 'run':
         return await run(cmd.options);
     }
@@ -57,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
     const { AgentStartError } = await import('./agent.js');
     if (err instanceof AgentStartError) return fail(err.message, EXIT_FAILURE);
+    const { SeccompInputError } = await import('./seccomp/recordings.js');
+    if (err instanceof SeccompInputError) return fail(`seccomp: ${err.message}`, EXIT_FAILURE);
     const e = err as Error;
     if (process.env.CONTGUARD_DEBUG) process.stderr.write(`${e.stack}\n`);
     return fail(`error: ${e.message ?? String(e)}`, EXIT_FAILURE);

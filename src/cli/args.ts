@@ -26,10 +26,22 @@ export interface CliRunOptions {
   includeHost?: boolean;
 }
 
+/** Options of `contguard seccomp`. */
+export interface CliSeccompOptions {
+  /** Container name, id (prefix), or image name[:tag] to build a profile for. */
+  target?: string;
+  /** Running container whose recorded use is compared with the profile it runs under. */
+  check?: string;
+  logDir: string;
+  out?: string;
+  dockerDefault?: string;
+}
+
 /** What the command line asks for. */
 export type CliCommand =
   | { kind: 'run'; options: CliRunOptions }
   | { kind: 'doctor'; json: boolean }
+  | { kind: 'seccomp'; options: CliSeccompOptions }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -114,6 +126,37 @@ const COMMANDS: readonly CommandSpec[] = [
       json: { type: 'boolean', description: 'Print the report as JSON' },
     },
     build: (v) => ({ kind: 'doctor', json: v.json === true }),
+  },
+  {
+    name: 'seccomp',
+    summary: 'Generate a Docker seccomp profile from recorded syscalls, or check a container against its profile',
+    positionals: 'TARGET',
+    maxPositionals: 1,
+    options: {
+      'log-dir': { type: 'string', value: 'DIR', description: 'Where the agent wrote its JSON lines (default /var/log/contguard)' },
+      out: { type: 'string', value: 'FILE', description: 'Write the profile here instead of standard output' },
+      check: { type: 'string', value: 'CONTAINER', description: 'Compare what CONTAINER used with the profile it runs under' },
+      'docker-default': { type: 'string', value: 'FILE', description: "Docker's default profile (default.json) to compare with" },
+    },
+    build(v, positionals) {
+      const check = nonEmpty(v, 'check', 'a container name or id');
+      const target = positionals[0];
+      if (check === undefined && target === undefined) {
+        throw new UsageError('seccomp: expected a container name, id or image (or --check CONTAINER)');
+      }
+      if (check !== undefined && target !== undefined) {
+        throw new UsageError('seccomp: give either a TARGET or --check CONTAINER, not both');
+      }
+      if (target === '') throw new UsageError('seccomp: expected a container name, id or image, got ""');
+      const options: CliSeccompOptions = { logDir: nonEmpty(v, 'log-dir', 'a directory path') ?? '/var/log/contguard' };
+      if (target !== undefined) options.target = target;
+      if (check !== undefined) options.check = check;
+      const out = nonEmpty(v, 'out', 'a file path');
+      if (out !== undefined) options.out = out;
+      const dockerDefault = nonEmpty(v, 'docker-default', 'a file path');
+      if (dockerDefault !== undefined) options.dockerDefault = dockerDefault;
+      return { kind: 'seccomp', options };
+    },
   },
   {
     name: 'help',

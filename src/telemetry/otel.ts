@@ -3,7 +3,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Meter } from '@opentelemetry/api';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { Metadata } from '@grpc/grpc-js';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -15,20 +16,31 @@ import { Severity } from './record.js';
 
 export const SERVICE_NAME = 'contguard';
 
+/** The agent's Resource; OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME (e.g. k8s.node.name) are merged over it. */
 export function agentResource(version: string): Resource {
-  return resourceFromAttributes({
+  const own = resourceFromAttributes({
     'service.name': SERVICE_NAME,
     'service.version': version,
     'service.instance.id': randomUUID(),
     'host.name': hostname(),
     'os.type': 'linux',
   });
+  return own.merge(detectResources({ detectors: [envDetector] }));
+}
+
+/** outputs.otlp.headers as gRPC metadata (OTEL_EXPORTER_OTLP_HEADERS is read by the exporters too). */
+export function grpcMetadata(headers: Record<string, string>): Metadata | undefined {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return undefined;
+  const m = new Metadata();
+  for (const [k, v] of entries) m.set(k.toLowerCase(), v);
+  return m;
 }
 
 export interface MetricsOptions {
   resource: Resource;
   prometheus: { host: string; port: number; path: string } | null;
-  otlp: { endpoint: string; intervalMs: number } | null;
+  otlp: { endpoint: string; intervalMs: number; headers: Record<string, string> } | null;
 }
 
 export interface Metrics {
@@ -52,7 +64,7 @@ export function createMetrics(opts: MetricsOptions, version: string): Metrics {
   if (opts.otlp) {
     readers.push(
       new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: opts.otlp.endpoint }),
+        exporter: new OTLPMetricExporter({ url: opts.otlp.endpoint, metadata: grpcMetadata(opts.otlp.headers) }),
         exportIntervalMillis: opts.otlp.intervalMs,
       }),
     );
@@ -66,17 +78,17 @@ export function createMetrics(opts: MetricsOptions, version: string): Metrics {
   };
 }
 
-/** OTel log records exported by OTLP gRPC (headers from OTEL_EXPORTER_OTLP_HEADERS); the SDK reports its own drops as otel.sdk.* metrics. */
+/** OTel log records exported by OTLP gRPC; the SDK reports its own drops as otel.sdk.* metrics. */
 export class OtlpLogSink implements EventSink {
   private readonly provider: LoggerProvider;
   private readonly logger: Logger;
 
-  constructor(endpoint: string, resource: Resource, metrics: MeterProvider, version: string) {
+  constructor(endpoint: string, headers: Record<string, string>, resource: Resource, metrics: MeterProvider, version: string) {
     this.provider = new LoggerProvider({
       resource,
       processors: [
         new BatchLogRecordProcessor({
-          exporter: new OTLPLogExporter({ url: endpoint }),
+          exporter: new OTLPLogExporter({ url: endpoint, metadata: grpcMetadata(headers) }),
           maxQueueSize: 16384,
           maxExportBatchSize: 1024,
           scheduledDelayMillis: 500,
