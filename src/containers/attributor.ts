@@ -22,6 +22,8 @@ export interface ContainerInfo {
   metadata: ContainerMetadata | null;
   /** container.* attributes, computed once. */
   attributes: Attributes;
+  /** Settles once metadata arrived or the wait ran out. */
+  ready: Promise<void>;
 }
 
 export function containerAttributes(id: string, runtime: string, m: ContainerMetadata | null): Attributes {
@@ -49,7 +51,11 @@ export class ContainerAttributor {
   private readonly byCgroup = new Map<bigint, Promise<ContainerInfo | null>>();
   private readonly byId = new Map<string, ContainerInfo>();
 
-  constructor(private readonly opts: AttributorOptions) {}
+  private readonly selfContainerId: string | null;
+
+  constructor(private readonly opts: AttributorOptions) {
+    this.selfContainerId = opts.selfCgroupPath ? (parseContainerFromCgroupPath(opts.selfCgroupPath)?.id ?? null) : null;
+  }
 
   /** The container behind a cgroup, or null for a host process (or the agent's own container). */
   attribute(ref: CgroupRef): Promise<ContainerInfo | null> {
@@ -91,16 +97,24 @@ export class ContainerAttributor {
     const path = this.opts.resolver?.resolve(ref.cgroupId) ?? cgroupPathFromKernelNames(ref.name, ref.parentName);
     if (this.opts.selfCgroupPath && path === this.opts.selfCgroupPath) return null;
     const parsed = parseContainerFromCgroupPath(path) ?? parseContainerFromCgroupPath(cgroupPathFromKernelNames(ref.name, ref.parentName));
-    if (!parsed) return null;
+    if (!parsed || parsed.id === this.selfContainerId) return null;
+    // One record per container, shared by all its cgroups: one inspect, and renames reach every cgroup.
+    const known = this.byId.get(parsed.id);
+    if (known) {
+      await known.ready;
+      return known;
+    }
     const info: ContainerInfo = {
       id: parsed.id,
       cgroupPath: path,
       runtime: parsed.runtime,
       metadata: null,
       attributes: containerAttributes(parsed.id, parsed.runtime, null),
+      ready: Promise.resolve(),
     };
     this.byId.set(parsed.id, info);
-    await this.enrich(info);
+    info.ready = this.enrich(info);
+    await info.ready;
     return info;
   }
 

@@ -39,7 +39,7 @@ export function metadataFromInspect(
   if (byName && !byName.tag && !configured.includes('@')) tags.add('latest');
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(info.Config?.Labels ?? {}).slice(0, MAX_LABELS)) {
-    labels[k] = String(v).slice(0, MAX_LABEL_VALUE);
+    labels[k] = Array.from(String(v)).slice(0, MAX_LABEL_VALUE).join(''); // whole code points
   }
   return {
     name: info.Name ? info.Name.replace(/^\//, '') : undefined,

@@ -7,7 +7,8 @@
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function escapeControl(s: string): string {
-  return s.replace(UNSAFE, (c) => {
+  // Backslashes are doubled first, so a literal "\\x1b" in the input never reads as an escape.
+  return s.replace(/\\/g, '\\\\').replace(UNSAFE, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });

@@ -40,7 +40,8 @@ export class JsonLinesSink implements EventSink {
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     accessSync(dir, constants.W_OK);
-    this.stream = createStream((_time, index) => rotatedName(index ?? null), {
+    // With `rotate`, the generator receives only the rotation index (or nothing for the live file).
+    this.stream = createStream((index: number | Date | null) => rotatedName(typeof index === 'number' ? index : null), {
       path: dir,
       size: `${Math.max(1, Math.floor(maxFileBytes / 1024))}K`,
       rotate: maxFiles,
@@ -57,11 +58,11 @@ export class JsonLinesSink implements EventSink {
     this.stream.write(toJsonLine(r) + '\n');
   }
 
+  /** Resolves once every record written before it has reached the file. */
   flush(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.failed || this.stream.writableLength === 0) return resolve();
-      this.stream.once('drain', () => resolve());
-      setTimeout(resolve, 1000).unref();
+      if (this.failed) return resolve();
+      this.stream.write('', () => resolve());
     });
   }
 

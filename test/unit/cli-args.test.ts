@@ -144,8 +144,8 @@ describe('run options', () => {
 describe('errors', () => {
   it.each([
     [[], 'missing command; run "contguard help" for usage'],
-    [['start'], 'unknown command "start"; expected one of run, doctor, help'],
-    [['help', 'start'], 'unknown command "start"; expected one of run, doctor, help'],
+    [['start'], 'unknown command "start"; expected one of run, doctor, seccomp, help'],
+    [['help', 'start'], 'unknown command "start"; expected one of run, doctor, seccomp, help'],
     [['--foo'], 'unknown option --foo for "contguard" (options go after the command)'],
     [['--config=x', 'run'], 'unknown option --config for "contguard" (options go after the command)'],
     [['--version', 'run'], 'unexpected argument "run" after --version'],

@@ -47,6 +47,7 @@ outputs:
     headers: { authorization: "Bearer x" }
 sensors:
   exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024 }
+  syscalls: { enabled: false, hook: raw_tracepoint, max_containers: 4096, snapshot_interval_ms: 500 }
 `;
 
 describe('defaults', () => {
@@ -62,7 +63,10 @@ describe('defaults', () => {
         prometheus: { enabled: true, host: '127.0.0.1', port: 9464, path: '/metrics' },
         otlp: { endpoint: null, logs: true, metrics: true, export_interval_ms: 10000, headers: {} },
       },
-      sensors: { exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32 } },
+      sensors: {
+        exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32 },
+        syscalls: { enabled: true, hook: 'auto', max_containers: 256, snapshot_interval_ms: 10000 },
+      },
     });
   });
 
@@ -112,7 +116,10 @@ describe('valid config', () => {
           headers: { authorization: 'Bearer x' },
         },
       },
-      sensors: { exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024 } },
+      sensors: {
+        exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024 },
+        syscalls: { enabled: false, hook: 'raw_tracepoint', max_containers: 4096, snapshot_interval_ms: 500 },
+      },
     } satisfies AgentConfig);
   });
 

@@ -40,8 +40,14 @@ describe('escapeControl', () => {
   });
 
   it('leaves printable text alone, including non-ASCII and astral characters', () => {
-    const s = 'héllo wörld 日本語 😀 ~!@#$%^&*()[]{}<>\\\'" \u00a0\u00ff\u2065\u206a\u2029';
+    const s = 'héllo wörld 日本語 😀 ~!@#$%^&*()[]{}<>\'" \u00a0\u00ff\u2065\u206a\u2029';
     expect(escapeControl(s)).toBe(s);
+  });
+
+  it('doubles backslashes, so literal escape text cannot pass for an escaped control character', () => {
+    expect(escapeControl('\\x1b')).toBe('\\\\x1b');
+    expect(escapeControl('\x1b')).toBe('\\x1b');
+    expect(escapeControl('\\x1b')).not.toBe(escapeControl('\x1b'));
   });
 
   it('escapes a terminal attack completely', () => {
