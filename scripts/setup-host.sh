@@ -48,6 +48,14 @@ if [[ "${SKIP_APT:-0}" != 1 ]]; then
   fi
 fi
 
+# ---- node ---------------------------------------------------------------------------------
+# vitest 4 and the OTel JS 2.x line need Node >= 20.19; distribution packages are often older.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  die "Node.js >= 20.19 with npm is required (install it from your distribution or nodejs.org), then run this again"
+fi
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js $(node --version) is too old: ContGuard needs >= 20.19"
+
 # ---- 2. kernel filesystems ---------------------------------------------------------------
 mount_fs() { # <type> <mountpoint>
   mkdir -p "$2"

@@ -102,7 +102,8 @@ async function runCheck(container: string, recordings: Recording[], arch: Syscal
     const status = (e as { statusCode?: number }).statusCode;
     throw new SeccompInputError(status === 404 ? `no such container: ${container}` : `docker inspect ${container}: ${(e as Error).message}`);
   }
-  const rec = recordings.find((r) => r.containerId === info.Id);
+  // The current run: the latest recording of this container id.
+  const rec = recordings.filter((r) => r.containerId === info.Id).sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
   if (!rec) throw new SeccompInputError(`no recorded syscalls for container ${container} (${info.Id.slice(0, 12)})`);
   const caps = new Set(DOCKER_DEFAULT_CAPS);
   for (const c of info.HostConfig.CapAdd ?? []) caps.add(c.startsWith('CAP_') ? c : `CAP_${c}`);
@@ -123,7 +124,7 @@ async function runCheck(container: string, recordings: Recording[], arch: Syscal
   }
   const used = new Set([...Object.keys(rec.workload), ...Object.keys(rec.runtime)]);
   const resolved = profile ? resolveProfile(profile, hostEnv(arch, caps)) : null;
-  const report = resolved ? checkUsage(used, resolved) : { wouldBeBlocked: [], allowedNeverUsed: [], conditional: [] };
+  const report = resolved ? checkUsage(used, resolved, arch) : { wouldBeBlocked: [], allowedNeverUsed: [], conditional: [] };
   out(
     JSON.stringify(
       { container: info.Name.replace(/^\//, ''), id: info.Id, profile: source, used: used.size, ...report },

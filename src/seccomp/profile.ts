@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Docker/OCI seccomp profiles: resolving one for this host, and generating one from recordings. */
 import type { SyscallArch } from '../sensors/syscalls/names.js';
-import { isKnownSyscall } from '../sensors/syscalls/names.js';
+import { allSyscallNames, isKnownSyscall } from '../sensors/syscalls/names.js';
 import type { Recording } from './recordings.js';
 
 export interface SeccompArg {
@@ -85,6 +85,7 @@ export interface ResolvedProfile {
   conditional: Map<string, SeccompRule[]>;
   /** Explicit errno rules (e.g. clone3 -> ENOSYS so libc falls back to clone). */
   errno: SeccompRule[];
+  /** No filter at all (privileged or seccomp=unconfined): nothing can be blocked. */
   unconfined: boolean;
 }
 
@@ -92,13 +93,26 @@ export interface ResolvedProfile {
 export function resolveProfile(p: SeccompProfile, env: HostEnv): ResolvedProfile {
   const out: ResolvedProfile = { allowed: new Set(), conditional: new Map(), errno: [], unconfined: false };
   const rules = (p.syscalls ?? []).filter((r) => ruleApplies(r, env));
-  if (p.defaultAction === 'SCMP_ACT_ALLOW' || p.defaultAction === 'SCMP_ACT_LOG') {
-    // A deny-list: everything libseccomp knows except what a rule denies unconditionally.
-    out.unconfined = true;
+  const permissive = (action: string) => action === 'SCMP_ACT_ALLOW' || action === 'SCMP_ACT_LOG';
+  if (permissive(p.defaultAction)) {
+    // A deny-list: everything libseccomp knows here, except what a rule denies.
+    for (const name of allSyscallNames(env.arch)) out.allowed.add(name);
+    for (const r of rules) {
+      if (permissive(r.action)) continue;
+      for (const name of r.names) {
+        if (r.args && r.args.length) {
+          // Denied for some arguments only: allowed under a condition.
+          if (out.allowed.delete(name)) out.conditional.set(name, [r]);
+        } else {
+          out.allowed.delete(name);
+          out.conditional.delete(name);
+        }
+      }
+    }
     return out;
   }
   for (const r of rules) {
-    const allow = r.action === 'SCMP_ACT_ALLOW' || r.action === 'SCMP_ACT_LOG';
+    const allow = permissive(r.action);
     for (const name of r.names) {
       if (allow && !(r.args && r.args.length)) out.allowed.add(name);
       else if (allow) out.conditional.set(name, [...(out.conditional.get(name) ?? []), r]);
@@ -137,7 +151,7 @@ export function generateProfile(recordings: Recording[], allRecordings: Recordin
     // This image never ran under a filter while recorded: the same runtime on this host did.
     for (const r of allRecordings) for (const name of Object.keys(r.runtime)) runtime.add(name);
     if (runtime.size === 0) {
-      for (const name of RUNC_BASE_SYSCALLS) runtime.add(name);
+      for (const name of RUNC_BASE_SYSCALLS) if (isKnownSyscall(env.arch, name)) runtime.add(name);
       runtimeSource = 'builtin';
     }
   }
@@ -183,10 +197,11 @@ export interface CheckReport {
 }
 
 /** What a container used against what its profile allows. */
-export function checkUsage(used: Set<string>, profile: ResolvedProfile): CheckReport {
+export function checkUsage(used: Set<string>, profile: ResolvedProfile, arch: SyscallArch): CheckReport {
   if (profile.unconfined) return { wouldBeBlocked: [], allowedNeverUsed: [], conditional: [] };
   const wouldBeBlocked = [...used].filter((n) => !profile.allowed.has(n) && !profile.conditional.has(n)).sort();
-  const allowedNeverUsed = [...profile.allowed].filter((n) => !used.has(n)).sort();
+  // Names of other architectures (chown32, _llseek) are in Docker's list but not callable here.
+  const allowedNeverUsed = [...profile.allowed].filter((n) => !used.has(n) && isKnownSyscall(arch, n)).sort();
   const conditional = [...used].filter((n) => profile.conditional.has(n)).sort();
   return { wouldBeBlocked, allowedNeverUsed, conditional };
 }

@@ -44,7 +44,15 @@ export function logFiles(dir: string): string[] {
     .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
     .map((x) => x.n);
   const current = names.includes('contguard.jsonl') ? ['contguard.jsonl'] : [];
-  return [...rotated, ...current].map((n) => join(dir, n)).filter((f) => statSync(f).isFile());
+  return [...rotated, ...current]
+    .map((n) => join(dir, n))
+    .filter((f) => {
+      try {
+        return statSync(f).isFile();
+      } catch {
+        return false; // rotated away between listing and reading
+      }
+    });
 }
 
 function numberMap(v: unknown): Record<string, number> | null {
@@ -70,8 +78,9 @@ export function parseSnapshotLine(line: string): Recording | null | 'corrupt' {
   const a = rec.attributes;
   const id = a['container.id'];
   const workload = numberMap(a['contguard.syscalls.counts']);
-  const runtime = numberMap(a['contguard.syscalls.runtime_counts']) ?? {};
-  if (typeof id !== 'string' || !workload || typeof rec.time !== 'string') return 'corrupt';
+  const rawRuntime = a['contguard.syscalls.runtime_counts'];
+  const runtime = rawRuntime === undefined ? {} : numberMap(rawRuntime);
+  if (typeof id !== 'string' || !workload || !runtime || typeof rec.time !== 'string') return 'corrupt';
   const tags = Array.isArray(a['container.image.tags']) ? (a['container.image.tags'] as unknown[]).filter((t): t is string => typeof t === 'string') : [];
   return {
     containerId: id,
@@ -86,6 +95,11 @@ export function parseSnapshotLine(line: string): Recording | null | 'corrupt' {
     snapshotAt: rec.time,
     final: a['contguard.syscalls.final'] === true,
   };
+}
+
+/** Identifies one run: a container restarted keeps its id but starts a new recording. */
+export function runKey(r: Recording): string {
+  return `${r.containerId}@${r.startedAt}`;
 }
 
 /** The latest snapshot of every container run found in the log dir. */
@@ -105,8 +119,8 @@ export function readRecordings(dir: string): ReadResult {
       const rec = parseSnapshotLine(line);
       if (rec === 'corrupt') corruptLines++;
       else if (rec) {
-        const prev = latest.get(rec.containerId);
-        if (!prev || prev.snapshotAt <= rec.snapshotAt) latest.set(rec.containerId, rec);
+        const prev = latest.get(runKey(rec));
+        if (!prev || prev.snapshotAt <= rec.snapshotAt) latest.set(runKey(rec), rec);
       }
     }
   }

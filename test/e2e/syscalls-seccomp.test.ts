@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { AGENT_BIN, freePort, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 // Reads only: cat, ls, head. No mkdir, chmod or unlink anywhere in it.
 const WORKLOAD = '/bin/cat /etc/hostname; /bin/ls -l /etc; /bin/head -c 64 /etc/passwd >/dev/null; echo workload-ok';
@@ -39,6 +40,7 @@ async function runUnderProfile(profile: string, script: string): Promise<{ code:
 
 describe('syscalls sensor and seccomp profiles (real kernel, real Docker)', () => {
   let agent: AgentHandle;
+  let otlp: OtlpReceiver;
   let promPort: number;
   const recorded = uniqueName('cg-record');
   const ids: string[] = [];
@@ -49,14 +51,27 @@ describe('syscalls sensor and seccomp profiles (real kernel, real Docker)', () =
     await ensureTestImage();
     promPort = await freePort();
     const config = join(work, 'contguard.yaml');
-    writeFileSync(config, 'sensors:\n  syscalls:\n    snapshot_interval_ms: 500\n');
-    agent = await startAgent({ args: ['--config', config, '--prometheus', `127.0.0.1:${promPort}`] });
+    writeFileSync(config, 'outputs:\n  otlp:\n    export_interval_ms: 1000\nsensors:\n  syscalls:\n    snapshot_interval_ms: 500\n');
+    otlp = await startOtlpReceiver();
+    agent = await startAgent({ args: ['--config', config, '--prometheus', `127.0.0.1:${promPort}`, '--otlp-endpoint', otlp.endpoint] });
     ids.push(await dockerRun(['--name', recorded, TEST_IMAGE, 'sh', '-c', `${WORKLOAD}; sleep 2`]));
   });
 
   afterAll(async () => {
     await agent?.cleanup();
+    await otlp?.close();
     await dockerRm(ids);
+  });
+
+  it('exports the syscall counter over OTLP too, per container and syscall name', async () => {
+    const point = await otlp.waitForMetric(
+      (p) => p.name === 'contguard.syscalls' && p.attributes['container.name'] === recorded && p.attributes['syscall.name'] === 'execve',
+      15_000,
+    );
+    expect(point.kind).toBe('sum');
+    expect(point.isMonotonic).toBe(true);
+    expect(Number(point.value)).toBeGreaterThanOrEqual(1);
+    expect(point.attributes['container.image.name']).toBe('contguard-test/busybox');
   });
 
   it('exports per-container syscall counts on /metrics, and no host process series', async () => {

@@ -212,7 +212,7 @@ export const syscallsSensor: Sensor = {
 
     return {
       rings: [{ map: 'cg_sys_notices', handle: handleNotice }],
-      lossMaps: [],
+      lossMaps: ['cg_sys_stats'], // slot 0: notices the ring buffer could not take
       stop() {
         clearInterval(timer);
         // A last snapshot of every running container, so no recording is lost on shutdown.

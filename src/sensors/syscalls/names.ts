@@ -29,3 +29,8 @@ export function syscallNumber(arch: SyscallArch, name: string): number | undefin
 export function isKnownSyscall(arch: SyscallArch, name: string): boolean {
   return BY_NAME[arch].has(name);
 }
+
+/** Every name libseccomp knows on this architecture. */
+export function allSyscallNames(arch: SyscallArch): string[] {
+  return [...BY_NAME[arch].keys()];
+}

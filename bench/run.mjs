@@ -1,0 +1,767 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Syscall-counting budget benchmark (performance.md §3, B1; issue: "the cost the agent adds
+ * per syscall stays within 1.3x the cost added by an empty sys_enter program").
+ *
+ * One process measures, side by side and interleaved in rounds (order reversed every other
+ * round, so linear drift cancels), the ns per getppid() of bench/getppid-loop.c run with
+ * `docker exec` in a busybox container, under each configuration:
+ *
+ *   baseline            nothing attached to sys_enter
+ *   empty tp_btf        bench_empty_tp_btf (bpf/probes.bpf.c), `return 0`
+ *   empty raw_tp        bench_empty_raw_tp, `return 0`
+ *   agent tp_btf        `contguard run` with sensors.syscalls.hook: tp_btf (default sensors)
+ *   agent raw_tp        the same with hook: raw_tracepoint
+ *   agent … (sys only)  the same with the exec sensor disabled (attribution)
+ *   bpftrace            tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }
+ *   diag …              bench/diag/sys-enter-steps.bpf.c: the agent's hot path one step at a time
+ *
+ * Every configuration gets its own long-lived container; for the agent ones it is started
+ * after the first agent is up (tracked through cgroup_attach_task) and seeded by the agent's
+ * start-up scan in later rounds. The agent's and bpftrace's counts are checked against the
+ * number of getppid() calls issued, so the benchmark also proves the counter did its work.
+ *
+ * Usage (root, after `npm run build`; `npm run bench` does both):
+ *   node bench/run.mjs [--rounds 4] [--reps 5] [--calls 2000000] [--no-unpinned] [--no-diag]
+ *                      [--no-bpftrace] [--time-limit 480] [--strict] [--out FILE]
+ *   --strict  exit 1 when an agent variant is over the 1.3x budget (default: report only)
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(BENCH_DIR, '..');
+const BUILD_DIR = path.join(BENCH_DIR, 'build');
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+const LOOP_SRC = path.join(BENCH_DIR, 'getppid-loop.c');
+const LOOP_BIN = path.join(BUILD_DIR, 'getppid-loop');
+const DIAG_SRC = path.join(BENCH_DIR, 'diag', 'sys-enter-steps.bpf.c');
+const DIAG_OBJ = path.join(BUILD_DIR, 'sys-enter-steps.bpf.o');
+const PROBES_OBJ = path.join(REPO, 'bpf', 'build', 'probes.bpf.o');
+const AGENT_BIN = path.join(REPO, 'bin', 'contguard');
+const IMAGE = process.env.BENCH_IMAGE ?? 'contguard-test/busybox:latest';
+const LABEL = 'contguard-bench';
+const BUDGET = 1.3;
+const SETTLE_MS = 400; // after attaching/detaching: RCU callbacks, kworkers and the like go quiet
+const BPFTRACE_PROG = 'tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }';
+const SYS_GETPPID = { x64: 110, arm64: 173 }[process.arch];
+
+// ---- options --------------------------------------------------------------------------------
+
+const { values: opt } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '4' },
+    reps: { type: 'string', default: '5' },
+    calls: { type: 'string', default: '2000000' },
+    'no-unpinned': { type: 'boolean', default: false },
+    'no-diag': { type: 'boolean', default: false },
+    'no-bpftrace': { type: 'boolean', default: false },
+    'time-limit': { type: 'string', default: '480' },
+    strict: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  process.stdout.write(`${src.split('\n').slice(3, 29).map((l) => l.replace(/^ \*\/?\s?/, '')).join('\n')}\n`);
+  process.exit(0);
+}
+const posInt = (name) => {
+  const v = Number(opt[name]);
+  if (!Number.isInteger(v) || v <= 0) die(`--${name}: expected a positive integer, got ${opt[name]}`);
+  return v;
+};
+const ROUNDS = posInt('rounds');
+const REPS = posInt('reps');
+const CALLS = posInt('calls');
+const WARMUP = Math.floor(CALLS / 10);
+const TIME_LIMIT_S = posInt('time-limit');
+const UNPINNED = !opt['no-unpinned'];
+
+// ---- small helpers --------------------------------------------------------------------------
+
+function die(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+const log = (s = '') => process.stdout.write(`${s}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
+
+function median(xs) {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs a command with a hard timeout; rejects with its stderr on failure. */
+function run(cmd, args, timeoutMs = 60_000) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.killed ? `timed out after ${timeoutMs} ms` : err.message}\n${stderr}`.trim()));
+      else resolve(stdout);
+    });
+  });
+}
+
+function have(cmd) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// ---- cleanup: every container, child and BPF object this run creates ---------------------
+
+const containers = new Set(); // ids
+const children = new Set(); // ChildProcess
+const bpfObjects = new Set(); // BpfObject
+const tmpDirs = new Set(); // agent config and log directories
+let cleanedUp = false;
+
+function cleanupSync() {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const o of bpfObjects) {
+    try {
+      o.close();
+    } catch {
+      /* gone */
+    }
+  }
+  bpfObjects.clear();
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  children.clear();
+  if (containers.size) {
+    try {
+      execFileSync('docker', ['rm', '-f', ...containers], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      /* best effort */
+    }
+    containers.clear();
+  }
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+  tmpDirs.clear();
+}
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    process.stderr.write(`\nbench: ${sig}: cleaning up\n`);
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+/**
+ * A detached shell that SIGTERMs (then SIGKILLs) a child once this process is gone, so an
+ * agent or bpftrace never outlives a SIGKILLed benchmark.
+ */
+function watchdog(childPid, signal = 'TERM') {
+  const script = `while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 0.5; done
+kill -${signal} "$2" 2>/dev/null || exit 0; sleep 5; kill -KILL "$2" 2>/dev/null; exit 0`;
+  const w = spawn('sh', ['-c', script, 'contguard-bench-watchdog', String(process.pid), String(childPid)], { stdio: 'ignore', detached: true });
+  w.on('error', () => {});
+  w.unref();
+}
+
+/** Waits for a child's exit (bounded), SIGKILLing it after graceMs. */
+async function stopChild(child, signal, graceMs = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    children.delete(child);
+    return;
+  }
+  const exited = new Promise((r) => child.once('close', r));
+  child.kill(signal);
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+  children.delete(child);
+}
+
+// ---- preflight and build --------------------------------------------------------------------
+
+async function preflight() {
+  if (process.getuid?.() !== 0) die('needs root (BPF programs, docker): run `sudo npm run bench`');
+  for (const [f, hint] of [
+    [PROBES_OBJ, 'npm run build'],
+    [path.join(REPO, 'dist', 'ffi', 'bpf-object.js'), 'npm run build'],
+    [path.join(REPO, 'bpf', 'build', 'vmlinux.h'), 'npm run build'],
+  ]) {
+    if (!existsSync(f)) die(`${path.relative(REPO, f)} missing: run \`${hint}\``);
+  }
+  if (!have('docker')) die('docker CLI not found');
+  if (!have('gcc')) die('gcc not found (apt-get install gcc libc6-dev)');
+  try {
+    await run('docker', ['image', 'inspect', IMAGE], 30_000);
+  } catch {
+    die(`image ${IMAGE} missing: run \`bash scripts/build-test-image.sh\``);
+  }
+  // Leftovers of an aborted run.
+  const stale = (await run('docker', ['ps', '-aq', '--filter', `label=${LABEL}`])).split('\n').filter(Boolean);
+  if (stale.length) {
+    log(`removing ${stale.length} container(s) left by an earlier run`);
+    await run('docker', ['rm', '-f', ...stale]).catch(() => {});
+  }
+}
+
+/** Other programs on sys_enter would skew every configuration: warn, name them. */
+function foreignSysEnterPrograms() {
+  if (!have('bpftool')) return null;
+  try {
+    const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8', timeout: 10_000 }));
+    const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', timeout: 10_000 }));
+    const names = new Map(progs.map((p) => [p.id, p.name]));
+    return links
+      .filter((l) => l.tp_name === 'sys_enter')
+      .map((l) => `${names.get(l.prog_id) ?? `prog ${l.prog_id}`} (${l.type})`);
+  } catch {
+    return null;
+  }
+}
+
+function build(hasClang) {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  execFileSync('gcc', ['-O2', '-static', '-Wall', '-o', LOOP_BIN, LOOP_SRC], { stdio: 'inherit', timeout: 60_000 });
+  if (hasClang) {
+    const arch = { x64: 'x86', arm64: 'arm64' }[process.arch] ?? process.arch;
+    execFileSync(
+      'clang',
+      ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', path.join(REPO, 'bpf', 'build'), '-I', path.join(REPO, 'bpf', 'include'), '-c', DIAG_SRC, '-o', DIAG_OBJ],
+      { stdio: 'inherit', timeout: 60_000 },
+    );
+  }
+}
+
+function cgroup2Root() {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    if (line.slice(sep + 3).startsWith('cgroup2 ')) return line.split(' ')[4];
+  }
+  return null;
+}
+
+// ---- containers and the loop ----------------------------------------------------------------
+
+async function startContainer(tag) {
+  const id = (
+    await run('docker', [
+      'run', '-d', '--label', `${LABEL}=${process.pid}`, '--name', `${LABEL}-${process.pid}-${tag}`,
+      '-v', `${BUILD_DIR}:/bench:ro`, IMAGE, 'sleep', '3600',
+    ])
+  ).trim();
+  containers.add(id);
+  const pid = Number((await run('docker', ['inspect', '-f', '{{.State.Pid}}', id])).trim());
+  const rel = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? null;
+  const cgPath = rel && CG2_ROOT ? path.join(CG2_ROOT, rel) : null;
+  const cgroupId = cgPath ? statSync(cgPath, { bigint: true }).ino : null;
+  return { id, tag, cgPath, cgroupId, issued: 0 };
+}
+
+/** One `docker exec` of the loop: REPS timed repetitions after a warm-up; ns/call each. */
+async function runLoop(container, cpu) {
+  const args = ['exec', container.id, '/bench/getppid-loop', String(CALLS), String(REPS), String(WARMUP), String(cpu ?? -1)];
+  const out = await run('docker', args, 120_000);
+  container.issued += WARMUP + CALLS * REPS;
+  const samples = [...out.matchAll(/ns_per_call=([\d.]+)/g)].map((m) => Number(m[1]));
+  if (samples.length !== REPS) throw new Error(`getppid-loop printed ${samples.length} results, expected ${REPS}:\n${out}`);
+  return samples;
+}
+
+// ---- configurations -------------------------------------------------------------------------
+
+let BpfObject;
+let libbpf;
+const libbpfWarnings = [];
+
+/** Loads and attaches the named programs of an object (the others stay unloaded). */
+function loadPrograms(objPath, progNames) {
+  const o = BpfObject.open(objPath);
+  bpfObjects.add(o);
+  try {
+    for (const p of o.programs()) o.setAutoload(p.name, progNames.includes(p.name));
+    o.load();
+    o.attachAll();
+  } catch (err) {
+    o.close();
+    bpfObjects.delete(o);
+    throw new Error(`${path.basename(objPath)}:${progNames.join('+')}: ${err.message}\n${libbpfWarnings.slice(-20).join('\n')}`);
+  }
+  return o;
+}
+
+function mapFdOf(o, name) {
+  return o.mapFd(name);
+}
+
+/** Reads one u64 of an array map. */
+function readU64(fd, index) {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(index);
+  const v = Buffer.alloc(8);
+  const rc = libbpf.bpf_map_lookup_elem(fd, key, v);
+  return rc < 0 ? null : v.readBigUInt64LE();
+}
+
+/** Empty programs and the diagnosis steps: loaded in this process, one program each. */
+function bpfConfig({ key, label, hook, kind, obj, progs, seed }) {
+  return {
+    key, label, hook, kind,
+    async attach(container) {
+      const o = loadPrograms(obj, progs);
+      if (seed === 'cgrp' || seed === 'hash') {
+        const value = Buffer.alloc(8); // { slot 0, init_tasks 0 }
+        if (seed === 'cgrp') {
+          if (!container.cgPath) throw new Error('no cgroup v2 path for the container: cannot seed cgroup storage');
+          const fd = openSync(container.cgPath, 'r');
+          try {
+            const k = Buffer.alloc(4);
+            k.writeInt32LE(fd);
+            if (libbpf.bpf_map_update_elem(mapFdOf(o, 'diag_cgroups'), k, value, 0) < 0) throw new Error('seed diag_cgroups failed');
+          } finally {
+            closeSync(fd);
+          }
+        } else {
+          const k = Buffer.alloc(8);
+          k.writeBigUInt64LE(container.cgroupId);
+          if (libbpf.bpf_map_update_elem(mapFdOf(o, 'diag_cgroups_by_id'), k, value, 0) < 0) throw new Error('seed diag_cgroups_by_id failed');
+        }
+      }
+      const issuedBefore = container.issued;
+      return {
+        async detach() {
+          let check = null;
+          if (progs.some((p) => /array/.test(p))) {
+            const counted = readU64(mapFdOf(o, 'diag_counts'), SYS_GETPPID);
+            const issued = container.issued - issuedBefore;
+            check = { what: 'diag_counts[getppid]', issued, counted: counted === null ? null : Number(counted), ok: counted !== null && Number(counted) >= issued };
+          }
+          o.close();
+          bpfObjects.delete(o);
+          return check;
+        },
+      };
+    },
+  };
+}
+
+const baselineConfig = {
+  key: 'baseline', label: 'baseline (nothing attached)', hook: null, kind: 'main',
+  async attach() {
+    return { async detach() { return null; } };
+  },
+};
+
+function agentConfig({ key, label, hook, execSensor }) {
+  return {
+    key, label, hook, kind: 'main', agent: true, startContainerAfterAttach: true,
+    async attach(container, round) {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-'));
+      tmpDirs.add(tmp);
+      const cfg = path.join(tmp, 'config.yaml');
+      writeFileSync(
+        cfg,
+        `sensors:\n  syscalls:\n    hook: ${hook === 'tp_btf' ? 'tp_btf' : 'raw_tracepoint'}\n  exec:\n    enabled: ${execSensor}\n`,
+      );
+      const ready = path.join(tmp, 'ready');
+      const port = await freePort();
+      const outFd = openSync(path.join(tmp, 'agent.log'), 'w');
+      const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', cfg, '--log-dir', path.join(tmp, 'logs'), '--prometheus', `127.0.0.1:${port}`, '--ready-file', ready], {
+        cwd: REPO,
+        stdio: ['ignore', outFd, outFd],
+      });
+      closeSync(outFd);
+      children.add(child);
+      if (child.pid) watchdog(child.pid);
+      const agentLog = () => {
+        try {
+          return readFileSync(path.join(tmp, 'agent.log'), 'utf8').slice(-3000);
+        } catch {
+          return '';
+        }
+      };
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(ready)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`agent exited before ready:\n${agentLog()}`);
+        if (Date.now() > deadline) {
+          await stopChild(child, 'SIGKILL');
+          throw new Error(`agent not ready within 30 s:\n${agentLog()}`);
+        }
+        await sleep(25);
+      }
+      return {
+        port,
+        pid: child.pid,
+        tracking: round === 0 ? 'cgroup_attach_task (container started after the agent)' : 'start-up scan (container already running)',
+        async detach(c) {
+          const check = await this.verify(c);
+          await stopChild(child, 'SIGTERM', 15_000);
+          rmSync(tmp, { recursive: true, force: true });
+          tmpDirs.delete(tmp);
+          return check;
+        },
+        issuedBefore: container ? container.issued : 0,
+        async verify(c) {
+          const issued = c.issued - this.issuedBefore;
+          let counted = null;
+          let body = '';
+          // The series appears once docker metadata is attributed: bounded retry.
+          for (let i = 0; i < 40 && counted === null; i++) {
+            try {
+              const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+              body = await res.text();
+              for (const line of body.split('\n')) {
+                if (line.startsWith('contguard_syscalls_total{') && line.includes(`container_id="${c.id}"`) && line.includes('syscall_name="getppid"')) {
+                  counted = Number(line.slice(line.lastIndexOf(' ') + 1));
+                }
+              }
+            } catch {
+              /* retry */
+            }
+            if (counted === null) await sleep(250);
+          }
+          return {
+            what: 'contguard_syscalls_total{syscall_name="getppid"}',
+            tracking: this.tracking,
+            issued,
+            counted,
+            ok: counted !== null && counted >= issued,
+          };
+        },
+      };
+    },
+  };
+}
+
+const bpftraceConfig = {
+  key: 'bpftrace', label: 'bpftrace @[cgroup] = count()', hook: 'tracepoint', kind: 'main',
+  async attach(container) {
+    const child = spawn('bpftrace', ['-e', BPFTRACE_PROG], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    if (child.pid) watchdog(child.pid, 'INT');
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    const deadline = Date.now() + 30_000;
+    while (!/Attaching \d+ probe/.test(out)) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`bpftrace exited: ${err || out}`);
+      if (Date.now() > deadline) {
+        await stopChild(child, 'SIGKILL');
+        throw new Error(`bpftrace did not attach within 30 s: ${err || out}`);
+      }
+      await sleep(25);
+    }
+    await sleep(500); // "Attaching" is printed before the attach itself
+    const issuedBefore = container.issued;
+    return {
+      async detach(c) {
+        await stopChild(child, 'SIGINT', 15_000); // prints the map on SIGINT
+        const m = out.match(new RegExp(`^@\\[${c.cgroupId}\\]: (\\d+)$`, 'm'));
+        const issued = c.issued - issuedBefore;
+        const counted = m ? Number(m[1]) : null;
+        return { what: `bpftrace @[${c.cgroupId}]`, issued, counted, ok: counted !== null && counted >= issued };
+      },
+    };
+  },
+};
+
+// ---- main -----------------------------------------------------------------------------------
+
+let CG2_ROOT = null;
+
+async function main() {
+  const t0 = Date.now();
+  const deadline = t0 + TIME_LIMIT_S * 1000;
+  // Hard stop: well past the soft deadline, something hangs; clean up and leave.
+  setTimeout(() => {
+    process.stderr.write(`bench: hard time limit (${TIME_LIMIT_S + 120} s) reached, aborting\n`);
+    cleanupSync();
+    process.exit(3);
+  }, (TIME_LIMIT_S + 120) * 1000).unref();
+
+  await preflight();
+  const hasClang = have('clang');
+  const hasBpftrace = !opt['no-bpftrace'] && have('bpftrace');
+  const diag = !opt['no-diag'] && hasClang;
+  build(diag);
+  ({ BpfObject } = await import('../dist/ffi/bpf-object.js'));
+  ({ libbpf } = await import('../dist/ffi/libbpf.js'));
+  const { routeLibbpfLog } = await import('../dist/ffi/print.js');
+  routeLibbpfLog((level, text) => {
+    if (level === 'warn') libbpfWarnings.push(text);
+  });
+  CG2_ROOT = cgroup2Root();
+
+  const foreign = foreignSysEnterPrograms();
+  if (foreign?.length) log(`WARNING: other programs are attached to sys_enter and add to every figure: ${foreign.join(', ')}`);
+
+  const configs = [
+    baselineConfig,
+    bpfConfig({ key: 'empty_tp_btf', label: 'empty tp_btf sys_enter', hook: 'tp_btf', kind: 'main', obj: PROBES_OBJ, progs: ['bench_empty_tp_btf'] }),
+    bpfConfig({ key: 'empty_raw_tp', label: 'empty raw_tp sys_enter', hook: 'raw_tp', kind: 'main', obj: PROBES_OBJ, progs: ['bench_empty_raw_tp'] }),
+    agentConfig({ key: 'agent_tp_btf', label: 'agent, hook tp_btf', hook: 'tp_btf', execSensor: true }),
+    agentConfig({ key: 'agent_raw_tp', label: 'agent, hook raw_tracepoint', hook: 'raw_tp', execSensor: true }),
+    agentConfig({ key: 'agent_tp_btf_sysonly', label: 'agent tp_btf, exec sensor off', hook: 'tp_btf', execSensor: false }),
+    agentConfig({ key: 'agent_raw_tp_sysonly', label: 'agent raw_tp, exec sensor off', hook: 'raw_tp', execSensor: false }),
+  ];
+  if (hasBpftrace) configs.push(bpftraceConfig);
+  if (diag) {
+    const d = (key, label, hook, progs, seed) =>
+      bpfConfig({ key, label, hook, kind: 'diag', obj: DIAG_OBJ, progs: Array.isArray(progs) ? progs : [progs], seed });
+    configs.push(
+      d('d_btf_task_cgroup', 'tp_btf: current task -> dfl_cgrp', 'tp_btf', 'diag_btf_task_cgroup'),
+      d('d_btf_storage_miss', 'tp_btf: + cgrp_storage_get (miss, host task)', 'tp_btf', 'diag_btf_storage_miss'),
+      d('d_btf_storage_hit', 'tp_btf: + cgrp_storage_get (hit)', 'tp_btf', 'diag_btf_storage_hit', 'cgrp'),
+      d('d_btf_hit_array_plain', 'tp_btf: hit + array, plain ++', 'tp_btf', 'diag_btf_hit_array_plain', 'cgrp'),
+      d('d_btf_hit_array_atomic', 'tp_btf: hit + array, atomic ++', 'tp_btf', 'diag_btf_hit_array_atomic', 'cgrp'),
+      d('d_btf_hit_percpu', 'tp_btf: hit + per-CPU array ++', 'tp_btf', 'diag_btf_hit_percpu', 'cgrp'),
+      d('d_raw_cgroup_id', 'raw_tp: get_current_cgroup_id', 'raw_tp', 'diag_raw_cgroup_id'),
+      d('d_raw_hash_hit', 'raw_tp: + hash lookup (hit)', 'raw_tp', 'diag_raw_hash_hit', 'hash'),
+      d('d_raw_hash_array_atomic', 'raw_tp: hit + array, atomic ++', 'raw_tp', 'diag_raw_hash_array_atomic', 'hash'),
+      d('d_tp_execve', 'exec sensor hook alone: tracepoint sys_enter_execve', 'tracepoint', 'diag_tp_execve'),
+      d('d_btf_plus_tp_execve', 'empty tp_btf + tracepoint sys_enter_execve', 'tp_btf', ['diag_btf_empty_second', 'diag_tp_execve']),
+      d('d_btf_twice', 'two empty tp_btf sys_enter programs', 'tp_btf', ['diag_btf_empty_first', 'diag_btf_empty_second']),
+    );
+  }
+
+  const pinnings = UNPINNED ? ['cpu0', 'unpinned'] : ['cpu0'];
+  const pinningsOf = (c) => (c.kind === 'diag' ? ['cpu0'] : pinnings);
+  log(`ContGuard syscall-counting benchmark: ${os.release()}, ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}, node ${process.version}`);
+  log(`loop: ${CALLS.toLocaleString('en')} getppid() x ${REPS} reps (+${WARMUP.toLocaleString('en')} warm-up) per docker exec; ${ROUNDS} rounds; ${configs.length} configurations; pinning: ${pinnings.join(', ')} (diag: cpu0)`);
+  if (!hasBpftrace) log(opt['no-bpftrace'] ? 'bpftrace: skipped (--no-bpftrace)' : 'bpftrace: not installed (apt-get install bpftrace)');
+  if (!diag) log(opt['no-diag'] ? 'diag: skipped (--no-diag)' : 'diag: skipped (clang not found)');
+  if (!CG2_ROOT) log('WARNING: no cgroup2 mount found: the diag "hit" steps cannot be seeded');
+  log();
+
+  const state = new Map(configs.map((c) => [c.key, { config: c, container: null, samples: { cpu0: [], unpinned: [] }, rounds: [], checks: [] }]));
+  let roundsDone = 0;
+  let truncated = false;
+  for (let r = 0; r < ROUNDS; r++) {
+    if (Date.now() > deadline) {
+      truncated = true;
+      log(`time limit (${TIME_LIMIT_S} s) reached: stopping after ${roundsDone} round(s)`);
+      break;
+    }
+    const order = r % 2 ? [...configs].reverse() : configs;
+    const line = [];
+    const rt0 = Date.now();
+    for (const c of order) {
+      const st = state.get(c.key);
+      if (!st.container && !c.startContainerAfterAttach) st.container = await startContainer(c.key);
+      const h = await c.attach(st.container, r);
+      let check;
+      try {
+        if (!st.container) {
+          st.container = await startContainer(c.key);
+          h.issuedBefore = 0;
+        }
+        await sleep(SETTLE_MS);
+        const roundMed = {};
+        for (const p of pinningsOf(c)) {
+          const s = await runLoop(st.container, p === 'cpu0' ? 0 : -1);
+          st.samples[p].push(...s);
+          roundMed[p] = median(s);
+        }
+        st.rounds.push(roundMed);
+        line.push(`${c.key}=${fmt(roundMed.cpu0)}`);
+      } finally {
+        check = await h.detach(st.container);
+      }
+      if (check) st.checks.push({ round: r + 1, ...check });
+    }
+    roundsDone++;
+    log(`round ${r + 1}/${ROUNDS} (${((Date.now() - rt0) / 1000).toFixed(0)} s), ns/call on cpu0: ${line.join(' ')}`);
+  }
+  if (!roundsDone) throw new Error('no round completed');
+
+  // ---- results ----
+  const results = {};
+  for (const p of pinnings) {
+    const base = median(state.get('baseline').samples[p]);
+    const emptyAdded = {
+      tp_btf: median(state.get('empty_tp_btf').samples[p]) - base,
+      raw_tp: median(state.get('empty_raw_tp').samples[p]) - base,
+    };
+    results[p] = {};
+    for (const c of configs) {
+      const s = state.get(c.key).samples[p];
+      if (!s.length) continue;
+      const med = median(s);
+      const added = c.key === 'baseline' ? 0 : med - base;
+      const refHook = c.hook === 'tp_btf' ? 'tp_btf' : c.hook ? 'raw_tp' : null;
+      const ratio = refHook && !c.key.startsWith('empty_') ? added / emptyAdded[refHook] : refHook ? 1 : null;
+      const roundMedians = state.get(c.key).rounds.map((x) => x[p]).filter((x) => x !== undefined);
+      results[p][c.key] = {
+        median_ns: med,
+        added_ns: added,
+        ratio_vs_empty: ratio,
+        ratio_reference: refHook ? `empty_${refHook}` : null,
+        min_ns: Math.min(...s),
+        max_ns: Math.max(...s),
+        round_medians_ns: roundMedians,
+        samples_ns: s,
+      };
+    }
+  }
+
+  const table = (p, kinds) => {
+    const rows = configs.filter((c) => kinds.includes(c.kind) && results[p][c.key]);
+    const head = ['configuration', 'ns/call', 'spread', 'added ns', 'x empty (same hook)'];
+    const body = rows.map((c) => {
+      const x = results[p][c.key];
+      const ref = c.hook === 'tracepoint' ? ' (vs raw_tp)' : '';
+      return [
+        c.label,
+        fmt(x.median_ns),
+        `${fmt(x.min_ns)}–${fmt(x.max_ns)}`,
+        c.key === 'baseline' ? '–' : `${x.added_ns >= 0 ? '+' : ''}${fmt(x.added_ns)}`,
+        x.ratio_vs_empty === null ? '–' : `${fmt(x.ratio_vs_empty, 2)}×${ref}`,
+      ];
+    });
+    const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+    const fmtRow = (cells) => cells.map((v, i) => (i === 0 ? v.padEnd(w[i]) : v.padStart(w[i]))).join('  ');
+    log(fmtRow(head));
+    log(w.map((n) => '-'.repeat(n)).join('  '));
+    for (const b of body) log(fmtRow(b));
+  };
+
+  log();
+  log(`== getppid() in a container, pinned to CPU 0: median of ${roundsDone} rounds x ${REPS} reps ==`);
+  table('cpu0', ['main']);
+  if (UNPINNED) {
+    log();
+    log(`== the same, unpinned (either CPU) ==`);
+    table('unpinned', ['main']);
+  }
+  if (diag) {
+    log();
+    log('== diagnosis: the agent hot path step by step (bench/diag/sys-enter-steps.bpf.c), CPU 0 ==');
+    table('cpu0', ['diag']);
+  }
+
+  log();
+  log('== counter checks (counted >= issued getppid calls) ==');
+  let checksOk = true;
+  for (const c of configs) {
+    for (const k of state.get(c.key).checks) {
+      checksOk &&= k.ok;
+      log(`${k.ok ? 'ok  ' : 'FAIL'} ${c.label}, round ${k.round}: ${k.what} = ${k.counted ?? 'missing'} for ${k.issued} issued${k.tracking ? `; tracked via ${k.tracking}` : ''}`);
+    }
+  }
+
+  const P = results.cpu0;
+  const verdict = [];
+  const over = [];
+  for (const [key, hook, name] of [
+    ['agent_tp_btf', 'tp_btf', 'tp_btf'],
+    ['agent_raw_tp', 'raw_tp', 'raw_tracepoint'],
+  ]) {
+    const a = P[key];
+    const e = P[`empty_${hook}`];
+    const ok = a.ratio_vs_empty <= BUDGET;
+    if (!ok) over.push(key);
+    verdict.push(
+      `agent (${name}) adds ${fmt(a.added_ns)} ns/syscall = ${fmt(a.ratio_vs_empty, 2)}× the empty ${hook === 'tp_btf' ? 'tp_btf' : 'raw_tp'} program (+${fmt(e.added_ns)} ns) (budget ${BUDGET}×): ${ok ? 'WITHIN BUDGET' : 'OVER BUDGET'}`,
+    );
+  }
+  verdict.push(hasBpftrace ? `bpftrace count() adds ${fmt(P.bpftrace.added_ns)} ns/syscall (${fmt(P.bpftrace.ratio_vs_empty, 2)}× the empty raw_tp program)` : 'bpftrace: not installed (apt-get install bpftrace)');
+  // Attribution lines (not part of the budget): where the agent's extra cost comes from.
+  const notes = [];
+  const sysOnly = [P.agent_tp_btf_sysonly, P.agent_raw_tp_sysonly];
+  if (sysOnly[0] && sysOnly[1]) {
+    notes.push(
+      `syscalls sensor alone (exec sensor off): tp_btf +${fmt(sysOnly[0].added_ns)} ns = ${fmt(sysOnly[0].ratio_vs_empty, 2)}×, raw_tracepoint +${fmt(sysOnly[1].added_ns)} ns = ${fmt(sysOnly[1].ratio_vs_empty, 2)}×`,
+    );
+    notes.push(
+      `exec sensor's share of the agent: tp_btf ${fmt(P.agent_tp_btf.added_ns - sysOnly[0].added_ns)} ns, raw_tracepoint ${fmt(P.agent_raw_tp.added_ns - sysOnly[1].added_ns)} ns per syscall`,
+    );
+  }
+  if (P.d_tp_execve && P.d_btf_plus_tp_execve && P.d_btf_twice) {
+    notes.push(
+      `empty tracepoint sys_enter_execve alone +${fmt(P.d_tp_execve.added_ns)} ns; with an empty tp_btf +${fmt(P.d_btf_plus_tp_execve.added_ns)} ns; two empty tp_btf +${fmt(P.d_btf_twice.added_ns)} ns`,
+    );
+  }
+  log();
+  log('== verdict (CPU 0) ==');
+  for (const v of verdict) log(v);
+  for (const n of notes) log(`  ${n}`);
+  if (!checksOk) log('WARNING: a counter check failed: the figures above may not measure a working counter');
+
+  const info = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const date = new Date();
+  const outFile = opt.out ?? path.join(RESULTS_DIR, `syscalls-${date.toISOString().slice(0, 10)}.json`);
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  const doc = {
+    benchmark: 'syscalls-b1',
+    description: 'ns per getppid() in a container under each sys_enter configuration; added = median - baseline median; ratio = added / added by the empty program of the same hook',
+    date: date.toISOString(),
+    budget_ratio: BUDGET,
+    host: {
+      kernel: os.release(),
+      cpu: os.cpus()[0]?.model ?? null,
+      cpus: os.cpus().length,
+      node: process.version,
+      docker: info('docker', ['version', '-f', '{{.Server.Version}}']),
+      bpftrace: hasBpftrace ? info('bpftrace', ['--version']) : null,
+      clang: hasClang ? (info('clang', ['--version']) ?? '').split('\n')[0] : null,
+      foreign_sys_enter_programs: foreign,
+    },
+    parameters: { calls: CALLS, reps: REPS, warmup: WARMUP, rounds_requested: ROUNDS, rounds_done: roundsDone, truncated, pinnings, image: IMAGE, settle_ms: SETTLE_MS, bpftrace_program: hasBpftrace ? BPFTRACE_PROG : null },
+    configurations: configs.map((c) => ({ key: c.key, label: c.label, hook: c.hook, kind: c.kind })),
+    results,
+    counter_checks: Object.fromEntries(configs.filter((c) => state.get(c.key).checks.length).map((c) => [c.key, state.get(c.key).checks])),
+    verdict,
+    attribution: notes,
+    within_budget: over.length === 0,
+    elapsed_s: Math.round((Date.now() - t0) / 1000),
+  };
+  writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
+  log();
+  log(`results: ${path.relative(process.cwd(), outFile)} (${doc.elapsed_s} s)`);
+  return opt.strict && over.length ? 1 : checksOk ? 0 : 1;
+}
+
+main()
+  .then((code) => {
+    cleanupSync();
+    process.exit(code);
+  })
+  .catch((err) => {
+    process.stderr.write(`bench: ${err.stack ?? err}\n`);
+    cleanupSync();
+    process.exit(1);
+  });
