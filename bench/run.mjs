@@ -15,7 +15,8 @@
  *   agent raw_tp        the same with hook: raw_tracepoint
  *   agent … (sys only)  the same with the exec sensor disabled (attribution)
  *   bpftrace            tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }
- *   diag …              bench/diag/sys-enter-steps.bpf.c: the agent's hot path one step at a time
+ *   diag …              bench/diag/sys-enter-steps.bpf.c: the agent's hot path one step at a time,
+ *                       and bpf/build/syscalls.bpf.o loaded here, without the agent process
  *
  * Every configuration gets its own long-lived container; for the agent ones it is started
  * after the first agent is up (tracked through cgroup_attach_task) and seeded by the agent's
@@ -28,7 +29,8 @@
  *   --strict  exit 1 when an agent variant is over the 1.3x budget (default: report only)
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +46,7 @@ const LOOP_BIN = path.join(BUILD_DIR, 'getppid-loop');
 const DIAG_SRC = path.join(BENCH_DIR, 'diag', 'sys-enter-steps.bpf.c');
 const DIAG_OBJ = path.join(BUILD_DIR, 'sys-enter-steps.bpf.o');
 const PROBES_OBJ = path.join(REPO, 'bpf', 'build', 'probes.bpf.o');
+const SYSCALLS_OBJ = path.join(REPO, 'bpf', 'build', 'syscalls.bpf.o');
 const AGENT_BIN = path.join(REPO, 'bin', 'contguard');
 const IMAGE = process.env.BENCH_IMAGE ?? 'contguard-test/busybox:latest';
 const LABEL = 'contguard-bench';
@@ -70,7 +73,7 @@ const { values: opt } = parseArgs({
 });
 if (opt.help) {
   const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-  process.stdout.write(`${src.split('\n').slice(3, 29).map((l) => l.replace(/^ \*\/?\s?/, '')).join('\n')}\n`);
+  process.stdout.write(`${src.split('\n').slice(3, 30).map((l) => l.replace(/^ \*\/?\s?/, '')).join('\n')}\n`);
   process.exit(0);
 }
 const posInt = (name) => {
@@ -211,6 +214,7 @@ async function preflight() {
   if (process.getuid?.() !== 0) die('needs root (BPF programs, docker): run `sudo npm run bench`');
   for (const [f, hint] of [
     [PROBES_OBJ, 'npm run build'],
+    [SYSCALLS_OBJ, 'npm run build'],
     [path.join(REPO, 'dist', 'ffi', 'bpf-object.js'), 'npm run build'],
     [path.join(REPO, 'bpf', 'build', 'vmlinux.h'), 'npm run build'],
   ]) {
@@ -302,11 +306,12 @@ let libbpf;
 const libbpfWarnings = [];
 
 /** Loads and attaches the named programs of an object (the others stay unloaded). */
-function loadPrograms(objPath, progNames) {
+function loadPrograms(objPath, progNames, rodata) {
   const o = BpfObject.open(objPath);
   bpfObjects.add(o);
   try {
     for (const p of o.programs()) o.setAutoload(p.name, progNames.includes(p.name));
+    if (rodata) o.setRodata(rodata);
     o.load();
     o.attachAll();
   } catch (err) {
@@ -315,10 +320,6 @@ function loadPrograms(objPath, progNames) {
     throw new Error(`${path.basename(objPath)}:${progNames.join('+')}: ${err.message}\n${libbpfWarnings.slice(-20).join('\n')}`);
   }
   return o;
-}
-
-function mapFdOf(o, name) {
-  return o.mapFd(name);
 }
 
 /** Reads one u64 of an array map. */
@@ -330,38 +331,52 @@ function readU64(fd, index) {
   return rc < 0 ? null : v.readBigUInt64LE();
 }
 
-/** Empty programs and the diagnosis steps: loaded in this process, one program each. */
-function bpfConfig({ key, label, hook, kind, obj, progs, seed }) {
+/**
+ * Empty programs and the diagnosis steps, loaded in this process. `seed` puts the container's
+ * cgroup into a state map as slot 0 (as the agent's start-up scan does): { map, by: 'fd' } for
+ * cgroup local storage (key: an fd of the cgroup directory), { map, by: 'id' } for a hash
+ * keyed by cgroup id. `counts` names the array whose getppid entry (slot 0) must match the
+ * calls issued; `freeSlots` a queue to fill with slots 1..255 (the agent's object).
+ */
+function bpfConfig({ key, label, hook, kind, obj, progs, seed, counts, rodata, freeSlots }) {
   return {
     key, label, hook, kind,
     async attach(container) {
-      const o = loadPrograms(obj, progs);
-      if (seed === 'cgrp' || seed === 'hash') {
+      const o = loadPrograms(obj, progs, rodata);
+      if (seed) {
         const value = Buffer.alloc(8); // { slot 0, init_tasks 0 }
-        if (seed === 'cgrp') {
+        if (seed.by === 'fd') {
           if (!container.cgPath) throw new Error('no cgroup v2 path for the container: cannot seed cgroup storage');
           const fd = openSync(container.cgPath, 'r');
           try {
             const k = Buffer.alloc(4);
             k.writeInt32LE(fd);
-            if (libbpf.bpf_map_update_elem(mapFdOf(o, 'diag_cgroups'), k, value, 0) < 0) throw new Error('seed diag_cgroups failed');
+            if (libbpf.bpf_map_update_elem(o.mapFd(seed.map), k, value, 0) < 0) throw new Error(`seed ${seed.map} failed`);
           } finally {
             closeSync(fd);
           }
         } else {
           const k = Buffer.alloc(8);
           k.writeBigUInt64LE(container.cgroupId);
-          if (libbpf.bpf_map_update_elem(mapFdOf(o, 'diag_cgroups_by_id'), k, value, 0) < 0) throw new Error('seed diag_cgroups_by_id failed');
+          if (libbpf.bpf_map_update_elem(o.mapFd(seed.map), k, value, 0) < 0) throw new Error(`seed ${seed.map} failed`);
+        }
+      }
+      if (freeSlots) {
+        const fd = o.mapFd(freeSlots);
+        const v = Buffer.alloc(4);
+        for (let slot = 1; slot < 256; slot++) {
+          v.writeUInt32LE(slot);
+          libbpf.bpf_map_update_elem(fd, null, v, 0);
         }
       }
       const issuedBefore = container.issued;
       return {
         async detach() {
           let check = null;
-          if (progs.some((p) => /array/.test(p))) {
-            const counted = readU64(mapFdOf(o, 'diag_counts'), SYS_GETPPID);
+          if (counts) {
+            const counted = readU64(o.mapFd(counts), SYS_GETPPID);
             const issued = container.issued - issuedBefore;
-            check = { what: 'diag_counts[getppid]', issued, counted: counted === null ? null : Number(counted), ok: counted !== null && Number(counted) >= issued };
+            check = { what: `${counts}[getppid]`, issued, counted: counted === null ? null : Number(counted), ok: counted !== null && Number(counted) >= issued };
           }
           o.close();
           bpfObjects.delete(o);
@@ -400,9 +415,9 @@ function agentConfig({ key, label, hook, execSensor }) {
       closeSync(outFd);
       children.add(child);
       if (child.pid) watchdog(child.pid);
-      const agentLog = () => {
+      const agentLog = (tail = 3000) => {
         try {
-          return readFileSync(path.join(tmp, 'agent.log'), 'utf8').slice(-3000);
+          return readFileSync(path.join(tmp, 'agent.log'), 'utf8').slice(-tail);
         } catch {
           return '';
         }
@@ -422,6 +437,8 @@ function agentConfig({ key, label, hook, execSensor }) {
         tracking: round === 0 ? 'cgroup_attach_task (container started after the agent)' : 'start-up scan (container already running)',
         async detach(c) {
           const check = await this.verify(c);
+          // What the agent attached ("sensor exec (…): attached …"), so results say which hooks they measured.
+          check.sensors = [...agentLog(Infinity).matchAll(/sensor (.+?): attached (.+)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
           await stopChild(child, 'SIGTERM', 15_000);
           rmSync(tmp, { recursive: true, force: true });
           tmpDirs.delete(tmp);
@@ -497,6 +514,27 @@ const bpftraceConfig = {
 
 let CG2_ROOT = null;
 
+/** Hash of what the configurations run (BPF objects, compiled agent): a rebuild mid-run mixes two versions. */
+function codeFingerprint() {
+  const h = createHash('sha256');
+  const walk = (dir) => {
+    let names = [];
+    try {
+      names = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of names.sort((a, b) => a.name.localeCompare(b.name))) {
+      const f = path.join(dir, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (/\.(o|js)$/.test(e.name)) h.update(f).update(readFileSync(f));
+    }
+  };
+  walk(path.join(REPO, 'bpf', 'build'));
+  walk(path.join(REPO, 'dist'));
+  return h.digest('hex').slice(0, 16);
+}
+
 async function main() {
   const t0 = Date.now();
   const deadline = t0 + TIME_LIMIT_S * 1000;
@@ -520,6 +558,7 @@ async function main() {
   });
   CG2_ROOT = cgroup2Root();
 
+  const fingerprint = codeFingerprint();
   const foreign = foreignSysEnterPrograms();
   if (foreign?.length) log(`WARNING: other programs are attached to sys_enter and add to every figure: ${foreign.join(', ')}`);
 
@@ -534,19 +573,30 @@ async function main() {
   ];
   if (hasBpftrace) configs.push(bpftraceConfig);
   if (diag) {
-    const d = (key, label, hook, progs, seed) =>
-      bpfConfig({ key, label, hook, kind: 'diag', obj: DIAG_OBJ, progs: Array.isArray(progs) ? progs : [progs], seed });
+    const CG = { map: 'diag_cgroups', by: 'fd' };
+    const ID = { map: 'diag_cgroups_by_id', by: 'id' };
+    const d = (key, label, hook, progs, seed, counts) =>
+      bpfConfig({ key, label, hook, kind: 'diag', obj: DIAG_OBJ, progs: Array.isArray(progs) ? progs : [progs], seed, counts });
+    // The agent's own object without the agent process: the sys_enter program alone, then
+    // with the container-tracking programs (cgroup_attach_task, fork, exec, exit, rmdir).
+    const agentObj = (key, label, progs) =>
+      bpfConfig({
+        key, label, hook: 'tp_btf', kind: 'diag', obj: SYSCALLS_OBJ, progs,
+        rodata: { sys_use_local_storage: 1, cg_cgroup_mode: 2 }, seed: { map: 'cg_sys_cgroups', by: 'fd' }, counts: 'cg_sys_counts', freeSlots: 'cg_sys_free_slots',
+      });
     configs.push(
       d('d_btf_task_cgroup', 'tp_btf: current task -> dfl_cgrp', 'tp_btf', 'diag_btf_task_cgroup'),
       d('d_btf_storage_miss', 'tp_btf: + cgrp_storage_get (miss, host task)', 'tp_btf', 'diag_btf_storage_miss'),
-      d('d_btf_storage_hit', 'tp_btf: + cgrp_storage_get (hit)', 'tp_btf', 'diag_btf_storage_hit', 'cgrp'),
-      d('d_btf_hit_array_plain', 'tp_btf: hit + array, plain ++', 'tp_btf', 'diag_btf_hit_array_plain', 'cgrp'),
-      d('d_btf_hit_array_atomic', 'tp_btf: hit + array, atomic ++', 'tp_btf', 'diag_btf_hit_array_atomic', 'cgrp'),
-      d('d_btf_hit_percpu', 'tp_btf: hit + per-CPU array ++', 'tp_btf', 'diag_btf_hit_percpu', 'cgrp'),
+      d('d_btf_storage_hit', 'tp_btf: + cgrp_storage_get (hit)', 'tp_btf', 'diag_btf_storage_hit', CG),
+      d('d_btf_hit_array_plain', 'tp_btf: hit + array, plain ++', 'tp_btf', 'diag_btf_hit_array_plain', CG, 'diag_counts'),
+      d('d_btf_hit_array_atomic', 'tp_btf: hit + array, atomic ++', 'tp_btf', 'diag_btf_hit_array_atomic', CG, 'diag_counts'),
+      d('d_btf_hit_percpu', 'tp_btf: hit + per-CPU array ++', 'tp_btf', 'diag_btf_hit_percpu', CG),
+      agentObj('d_agent_obj_enter', 'syscalls.bpf.o: cg_sys_enter alone', ['cg_sys_enter']),
+      agentObj('d_agent_obj_all', 'syscalls.bpf.o: + its 5 tracking programs', ['cg_sys_enter', 'cg_sys_attach', 'cg_sys_fork', 'cg_sys_exec', 'cg_sys_exit', 'cg_sys_rmdir']),
       d('d_raw_cgroup_id', 'raw_tp: get_current_cgroup_id', 'raw_tp', 'diag_raw_cgroup_id'),
-      d('d_raw_hash_hit', 'raw_tp: + hash lookup (hit)', 'raw_tp', 'diag_raw_hash_hit', 'hash'),
-      d('d_raw_hash_array_atomic', 'raw_tp: hit + array, atomic ++', 'raw_tp', 'diag_raw_hash_array_atomic', 'hash'),
-      d('d_tp_execve', 'exec sensor hook alone: tracepoint sys_enter_execve', 'tracepoint', 'diag_tp_execve'),
+      d('d_raw_hash_hit', 'raw_tp: + hash lookup (hit)', 'raw_tp', 'diag_raw_hash_hit', ID),
+      d('d_raw_hash_array_atomic', 'raw_tp: hit + array, atomic ++', 'raw_tp', 'diag_raw_hash_array_atomic', ID, 'diag_counts'),
+      d('d_tp_execve', 'tracepoint sys_enter_execve alone', 'tracepoint', 'diag_tp_execve'),
       d('d_btf_plus_tp_execve', 'empty tp_btf + tracepoint sys_enter_execve', 'tp_btf', ['diag_btf_empty_second', 'diag_tp_execve']),
       d('d_btf_twice', 'two empty tp_btf sys_enter programs', 'tp_btf', ['diag_btf_empty_first', 'diag_btf_empty_second']),
     );
@@ -677,6 +727,22 @@ async function main() {
     }
   }
 
+  const hookSets = new Map();
+  for (const c of configs) {
+    for (const k of state.get(c.key).checks) if (k.sensors) hookSets.set(`${c.label}: ${k.sensors.join('; ')}`, true);
+  }
+  if (hookSets.size) {
+    log();
+    log('== what the agent attached ==');
+    for (const h of hookSets.keys()) log(h);
+  }
+  const fingerprintAfter = codeFingerprint();
+  const codeChanged = fingerprintAfter !== fingerprint;
+  if (codeChanged) {
+    log();
+    log('WARNING: bpf/build or dist changed during the run (rebuilt?): the rounds measured different code; run again');
+  }
+
   const P = results.cpu0;
   const verdict = [];
   const over = [];
@@ -692,7 +758,13 @@ async function main() {
       `agent (${name}) adds ${fmt(a.added_ns)} ns/syscall = ${fmt(a.ratio_vs_empty, 2)}× the empty ${hook === 'tp_btf' ? 'tp_btf' : 'raw_tp'} program (+${fmt(e.added_ns)} ns) (budget ${BUDGET}×): ${ok ? 'WITHIN BUDGET' : 'OVER BUDGET'}`,
     );
   }
-  verdict.push(hasBpftrace ? `bpftrace count() adds ${fmt(P.bpftrace.added_ns)} ns/syscall (${fmt(P.bpftrace.ratio_vs_empty, 2)}× the empty raw_tp program)` : 'bpftrace: not installed (apt-get install bpftrace)');
+  verdict.push(
+    hasBpftrace
+      ? `bpftrace count() adds ${fmt(P.bpftrace.added_ns)} ns/syscall (${fmt(P.bpftrace.ratio_vs_empty, 2)}× the empty raw_tp program)`
+      : opt['no-bpftrace']
+        ? 'bpftrace: skipped (--no-bpftrace)'
+        : 'bpftrace: not installed (apt-get install bpftrace)',
+  );
   // Attribution lines (not part of the budget): where the agent's extra cost comes from.
   const notes = [];
   const sysOnly = [P.agent_tp_btf_sysonly, P.agent_raw_tp_sysonly];
@@ -706,7 +778,12 @@ async function main() {
   }
   if (P.d_tp_execve && P.d_btf_plus_tp_execve && P.d_btf_twice) {
     notes.push(
-      `empty tracepoint sys_enter_execve alone +${fmt(P.d_tp_execve.added_ns)} ns; with an empty tp_btf +${fmt(P.d_btf_plus_tp_execve.added_ns)} ns; two empty tp_btf +${fmt(P.d_btf_twice.added_ns)} ns`,
+      `a second probe on sys_enter: empty tracepoint sys_enter_execve alone +${fmt(P.d_tp_execve.added_ns)} ns, with an empty tp_btf +${fmt(P.d_btf_plus_tp_execve.added_ns)} ns; two empty tp_btf +${fmt(P.d_btf_twice.added_ns)} ns`,
+    );
+  }
+  if (P.d_agent_obj_enter && P.d_agent_obj_all) {
+    notes.push(
+      `agent's syscalls.bpf.o without the agent process: cg_sys_enter alone +${fmt(P.d_agent_obj_enter.added_ns)} ns (${fmt(P.d_agent_obj_enter.ratio_vs_empty, 2)}×), with its tracking programs +${fmt(P.d_agent_obj_all.added_ns)} ns (${fmt(P.d_agent_obj_all.ratio_vs_empty, 2)}×)`,
     );
   }
   log();
@@ -740,6 +817,7 @@ async function main() {
       clang: hasClang ? (info('clang', ['--version']) ?? '').split('\n')[0] : null,
       foreign_sys_enter_programs: foreign,
     },
+    code_fingerprint: { before: fingerprint, after: fingerprintAfter, changed_during_run: codeChanged },
     parameters: { calls: CALLS, reps: REPS, warmup: WARMUP, rounds_requested: ROUNDS, rounds_done: roundsDone, truncated, pinnings, image: IMAGE, settle_ms: SETTLE_MS, bpftrace_program: hasBpftrace ? BPFTRACE_PROG : null },
     configurations: configs.map((c) => ({ key: c.key, label: c.label, hook: c.hook, kind: c.kind })),
     results,
@@ -752,7 +830,7 @@ async function main() {
   writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
   log();
   log(`results: ${path.relative(process.cwd(), outFile)} (${doc.elapsed_s} s)`);
-  return opt.strict && over.length ? 1 : checksOk ? 0 : 1;
+  return opt.strict && over.length ? 1 : checksOk && !codeChanged ? 0 : 1;
 }
 
 main()

@@ -39,9 +39,18 @@ static __always_inline int remember_caller(void)
 }
 
 /*
- * Syscall entry tracepoints (stable ABI since 2.6.x): the only place the caller's
- * comm still exists, since exec renames the task before sched_process_exec.
+ * The caller's comm must be taken before exec renames the task. sched_prepare_exec
+ * (stable tracepoint since 6.11) fires just before that, on execs only. Older kernels
+ * fall back to the syscall entry tracepoints, which cost every syscall of every task
+ * ~20 ns: any syscalls:sys_enter_* program adds a second probe to raw_syscalls/sys_enter
+ * (bench/README.md), so they are used only when sched_prepare_exec is missing.
  */
+SEC("tracepoint/sched/sched_prepare_exec")
+int cg_exec_prepare(void *ctx)
+{
+	return remember_caller();
+}
+
 SEC("tracepoint/syscalls/sys_enter_execve")
 int cg_exec_enter(void *ctx)
 {

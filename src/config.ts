@@ -154,6 +154,8 @@ const configSchema = z.strictObject({
         .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
         .default(1_048_576),
       max_args: intRange(1, 1024, 32),
+      // auto: sched_prepare_exec where the kernel has it (6.11+), else sys_enter_execve(at).
+      caller_hook: oneOf(['auto', 'sched_prepare_exec', 'sys_enter_execve'] as const, 'auto'),
     }),
     syscalls: section({
       enabled: bool(true),

@@ -63,6 +63,7 @@ describe('exec sensor (real kernel, real Docker)', () => {
     const cat = await waitForJsonLine(agent.logDir, (r) => isExec(r, name) && r.attributes['process.command_args'][0] === '/bin/cat');
     expect(cat.attributes['process.command_args']).toEqual(['/bin/cat', '/etc/hostname']);
     expect(cat.attributes['contguard.process.caller.name']).toBe('sh');
+    expect(agent.stderr()).toContain('sensor exec (sched_prepare_exec): attached tracepoint/sched/sched_prepare_exec');
     expect(cat.attributes['process.parent_pid']).toBe(entry.attributes['process.pid']);
     expect(agent.stdout()).toContain(`process.exec [${name} `);
   });
@@ -130,6 +131,17 @@ describe('attribution fallbacks', () => {
       const r = await waitForJsonLine(agent.logDir, (x) => isExec(x, name) && x.attributes['process.command_args'][0] === '/bin/true');
       expect(r.attributes['container.id']).toBe(containers[containers.length - 1]);
       expect(agent.stderr()).toContain('cgroup v1');
+    } finally {
+      await agent.cleanup();
+    }
+  });
+
+  it('takes the caller from the execve entry tracepoints on kernels without sched_prepare_exec', async () => {
+    const { agent, name } = await runWith('sensors:\n  exec:\n    caller_hook: sys_enter_execve\n');
+    try {
+      expect(agent.stderr()).toContain('sensor exec (sys_enter_execve): attached tracepoint/syscalls/sys_enter_execve');
+      const r = await waitForJsonLine(agent.logDir, (x) => isExec(x, name) && x.attributes['process.command_args'][0] === '/bin/true');
+      expect(r.attributes['contguard.process.caller.name']).toBe('sh');
     } finally {
       await agent.cleanup();
     }

@@ -46,7 +46,7 @@ outputs:
     export_interval_ms: 5000
     headers: { authorization: "Bearer x" }
 sensors:
-  exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024 }
+  exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: sys_enter_execve }
   syscalls: { enabled: false, hook: raw_tracepoint, max_containers: 4096, snapshot_interval_ms: 500 }
 `;
 
@@ -64,7 +64,7 @@ describe('defaults', () => {
         otlp: { endpoint: null, logs: true, metrics: true, export_interval_ms: 10000, headers: {} },
       },
       sensors: {
-        exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32 },
+        exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
         syscalls: { enabled: true, hook: 'auto', max_containers: 256, snapshot_interval_ms: 10000 },
       },
     });
@@ -117,7 +117,7 @@ describe('valid config', () => {
         },
       },
       sensors: {
-        exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024 },
+        exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: 'sys_enter_execve' },
         syscalls: { enabled: false, hook: 'raw_tracepoint', max_containers: 4096, snapshot_interval_ms: 500 },
       },
     } satisfies AgentConfig);

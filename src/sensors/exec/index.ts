@@ -9,6 +9,10 @@ import { METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
 import { EXEC_COUNTER, EXEC_EVENT_NAME, execTelemetry } from './telemetry.js';
 
+/** Where the caller's comm is taken: sched_prepare_exec (>= 6.11), else the execve entry tracepoints. */
+export const CALLER_HOOK_PREPARE = 'sched_prepare_exec';
+export const CALLER_HOOK_SYSCALL = 'sys_enter_execve';
+
 /** Mirrors EXEC_FLAG_* in bpf/exec.h (values checked by test/unit/exec-decode.test.ts). */
 export const EXEC_FLAG_ARGS_TRUNCATED = 1;
 export const EXEC_FLAG_CALLER_UNKNOWN = 2;
@@ -74,8 +78,16 @@ export const execSensor: Sensor = {
   name: 'exec',
   telemetry: execTelemetry,
   enabled: (cfg) => cfg.sensors.exec.enabled,
-  configure(obj: BpfObject, cfg) {
+  variants(cfg) {
+    const hook = cfg.sensors.exec.caller_hook;
+    return hook === 'auto' ? [CALLER_HOOK_PREPARE, CALLER_HOOK_SYSCALL] : [hook];
+  },
+  configure(obj: BpfObject, cfg, variant) {
     obj.resizeMap('cg_exec_events', cfg.sensors.exec.ring_buffer_bytes);
+    const prepare = variant === CALLER_HOOK_PREPARE;
+    obj.setAutoload('cg_exec_prepare', prepare);
+    obj.setAutoload('cg_exec_enter', !prepare);
+    obj.setAutoload('cg_execat_enter', !prepare);
   },
   start(_obj: BpfObject, ctx: SensorContext): SensorInstance {
     const execs = ctx.meter.createCounter(EXEC_COUNTER, { unit: '{exec}', description: 'Successful execs in a container.' });
