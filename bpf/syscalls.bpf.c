@@ -10,9 +10,11 @@
  * and are counted as RUNTIME after (the profile must allow them or the container
  * cannot start). This keys on what the task does, not on its comm.
  *
- * Two equivalent variants, chosen before load: tp_btf programs with cgroup/task local
- * storage (fast path, kernel >= 6.2, cgroup v2 ids), and raw_tracepoint programs with
- * hash maps (any BTF kernel, and cgroup v1 ids).
+ * A container's cgroup is found in an open-addressed array indexed by a hash of its id:
+ * the verifier inlines array lookups, so a host task costs a few loads and no helper
+ * call. Two variants, chosen before load: tp_btf programs reading the cgroup id through
+ * BTF pointers, with task local storage for runtime-init tasks (kernel >= 5.11), and
+ * raw_tracepoint programs with a helper/CO-RE read and a hash map (cgroup v1 ids too).
  */
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */
@@ -24,6 +26,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 sys_use_local_storage = 1; /* 1: tp_btf variant, 0: raw_tracepoint variant */
 const volatile __u32 sys_hierarchy_id = 0;      /* cgroup_attach_task events of this hierarchy only */
+const volatile __u32 sys_index_mask = 4095;     /* cg_sys_cgroups size - 1 (a power of two) */
 
 /* counts[(slot * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + nr]; sized by user space. */
 struct {
@@ -42,9 +45,9 @@ struct {
 } cg_sys_free_slots SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4096); /* sized by user space */
+	__type(key, __u32);
 	__type(value, struct syscalls_cgroup_state);
 } cg_sys_cgroups SEC(".maps");
 
@@ -55,14 +58,7 @@ struct {
 	__type(value, struct syscalls_task_state);
 } cg_sys_tasks SEC(".maps");
 
-/* raw_tracepoint variant: the same state keyed by cgroup id and by thread id. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, struct syscalls_cgroup_state);
-} cg_sys_cgroups_by_id SEC(".maps");
-
+/* raw_tracepoint variant: runtime-init tasks keyed by thread id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -100,19 +96,38 @@ static __always_inline void stat_inc(__u32 idx)
 
 /* ---- state lookups, one implementation per variant ---------------------------------- */
 
-static __always_inline struct syscalls_cgroup_state *cgroup_state(struct cgroup *cg, __u64 cgid)
+static __always_inline __u32 index_bucket(__u64 cgid, __u32 probe)
 {
-	if (sys_use_local_storage)
-		return bpf_cgrp_storage_get(&cg_sys_cgroups, cg, 0, 0);
-	return bpf_map_lookup_elem(&cg_sys_cgroups_by_id, &cgid);
+	return ((__u32)((cgid * SYSCALLS_INDEX_HASH) >> 32) + probe) & sys_index_mask;
 }
 
-/* The state of the container a task runs in (v2 direct BTF read keeps the pointer trusted). */
-static __always_inline struct syscalls_cgroup_state *task_cgroup_state(struct task_struct *task)
+/* The state of a tracked container cgroup, or NULL (host, or not a container). */
+static __always_inline struct syscalls_cgroup_state *cgroup_state(__u64 cgid)
+{
+#pragma unroll
+	for (__u32 i = 0; i < SYSCALLS_INDEX_PROBES; i++) {
+		__u32 k = index_bucket(cgid, i);
+		struct syscalls_cgroup_state *s = bpf_map_lookup_elem(&cg_sys_cgroups, &k);
+
+		if (!s || s->cgroup_id == SYSCALLS_INDEX_EMPTY)
+			return NULL;
+		if (s->cgroup_id == cgid)
+			return s;
+	}
+	return NULL;
+}
+
+/* The cgroup id identifying a task's container (direct BTF loads in the tp_btf variant). */
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
 {
 	if (sys_use_local_storage)
-		return bpf_cgrp_storage_get(&cg_sys_cgroups, task->cgroups->dfl_cgrp, 0, 0);
-	return cgroup_state(NULL, BPF_CORE_READ(cg_task_cgroup(task), kn, id));
+		return task->cgroups->dfl_cgrp->kn->id;
+	return BPF_CORE_READ(cg_task_cgroup(task), kn, id);
+}
+
+static __always_inline struct syscalls_cgroup_state *task_cgroup_state(struct task_struct *task)
+{
+	return cgroup_state(task_cgroup_id(task));
 }
 
 static __always_inline struct syscalls_task_state *task_state(struct task_struct *task, __u32 tid)
@@ -201,7 +216,7 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct syscalls_cgroup_state *cs = task_cgroup_state(task);
+	struct syscalls_cgroup_state *cs = cgroup_state(task->cgroups->dfl_cgrp->kn->id);
 
 	if (!cs)
 		return 0;
@@ -214,7 +229,7 @@ int cg_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 cgid = cg_cgroup_mode == CG_CGROUP_MODE_V2 ? bpf_get_current_cgroup_id()
 							 : BPF_CORE_READ(cg_task_cgroup(task), kn, id);
-	struct syscalls_cgroup_state *cs = cgroup_state(NULL, cgid);
+	struct syscalls_cgroup_state *cs = cgroup_state(cgid);
 
 	if (!cs)
 		return 0;
@@ -276,27 +291,40 @@ static __always_inline bool is_container_cgroup(struct cgroup *cg)
 	return parent && names_container(BPF_CORE_READ(parent, name));
 }
 
+/* Claims a bucket for a new container cgroup (rare: once per container). */
 static __always_inline struct syscalls_cgroup_state *track_cgroup(struct cgroup *cg)
 {
 	__u64 cgid = BPF_CORE_READ(cg, kn, id);
-	struct syscalls_cgroup_state *cs = cgroup_state(cg, cgid);
-	struct syscalls_cgroup_state init = { .slot = SYSCALLS_NO_SLOT, .init_tasks = 0 };
+	struct syscalls_cgroup_state *cs = cgroup_state(cgid);
+	__u32 slot;
 
 	if (cs)
 		return cs;
 	if (!is_container_cgroup(cg))
 		return NULL;
-	if (bpf_map_pop_elem(&cg_sys_free_slots, &init.slot))
-		init.slot = SYSCALLS_NO_SLOT;
-	if (sys_use_local_storage) {
-		cs = bpf_cgrp_storage_get(&cg_sys_cgroups, cg, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	} else {
-		bpf_map_update_elem(&cg_sys_cgroups_by_id, &cgid, &init, BPF_NOEXIST);
-		cs = bpf_map_lookup_elem(&cg_sys_cgroups_by_id, &cgid);
+#pragma unroll
+	for (__u32 i = 0; i < SYSCALLS_INDEX_PROBES; i++) {
+		__u32 k = index_bucket(cgid, i);
+		struct syscalls_cgroup_state *s = bpf_map_lookup_elem(&cg_sys_cgroups, &k);
+		__u64 seen;
+
+		if (!s)
+			return NULL;
+		seen = s->cgroup_id;
+		if (seen != SYSCALLS_INDEX_EMPTY && seen != SYSCALLS_INDEX_REMOVED)
+			continue;
+		/* slot stays SYSCALLS_NO_SLOT until filled: a racing reader counts nothing wrong. */
+		if (__sync_val_compare_and_swap(&s->cgroup_id, seen, cgid) != seen)
+			continue;
+		if (bpf_map_pop_elem(&cg_sys_free_slots, &slot))
+			slot = SYSCALLS_NO_SLOT;
+		s->init_tasks = 0;
+		s->slot = slot;
+		emit_notice(SYSCALLS_NOTICE_TRACKED, slot, cg);
+		return s;
 	}
-	if (cs && cs->slot == init.slot)
-		emit_notice(SYSCALLS_NOTICE_TRACKED, init.slot, cg);
-	return cs;
+	stat_inc(STAT_NO_SLOT); /* every bucket tried is taken */
+	return NULL;
 }
 
 static __always_inline void mark_init_task(struct syscalls_cgroup_state *cs, struct task_struct *task)
@@ -372,17 +400,15 @@ static __always_inline int on_init_end(struct task_struct *task)
 /* The cgroup is gone: user space reads the final counts, then frees the slot. */
 static __always_inline int on_rmdir(struct cgroup *cg)
 {
-	__u64 cgid = BPF_CORE_READ(cg, kn, id);
-	struct syscalls_cgroup_state *cs = cgroup_state(cg, cgid);
+	struct syscalls_cgroup_state *cs = cgroup_state(BPF_CORE_READ(cg, kn, id));
 
 	if (!cs)
 		return 0;
 	if (cs->slot != SYSCALLS_NO_SLOT)
 		emit_notice(SYSCALLS_NOTICE_REMOVED, cs->slot, cg);
-	if (sys_use_local_storage)
-		bpf_cgrp_storage_delete(&cg_sys_cgroups, cg);
-	else
-		bpf_map_delete_elem(&cg_sys_cgroups_by_id, &cgid);
+	cs->slot = SYSCALLS_NO_SLOT;
+	cs->init_tasks = 0;
+	cs->cgroup_id = SYSCALLS_INDEX_REMOVED;
 	return 0;
 }
 

@@ -10,8 +10,14 @@
 #define SYSCALLS_PHASE_RUNTIME 1 /* runtime init after its seccomp filter is in place, before exec */
 #define SYSCALLS_NO_SLOT 0xffffffff
 
-/* Per container cgroup: where its counts live. */
+#define SYSCALLS_INDEX_PROBES 4             /* open addressing: buckets tried per lookup */
+#define SYSCALLS_INDEX_EMPTY 0ULL            /* a bucket never used: ends a lookup */
+#define SYSCALLS_INDEX_REMOVED 0xffffffffffffffffULL /* a bucket freed by cgroup_rmdir: lookups go on */
+#define SYSCALLS_INDEX_HASH 0x9e3779b97f4a7c15ULL    /* bucket = ((id * HASH) >> 32) & mask */
+
+/* Per container cgroup, in an open-addressed array indexed by cgroup id: where its counts live. */
 struct syscalls_cgroup_state {
+	__u64 cgroup_id;   /* kernfs id; SYSCALLS_INDEX_EMPTY or SYSCALLS_INDEX_REMOVED when free */
 	__u32 slot;        /* index into cg_sys_counts, or SYSCALLS_NO_SLOT when all slots are taken */
 	__u32 init_tasks;  /* runtime init tasks still in the cgroup: only then are tasks looked up */
 };

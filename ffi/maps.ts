@@ -41,13 +41,16 @@ export function queuePopU32(fd: number): number | null {
   return v.readUInt32LE();
 }
 
-/** Creates an element unless it exists (BPF_NOEXIST); false when it already did. */
-export function mapCreate(fd: number, key: Buffer, value: Buffer): boolean {
-  const BPF_NOEXIST = 1;
-  const rc = libbpf.bpf_map_update_elem(fd, key, value, BPF_NOEXIST);
-  if (rc === -17) return false; // EEXIST
-  if (rc < 0) throw new BpfError('map create element', -rc);
-  return true;
+/** Reads one element into `value`. */
+export function mapLookup(fd: number, key: Buffer, value: Buffer): void {
+  const rc = libbpf.bpf_map_lookup_elem(fd, key, value);
+  if (rc < 0) throw new BpfError('map lookup', -rc);
+}
+
+/** Writes one element (BPF_ANY). */
+export function mapUpdate(fd: number, key: Buffer, value: Buffer): void {
+  const rc = libbpf.bpf_map_update_elem(fd, key, value, 0);
+  if (rc < 0) throw new BpfError('map update', -rc);
 }
 
 /** Sums the per-CPU u64 values of every slot of a BPF_MAP_TYPE_PERCPU_ARRAY (one call per slot). */

@@ -3,22 +3,38 @@
  * syscalls sensor: per-container syscall counts, kept in the kernel and read from an
  * mmap'd array (no FFI call per read); periodic snapshots feed `contguard seccomp`.
  */
-import { openSync, closeSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Attributes } from '../../telemetry/record.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { MappedArray } from '../../../ffi/mmap.js';
-import { mapCreate, queuePopU32, queuePushU32, readPerCpuArray } from '../../../ffi/maps.js';
+import { mapLookup, mapUpdate, queuePopU32, queuePushU32, readPerCpuArray } from '../../../ffi/maps.js';
 import type { AgentConfig } from '../../config.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { parseContainerFromCgroupPath } from '../../containers/cgroup-path.js';
 import { METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
-import { decodeSyscallsNotice } from './layout.gen.js';
+import { SYSCALLS_CGROUP_STATE_SIZE, decodeSyscallsCgroupState, decodeSyscallsNotice } from './layout.gen.js';
 import { hostSyscallArch } from './names.js';
 import { MAX_NR, PHASES, SlotHistory, clearSlot, readSlot, type SlotCounts } from './recorder.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, syscallsTelemetry } from './telemetry.js';
+
+const INDEX_PROBES = 4; // SYSCALLS_INDEX_PROBES
+const INDEX_REMOVED = 0xffffffffffffffffn;
+const INDEX_HASH = 0x9e3779b97f4a7c15n;
+const U64 = (1n << 64n) - 1n;
+
+/** The bucket the kernel tries `probe`-th for a cgroup id (bpf/syscalls.bpf.c index_bucket). */
+export function indexBucket(cgroupId: bigint, probe: number, mask: number): number {
+  return ((Number(((cgroupId * INDEX_HASH) & U64) >> 32n) + probe) >>> 0) & mask;
+}
+
+/** Index size: a power of two with room for 8x the containers, so probes rarely collide. */
+export function indexSize(maxContainers: number): number {
+  let n = 1024;
+  while (n < maxContainers * 8) n *= 2;
+  return n;
+}
 
 const NOTICE_TRACKED = 1;
 const NOTICE_REMOVED = 2;
@@ -70,16 +86,21 @@ export const syscallsSensor: Sensor = {
     const slots = cfg.sensors.syscalls.max_containers;
     obj.resizeMap('cg_sys_counts', slots * PHASES * MAX_NR);
     obj.resizeMap('cg_sys_free_slots', slots);
-    obj.setRodata({ sys_use_local_storage: btf ? 1 : 0, sys_hierarchy_id: env.cgroupMode === 'v1' ? memoryHierarchyId() : 0 });
+    obj.resizeMap('cg_sys_cgroups', indexSize(slots));
+    obj.setRodata({
+      sys_use_local_storage: btf ? 1 : 0,
+      sys_hierarchy_id: env.cgroupMode === 'v1' ? memoryHierarchyId() : 0,
+      sys_index_mask: indexSize(slots) - 1,
+    });
   },
   start(obj: BpfObject, ctx: SensorContext, variant: string | undefined): SensorInstance {
     const cfg = ctx.config.sensors.syscalls;
     const arch = hostSyscallArch();
-    const btf = variant === VARIANT_TP_BTF;
     const counts = MappedArray.mapU64(obj.mapFd('cg_sys_counts'), cfg.max_containers * PHASES * MAX_NR, 'cg_sys_counts');
     const freeFd = obj.mapFd('cg_sys_free_slots');
     const statsFd = obj.mapFd('cg_sys_stats');
-    const cgroupsFd = obj.mapFd(btf ? 'cg_sys_cgroups' : 'cg_sys_cgroups_by_id');
+    const cgroupsFd = obj.mapFd('cg_sys_cgroups');
+    const indexMask = indexSize(cfg.max_containers) - 1;
     const slots = new Map<number, Slot>();
     const now = () => BigInt(Date.now()) * 1_000_000n;
 
@@ -101,26 +122,20 @@ export const syscallsSensor: Sensor = {
         if (!parseContainerFromCgroupPath(path)) continue;
         const slot = queuePopU32(freeFd);
         if (slot === null) break;
-        const value = Buffer.alloc(8);
-        value.writeUInt32LE(slot, 0);
+        // Same open addressing as the kernel; this runs before the programs are attached.
         let created = false;
-        try {
-          if (btf) {
-            const fd = openSync(join(ctx.cgroups.hierarchyRoot, path), 'r');
-            try {
-              const key = Buffer.alloc(4);
-              key.writeInt32LE(fd);
-              created = mapCreate(cgroupsFd, key, value);
-            } finally {
-              closeSync(fd);
-            }
-          } else {
-            const key = Buffer.alloc(8);
-            key.writeBigUInt64LE(id);
-            created = mapCreate(cgroupsFd, key, value);
-          }
-        } catch (err) {
-          ctx.logger.debug(`syscalls: cannot track ${path}: ${(err as Error).message}`);
+        for (let probe = 0; probe < INDEX_PROBES && !created; probe++) {
+          const key = Buffer.alloc(4);
+          key.writeUInt32LE(indexBucket(id, probe, indexMask));
+          const current = Buffer.alloc(SYSCALLS_CGROUP_STATE_SIZE);
+          mapLookup(cgroupsFd, key, current);
+          const seen = decodeSyscallsCgroupState(new DataView(current.buffer, current.byteOffset, current.byteLength)).cgroup_id;
+          if (seen !== 0n && seen !== INDEX_REMOVED) continue;
+          const value = Buffer.alloc(SYSCALLS_CGROUP_STATE_SIZE);
+          value.writeBigUInt64LE(id, 0);
+          value.writeUInt32LE(slot, 8);
+          mapUpdate(cgroupsFd, key, value);
+          created = true;
         }
         if (!created) {
           queuePushU32(freeFd, slot);

@@ -23,20 +23,23 @@ export function decodeCgCgroupRef(v: DataView, base = 0): CgCgroupRef {
   };
 }
 
-export const SYSCALLS_CGROUP_STATE_SIZE = 8;
+export const SYSCALLS_CGROUP_STATE_SIZE = 16;
 export const SyscallsCgroupStateLayout = {
-  slot: { offset: 0, size: 4, kind: 'u32' },
-  init_tasks: { offset: 4, size: 4, kind: 'u32' },
+  cgroup_id: { offset: 0, size: 8, kind: 'u64' },
+  slot: { offset: 8, size: 4, kind: 'u32' },
+  init_tasks: { offset: 12, size: 4, kind: 'u32' },
 } as const;
 export interface SyscallsCgroupState {
+  cgroup_id: bigint;
   slot: number;
   init_tasks: number;
 }
 /** Decodes a `struct syscalls_cgroup_state` at `base`; strings stop at NUL or at the end of `v`. */
 export function decodeSyscallsCgroupState(v: DataView, base = 0): SyscallsCgroupState {
   return {
-    slot: v.getUint32(base + 0, true),
-    init_tasks: v.getUint32(base + 4, true),
+    cgroup_id: v.getBigUint64(base + 0, true),
+    slot: v.getUint32(base + 8, true),
+    init_tasks: v.getUint32(base + 12, true),
   };
 }
 
