@@ -10,11 +10,12 @@
  * and are counted as RUNTIME after (the profile must allow them or the container
  * cannot start). This keys on what the task does, not on its comm.
  *
- * A container's cgroup is found in an open-addressed array indexed by a hash of its id:
- * the verifier inlines array lookups, so a host task costs a few loads and no helper
- * call. Two variants, chosen before load: tp_btf programs reading the cgroup id through
- * BTF pointers, with task local storage for runtime-init tasks (kernel >= 5.11), and
- * raw_tracepoint programs with a helper/CO-RE read and a hash map (cgroup v1 ids too).
+ * Two variants, chosen before load. tp_btf (kernel >= 5.11): every task of a tracked
+ * container carries task local storage with its slot and phase, set when the runtime
+ * moves it in, inherited on fork, seeded by a task iterator at start; the hot path is
+ * one storage lookup on the current task, a host task's only cost. raw_tracepoint (any
+ * BTF kernel, cgroup v1 too): the cgroup id is looked up in an open-addressed array
+ * (inlined by the verifier). Both share that array to track container cgroups.
  */
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */
@@ -137,14 +138,6 @@ static __always_inline struct syscalls_task_state *task_state(struct task_struct
 	return bpf_map_lookup_elem(&cg_sys_tasks_by_tid, &tid);
 }
 
-static __always_inline void task_state_delete(struct task_struct *task, __u32 tid)
-{
-	if (sys_use_local_storage)
-		bpf_task_storage_delete(&cg_sys_tasks, task);
-	else
-		bpf_map_delete_elem(&cg_sys_tasks_by_tid, &tid);
-}
-
 /* ---- the hot path ---------------------------------------------------------------------- */
 
 static __always_inline void emit_notice(__u32 kind, __u32 slot, struct cgroup *cg)
@@ -172,11 +165,30 @@ static __always_inline void emit_notice(__u32 kind, __u32 slot, struct cgroup *c
 	bpf_ringbuf_submit(n, 0);
 }
 
+static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr)
+{
+	__u32 idx;
+	__u64 *count;
+
+	if (slot == SYSCALLS_NO_SLOT) {
+		stat_inc(STAT_NO_SLOT);
+		return 0;
+	}
+	if (nr < 0 || nr >= SYSCALLS_MAX_NR) {
+		stat_inc(STAT_OVERFLOW);
+		return 0;
+	}
+	idx = (slot * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + (__u32)nr;
+	count = bpf_map_lookup_elem(&cg_sys_counts, &idx);
+	if (count)
+		__sync_fetch_and_add(count, 1);
+	return 0;
+}
+
+/* raw_tracepoint variant: the cgroup's state, then the task's only while runtime init runs. */
 static __always_inline int count_syscall(struct syscalls_cgroup_state *cs, struct task_struct *task, long nr)
 {
 	__u32 phase = SYSCALLS_PHASE_WORKLOAD;
-	__u32 idx;
-	__u64 *count;
 
 	if (cs->init_tasks) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -196,19 +208,7 @@ static __always_inline int count_syscall(struct syscalls_cgroup_state *cs, struc
 			phase = SYSCALLS_PHASE_RUNTIME;
 		}
 	}
-	if (cs->slot == SYSCALLS_NO_SLOT) {
-		stat_inc(STAT_NO_SLOT);
-		return 0;
-	}
-	if (nr < 0 || nr >= SYSCALLS_MAX_NR) {
-		stat_inc(STAT_OVERFLOW);
-		return 0;
-	}
-	idx = (cs->slot * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + (__u32)nr;
-	count = bpf_map_lookup_elem(&cg_sys_counts, &idx);
-	if (count)
-		__sync_fetch_and_add(count, 1);
-	return 0;
+	return count_in_slot(cs->slot, phase, nr);
 }
 
 /* tp_btf/sys_enter (raw_syscalls, stable since 2.6.37; BTF-typed since 5.5): cheapest hook. */
@@ -216,11 +216,20 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct syscalls_cgroup_state *cs = cgroup_state(task->cgroups->dfl_cgrp->kn->id);
+	struct syscalls_task_state *ts = bpf_task_storage_get(&cg_sys_tasks, task, 0, 0);
+	__u32 phase = SYSCALLS_PHASE_WORKLOAD;
 
-	if (!cs)
+	if (!ts)
 		return 0;
-	return count_syscall(cs, task, id);
+	if (ts->state != SYSCALLS_TASK_WORKLOAD) {
+		if (ts->state == SYSCALLS_TASK_INIT_PRE_FILTER) {
+			if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
+				return 0;
+			ts->state = SYSCALLS_TASK_INIT_POST_FILTER;
+		}
+		phase = SYSCALLS_PHASE_RUNTIME;
+	}
+	return count_in_slot(ts->slot, phase, id);
 }
 
 SEC("raw_tracepoint/sys_enter")
@@ -327,19 +336,21 @@ static __always_inline struct syscalls_cgroup_state *track_cgroup(struct cgroup 
 	return NULL;
 }
 
+/* Marks a task the runtime put into a container as runtime init (not counted before its filter). */
 static __always_inline void mark_init_task(struct syscalls_cgroup_state *cs, struct task_struct *task)
 {
-	struct syscalls_task_state init = { .state = SYSCALLS_TASK_INIT_PRE_FILTER };
+	struct syscalls_task_state init = { .state = SYSCALLS_TASK_INIT_PRE_FILTER, .slot = cs->slot };
 	__u32 tid = BPF_CORE_READ(task, pid);
 
-	if (task_state(task, tid))
-		return;
 	if (sys_use_local_storage) {
-		if (!bpf_task_storage_get(&cg_sys_tasks, task, &init, BPF_LOCAL_STORAGE_GET_F_CREATE))
-			return;
-	} else if (bpf_map_update_elem(&cg_sys_tasks_by_tid, &tid, &init, BPF_NOEXIST)) {
+		struct syscalls_task_state *ts = bpf_task_storage_get(&cg_sys_tasks, task, &init,
+								      BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (ts)
+			*ts = init; /* also a task moved from another container */
 		return;
 	}
+	if (bpf_map_update_elem(&cg_sys_tasks_by_tid, &tid, &init, BPF_NOEXIST))
+		return;
 	__sync_fetch_and_add(&cs->init_tasks, 1);
 }
 
@@ -353,48 +364,81 @@ static __always_inline int on_attach(struct cgroup *dst, struct task_struct *tas
 	cs = track_cgroup(dst);
 	if (cs)
 		mark_init_task(cs, task);
+	else if (sys_use_local_storage)
+		bpf_task_storage_delete(&cg_sys_tasks, task); /* moved out of a container */
 	return 0;
 }
 
-/* Runtime init forks (runc's nsexec stages): the child inherits the parent's state. */
+/*
+ * The child inherits its parent's state (runc's nsexec stages, threads, every process a
+ * container starts). A child born straight into another cgroup (clone3 CLONE_INTO_CGROUP,
+ * as crun does) never attaches: it is tracked like an attached task.
+ */
 static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptid = BPF_CORE_READ(parent, pid);
-	struct syscalls_task_state *ps = task_state(parent, ptid);
 	struct syscalls_cgroup_state *cs;
 	struct syscalls_task_state copy;
-	__u32 ctid;
+	__u32 ptid = BPF_CORE_READ(parent, pid);
+	__u32 ctid = BPF_CORE_READ(child, pid);
+	struct syscalls_task_state *ps = task_state(parent, ptid);
 
+	if (BPF_CORE_READ(child, cgroups, dfl_cgrp) != BPF_CORE_READ(parent, cgroups, dfl_cgrp) &&
+	    sys_hierarchy_id == 0) {
+		cs = track_cgroup(BPF_CORE_READ(child, cgroups, dfl_cgrp));
+		if (cs)
+			mark_init_task(cs, child);
+		return 0;
+	}
 	if (!ps)
 		return 0;
 	copy = *ps;
-	ctid = BPF_CORE_READ(child, pid);
-	cs = task_cgroup_state(child);
-	if (!cs)
-		return 0;
 	if (sys_use_local_storage) {
-		if (!bpf_task_storage_get(&cg_sys_tasks, child, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE))
-			return 0;
-	} else if (bpf_map_update_elem(&cg_sys_tasks_by_tid, &ctid, &copy, BPF_NOEXIST)) {
+		bpf_task_storage_get(&cg_sys_tasks, child, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		return 0;
 	}
+	cs = task_cgroup_state(child);
+	if (!cs || bpf_map_update_elem(&cg_sys_tasks_by_tid, &ctid, &copy, BPF_NOEXIST))
+		return 0;
 	__sync_fetch_and_add(&cs->init_tasks, 1);
 	return 0;
 }
 
-/* exec ends runtime init (the entrypoint, or `docker exec`'s command); so does exit. */
-static __always_inline int on_init_end(struct task_struct *task)
+static __always_inline int on_raw_task_end(struct task_struct *task, __u32 tid);
+
+/* exec ends runtime init (the entrypoint, or `docker exec`'s command). */
+static __always_inline int on_exec(struct task_struct *task)
 {
 	__u32 tid = BPF_CORE_READ(task, pid);
+	struct syscalls_task_state *ts = task_state(task, tid);
+
+	if (!ts || ts->state == SYSCALLS_TASK_WORKLOAD)
+		return 0;
+	if (sys_use_local_storage) {
+		ts->state = SYSCALLS_TASK_WORKLOAD;
+		return 0;
+	}
+	return on_raw_task_end(task, tid);
+}
+
+/* raw_tracepoint variant: the tid entry goes with runtime init (exec) or the task (exit). */
+static __always_inline int on_raw_task_end(struct task_struct *task, __u32 tid)
+{
 	struct syscalls_cgroup_state *cs;
 
-	if (!task_state(task, tid))
+	if (bpf_map_delete_elem(&cg_sys_tasks_by_tid, &tid))
 		return 0;
-	task_state_delete(task, tid);
 	cs = task_cgroup_state(task);
 	if (cs && cs->init_tasks > 0)
 		__sync_fetch_and_add(&cs->init_tasks, (__u32)-1);
 	return 0;
+}
+
+static __always_inline int on_exit(struct task_struct *task)
+{
+	/* Task local storage goes with the task; only the tid map needs cleaning. */
+	if (sys_use_local_storage)
+		return 0;
+	return on_raw_task_end(task, BPF_CORE_READ(task, pid));
 }
 
 /* The cgroup is gone: user space reads the final counts, then frees the slot. */
@@ -428,13 +472,31 @@ int BPF_PROG(cg_sys_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(cg_sys_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return on_init_end(p);
+	return on_exec(p);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(cg_sys_exit, struct task_struct *p)
 {
-	return on_init_end(p);
+	return on_exit(p);
+}
+
+/* Seeds task storage for tasks of containers that ran before the agent (run once at start). */
+SEC("iter/task")
+int cg_sys_seed(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct syscalls_cgroup_state *cs;
+	struct syscalls_task_state init = { .state = SYSCALLS_TASK_WORKLOAD };
+
+	if (!task)
+		return 0;
+	cs = cgroup_state(task->cgroups->dfl_cgrp->kn->id);
+	if (!cs)
+		return 0;
+	init.slot = cs->slot;
+	bpf_task_storage_get(&cg_sys_tasks, task, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	return 0;
 }
 
 SEC("tp_btf/cgroup_rmdir")
@@ -459,13 +521,13 @@ int cg_sys_fork_raw(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sched_process_exec")
 int cg_sys_exec_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_init_end((struct task_struct *)ctx->args[0]);
+	return on_exec((struct task_struct *)ctx->args[0]);
 }
 
 SEC("raw_tracepoint/sched_process_exit")
 int cg_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_init_end((struct task_struct *)ctx->args[0]);
+	return on_exit((struct task_struct *)ctx->args[0]);
 }
 
 SEC("raw_tracepoint/cgroup_rmdir")

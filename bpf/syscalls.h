@@ -22,12 +22,15 @@ struct syscalls_cgroup_state {
 	__u32 init_tasks;  /* runtime init tasks still in the cgroup: only then are tasks looked up */
 };
 
+#define SYSCALLS_TASK_WORKLOAD 0         /* counted as workload */
 #define SYSCALLS_TASK_INIT_PRE_FILTER 1  /* runtime init before the seccomp filter: not counted */
 #define SYSCALLS_TASK_INIT_POST_FILTER 2 /* runtime init under the filter: counted as runtime */
 
+/* Per task: tp_btf keeps one for every task of a tracked container (its hot path reads only
+ * this); raw_tracepoint only for runtime-init tasks. */
 struct syscalls_task_state {
-	__u32 state;
-	__u32 pad;
+	__u32 state; /* SYSCALLS_TASK_* */
+	__u32 slot;  /* the container's slot (tp_btf variant) */
 };
 
 #define SYSCALLS_NOTICE_TRACKED 1 /* a container cgroup got a slot */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** One compiled eBPF object: open, configure before load, load, attach, close. */
+import { closeSync, readSync } from 'node:fs';
 import koffi from 'koffi';
 import { BTF_KIND_DATASEC, btf_type, libbpf } from './libbpf.js';
 import { BpfError } from './errors.js';
@@ -87,12 +88,33 @@ export class BpfObject {
       if (!libbpf.bpf_program__autoload(p)) continue;
       const name = libbpf.bpf_program__name(p) as string;
       const section = libbpf.bpf_program__section_name(p) as string;
+      if (section.startsWith('iter/')) continue; // run on demand by runIterator()
       const link = libbpf.bpf_program__attach(p);
       if (!link) throw new BpfError(`attach ${section} (program ${name})`, koffi.errno());
       this.links.push(link);
       attached.push({ name, section });
     }
     return attached;
+  }
+
+  /** Runs a BPF iterator program once over everything it iterates (after load). */
+  runIterator(programName: string): void {
+    const link = libbpf.bpf_program__attach(this.program(programName));
+    if (!link) throw new BpfError(`attach iterator ${programName}`, koffi.errno());
+    try {
+      const fd = libbpf.bpf_iter_create(libbpf.bpf_link__fd(link));
+      if (fd < 0) throw new BpfError(`create iterator ${programName}`, -fd);
+      try {
+        const buf = Buffer.alloc(4096);
+        while (readSync(fd, buf, 0, buf.length, null) > 0) {
+          // the program writes nothing; reading drives the iteration to its end
+        }
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      libbpf.bpf_link__destroy(link);
+    }
   }
 
   mapFd(mapName: string): number {

@@ -59,6 +59,8 @@ export const libbpf = {
   bpf_program__attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
   bpf_program__fd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
   bpf_link__destroy: lib.func('int bpf_link__destroy(bpf_link *link)'),
+  bpf_link__fd: lib.func('int bpf_link__fd(const bpf_link *link)'),
+  bpf_iter_create: lib.func('int bpf_iter_create(int link_fd)'),
 
   bpf_map__set_autocreate: lib.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
   bpf_map__name: lib.func('const char *bpf_map__name(const bpf_map *map)'),

@@ -150,6 +150,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           obj.load();
           instance = sensor.start(obj, ctx, variant);
           const attached = obj.attachAll();
+          instance.afterAttach?.();
           logger.info(`sensor ${sensor.name}${variant ? ` (${variant})` : ''}: attached ${attached.map((p) => p.section).join(', ')}`);
         } catch (err) {
           await instance?.stop?.();

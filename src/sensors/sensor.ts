@@ -57,6 +57,8 @@ export interface SensorInstance {
   rings: RingSpec[];
   /** Per-CPU loss counter maps (ring buffer full), exported as contguard.events.lost. */
   lossMaps: string[];
+  /** After every program is attached (e.g. seed state for what already runs). */
+  afterAttach?(): void;
   stop?(): Promise<void> | void;
 }
 

@@ -81,7 +81,8 @@ export const syscallsSensor: Sensor = {
   configure(obj: BpfObject, cfg: AgentConfig, variant: string | undefined, env: SensorEnv) {
     const btf = variant === VARIANT_TP_BTF;
     for (const p of obj.programs()) {
-      obj.setAutoload(p.name, btf ? p.section.startsWith('tp_btf/') : p.section.startsWith('raw_tracepoint/'));
+      const tpBtf = p.section.startsWith('tp_btf/') || p.section.startsWith('iter/');
+      obj.setAutoload(p.name, btf ? tpBtf : p.section.startsWith('raw_tracepoint/'));
     }
     const slots = cfg.sensors.syscalls.max_containers;
     obj.resizeMap('cg_sys_counts', slots * PHASES * MAX_NR);
@@ -227,6 +228,11 @@ export const syscallsSensor: Sensor = {
 
     return {
       rings: [{ map: 'cg_sys_notices', handle: handleNotice }],
+      afterAttach() {
+        // tp_btf counts by task: give the tasks of already-running containers their state.
+        // After attach, so a task forked meanwhile inherits it or is visited itself.
+        if (variant === VARIANT_TP_BTF) obj.runIterator('cg_sys_seed');
+      },
       lossMaps: ['cg_sys_stats'], // slot 0: notices the ring buffer could not take
       stop() {
         clearInterval(timer);

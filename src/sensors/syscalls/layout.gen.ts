@@ -69,16 +69,16 @@ export function decodeSyscallsNotice(v: DataView, base = 0): SyscallsNotice {
 export const SYSCALLS_TASK_STATE_SIZE = 8;
 export const SyscallsTaskStateLayout = {
   state: { offset: 0, size: 4, kind: 'u32' },
-  pad: { offset: 4, size: 4, kind: 'u32' },
+  slot: { offset: 4, size: 4, kind: 'u32' },
 } as const;
 export interface SyscallsTaskState {
   state: number;
-  pad: number;
+  slot: number;
 }
 /** Decodes a `struct syscalls_task_state` at `base`; strings stop at NUL or at the end of `v`. */
 export function decodeSyscallsTaskState(v: DataView, base = 0): SyscallsTaskState {
   return {
     state: v.getUint32(base + 0, true),
-    pad: v.getUint32(base + 4, true),
+    slot: v.getUint32(base + 4, true),
   };
 }
