@@ -338,12 +338,22 @@ function readU64(fd, index) {
  * keyed by cgroup id. `counts` names the array whose getppid entry (slot 0) must match the
  * calls issued; `freeSlots` a queue to fill with slots 1..255 (the agent's object).
  */
-function bpfConfig({ key, label, hook, kind, obj, progs, seed, counts, rodata, freeSlots }) {
+function bpfConfig({ key, label, hook, kind, obj, progs, seed, counts, rodata, freeSlots, iterator }) {
   return {
     key, label, hook, kind,
     async attach(container) {
-      const o = loadPrograms(obj, progs, rodata);
-      if (seed) {
+      const o = loadPrograms(obj, iterator ? [...progs, iterator] : progs, rodata);
+      if (seed?.by === 'index') {
+        // The agent's cgroup index (bpf/syscalls.bpf.c): the container's id at its first bucket, slot 0;
+        // then its task iterator gives the container's tasks their task storage, as the agent does.
+        const { indexBucket } = await import('../dist/src/sensors/syscalls/index.js');
+        const k = Buffer.alloc(4);
+        k.writeUInt32LE(indexBucket(container.cgroupId, 0, seed.mask));
+        const value = Buffer.alloc(16); // { cgroup_id, slot 0, init_tasks 0 }
+        value.writeBigUInt64LE(container.cgroupId, 0);
+        if (libbpf.bpf_map_update_elem(o.mapFd(seed.map), k, value, 0) < 0) throw new Error(`seed ${seed.map} failed`);
+        if (iterator) o.runIterator(iterator);
+      } else if (seed) {
         const value = Buffer.alloc(8); // { slot 0, init_tasks 0 }
         if (seed.by === 'fd') {
           if (!container.cgPath) throw new Error('no cgroup v2 path for the container: cannot seed cgroup storage');
@@ -582,7 +592,8 @@ async function main() {
     const agentObj = (key, label, progs) =>
       bpfConfig({
         key, label, hook: 'tp_btf', kind: 'diag', obj: SYSCALLS_OBJ, progs,
-        rodata: { sys_use_local_storage: 1, cg_cgroup_mode: 2 }, seed: { map: 'cg_sys_cgroups', by: 'fd' }, counts: 'cg_sys_counts', freeSlots: 'cg_sys_free_slots',
+        rodata: { sys_use_local_storage: 1, cg_cgroup_mode: 2, sys_index_mask: 4095 }, seed: { map: 'cg_sys_cgroups', by: 'index', mask: 4095 },
+        iterator: 'cg_sys_seed', counts: 'cg_sys_counts', freeSlots: 'cg_sys_free_slots',
       });
     configs.push(
       d('d_btf_task_cgroup', 'tp_btf: current task -> dfl_cgrp', 'tp_btf', 'diag_btf_task_cgroup'),

@@ -185,6 +185,24 @@ static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr)
 	return 0;
 }
 
+#define PHASE_SKIP 0xff
+
+/*
+ * Phase of a runtime-init task's syscall, or PHASE_SKIP before its filter is in force. The
+ * kernel's own word on the filter (task->seccomp.mode): no guess from seccomp()/prctl()
+ * arguments (libseccomp probes with SET_MODE_FILTER and a NULL program), and threads
+ * synchronised with TSYNC are covered too.
+ */
+static __always_inline __u32 init_task_phase(struct syscalls_task_state *ts, struct task_struct *task)
+{
+	if (ts->state == SYSCALLS_TASK_INIT_PRE_FILTER) {
+		if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
+			return PHASE_SKIP;
+		ts->state = SYSCALLS_TASK_INIT_POST_FILTER;
+	}
+	return SYSCALLS_PHASE_RUNTIME;
+}
+
 /* raw_tracepoint variant: the cgroup's state, then the task's only while runtime init runs. */
 static __always_inline int count_syscall(struct syscalls_cgroup_state *cs, struct task_struct *task, long nr)
 {
@@ -194,20 +212,11 @@ static __always_inline int count_syscall(struct syscalls_cgroup_state *cs, struc
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
 		struct syscalls_task_state *ts = task_state(task, tid);
 
-		if (ts) {
-			if (ts->state == SYSCALLS_TASK_INIT_PRE_FILTER) {
-				/*
-				 * The kernel's own word on whether a filter is in force: no guess from
-				 * seccomp()/prctl() arguments (libseccomp probes with SET_MODE_FILTER
-				 * and a NULL program), and TSYNC'd threads are covered too.
-				 */
-				if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
-					return 0;
-				ts->state = SYSCALLS_TASK_INIT_POST_FILTER;
-			}
-			phase = SYSCALLS_PHASE_RUNTIME;
-		}
+		if (ts)
+			phase = init_task_phase(ts, task);
 	}
+	if (phase == PHASE_SKIP)
+		return 0;
 	return count_in_slot(cs->slot, phase, nr);
 }
 
@@ -222,12 +231,9 @@ int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 	if (!ts)
 		return 0;
 	if (ts->state != SYSCALLS_TASK_WORKLOAD) {
-		if (ts->state == SYSCALLS_TASK_INIT_PRE_FILTER) {
-			if (BPF_CORE_READ(task, seccomp.mode) != SECCOMP_MODE_FILTER)
-				return 0;
-			ts->state = SYSCALLS_TASK_INIT_POST_FILTER;
-		}
-		phase = SYSCALLS_PHASE_RUNTIME;
+		phase = init_task_phase(ts, task);
+		if (phase == PHASE_SKIP)
+			return 0;
 	}
 	return count_in_slot(ts->slot, phase, id);
 }

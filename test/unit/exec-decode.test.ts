@@ -8,13 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cBytes, cString, splitNulStrings } from '../../src/sensors/decode.js';
-import {
-  CG_CGROUP_REF_SIZE,
-  CgCgroupRefLayout,
-  EXEC_EVENT_SIZE,
-  ExecEventLayout,
-  decodeExecEvent,
-} from '../../src/sensors/exec/layout.gen.js';
+import { EXEC_EVENT_SIZE, ExecEventLayout, decodeExecEvent } from '../../src/sensors/exec/layout.gen.js';
+import { CG_CGROUP_REF_SIZE, CgCgroupRefLayout } from '../../src/sensors/shared.gen.js';
 import * as execModule from '../../src/sensors/exec/index.js';
 import {
   EXEC_FLAG_ARGS_TRUNCATED,
