@@ -15,7 +15,7 @@ import { ContainerAttributor } from './containers/attributor.js';
 import type { EventRecord, EventSink } from './telemetry/record.js';
 import { ConsoleSink } from './telemetry/console-sink.js';
 import { JsonLinesSink } from './telemetry/jsonl-sink.js';
-import { OtlpLogSink, agentResource, createMetrics } from './telemetry/otel.js';
+import { OtlpLogSink, agentResource, createMetrics, routeOtelDiagnostics } from './telemetry/otel.js';
 import { SENSORS } from './sensors/registry.js';
 import type { SensorContext, SensorInstance } from './sensors/sensor.js';
 
@@ -55,6 +55,7 @@ function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
 export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
   const { logger } = opts;
   const version = packageVersion();
+  routeOtelDiagnostics(logger);
   routeLibbpfLog((level, line) => (level === 'warn' ? logger.warn(`libbpf: ${line}`) : logger.debug(`libbpf: ${line}`)));
 
   // Container attribution: which hierarchy's ids the kernel reports, and where to resolve them.

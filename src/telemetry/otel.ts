@@ -2,7 +2,8 @@
 /** OpenTelemetry providers: metrics (Prometheus pull + optional OTLP push) and logs (OTLP). */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Meter } from '@opentelemetry/api';
+import { diag, DiagLogLevel, type Meter } from '@opentelemetry/api';
+import type { AgentLogger } from '../log.js';
 import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { Metadata } from '@grpc/grpc-js';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
@@ -15,6 +16,44 @@ import type { EventRecord, EventSink } from './record.js';
 import { Severity } from './record.js';
 
 export const SERVICE_NAME = 'contguard';
+
+/**
+ * Routes the OTel SDK's own warnings (an unreachable collector, dropped records) to the agent's
+ * log, each distinct message at most once a minute so a down collector cannot flood it.
+ */
+export function routeOtelDiagnostics(logger: AgentLogger, intervalMs = 60_000): void {
+  const last = new Map<string, number>();
+  // The SDK often passes a JSON-serialised error (with its stack): keep its message only.
+  const readable = (x: unknown): string => {
+    if (x instanceof Error) return x.message;
+    if (typeof x !== 'string') return '';
+    try {
+      const parsed = JSON.parse(x) as { message?: unknown };
+      if (parsed && typeof parsed.message === 'string') return parsed.message;
+    } catch {
+      // not JSON: the text itself
+    }
+    return x;
+  };
+  const throttled = (log: (m: string) => void) => (message: string, ...args: unknown[]) => {
+    const text = [message, ...args].map(readable).filter(Boolean).join(' ').split('\n')[0];
+    const key = text.slice(0, 200);
+    const now = Date.now();
+    if ((last.get(key) ?? -Infinity) + intervalMs > now) return;
+    last.set(key, now);
+    log(`otel: ${text}`);
+  };
+  diag.setLogger(
+    {
+      error: throttled((m) => logger.error(m)),
+      warn: throttled((m) => logger.warn(m)),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+}
 
 /** The agent's Resource; OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME (e.g. k8s.node.name) are merged over it. */
 export function agentResource(version: string): Resource {
