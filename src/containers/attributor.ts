@@ -47,6 +47,8 @@ export interface AttributorOptions {
   selfCgroupPath: string | null;
 }
 
+const MAX_CACHED_CGROUPS = 16_384;
+
 export class ContainerAttributor {
   private readonly byCgroup = new Map<bigint, Promise<ContainerInfo | null>>();
   private readonly byId = new Map<string, ContainerInfo>();
@@ -61,6 +63,11 @@ export class ContainerAttributor {
   attribute(ref: CgroupRef): Promise<ContainerInfo | null> {
     let p = this.byCgroup.get(ref.cgroupId);
     if (!p) {
+      // Bounded: host cgroups come and go (a scope per cron job or login); the oldest
+      // entries go first, and a forgotten container cgroup finds its record again by id.
+      if (this.byCgroup.size >= MAX_CACHED_CGROUPS) {
+        for (const key of [...this.byCgroup.keys()].slice(0, MAX_CACHED_CGROUPS / 4)) this.byCgroup.delete(key);
+      }
       p = this.lookup(ref);
       this.byCgroup.set(ref.cgroupId, p);
     }

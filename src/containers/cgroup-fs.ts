@@ -64,6 +64,8 @@ export interface CgroupIdResolverOptions {
  * the cgroup is gone (late events still resolve); call {@link forget} when a
  * cgroup is known to be removed to bound memory.
  */
+const MAX_CACHED_CGROUPS = 16_384;
+
 export class CgroupIdResolver {
   private readonly cache = new Map<bigint, string>();
   private readonly maxDepth: number;
@@ -121,6 +123,9 @@ export class CgroupIdResolver {
   private scan(): void {
     const rootIno = inodeOf(this.hierarchyRoot);
     if (rootIno === null) return;
+    // Removed cgroups stay resolvable (late events) until the cache is this large; then a
+    // scan keeps only what exists, so years of host cgroup churn cannot grow it forever.
+    if (this.cache.size > MAX_CACHED_CGROUPS) this.cache.clear();
     this.cache.set(rootIno, '/');
 
     // Iterative walk: no recursion depth to worry about, whatever the tree.

@@ -370,3 +370,18 @@ describe('containerAttributes', () => {
     ).toEqual({ 'container.id': A });
   });
 });
+
+describe('ContainerAttributor cache bound', () => {
+  it('keeps at most 16384 cgroups, evicting the oldest, and still answers for evicted ones', async () => {
+    const { ContainerAttributor } = await import('../../src/containers/attributor.js');
+    const a = new ContainerAttributor({ resolver: null, docker: null, metadataWaitMs: 0, selfCgroupPath: null });
+    const id = 'a'.repeat(64);
+    const first = await a.attribute({ cgroupId: 1n, name: `docker-${id}.scope`, parentName: 'system.slice' });
+    for (let i = 2n; i <= 20_000n; i++) await a.attribute({ cgroupId: i, name: `session-${i}.scope`, parentName: 'user.slice' });
+    const cache = (a as unknown as { byCgroup: Map<bigint, unknown> }).byCgroup;
+    expect(cache.size).toBeLessThanOrEqual(16_384);
+    expect(cache.has(1n)).toBe(false);
+    const again = await a.attribute({ cgroupId: 1n, name: `docker-${id}.scope`, parentName: 'system.slice' });
+    expect(again).toBe(first); // the same container record, found by id
+  });
+});
