@@ -164,6 +164,24 @@ describe('syscalls sensor and seccomp profiles (real kernel, real Docker)', () =
     expect(report2.allowedNeverUsed.length).toBeGreaterThan(200);
   });
 
+  it("keeps `docker exec`'s runtime set-up out of the recording, and counts what the exec'd command does", async () => {
+    const name = uniqueName('cg-exec-into');
+    const id = await dockerRun(['--name', name, TEST_IMAGE, 'sleep', '30']);
+    ids.push(id);
+    await waitForJsonLine(agent.logDir, (r) => r.event === 'contguard.syscalls.snapshot' && r.attributes['container.name'] === name, 15_000);
+    await docker(['exec', id, '/bin/cat', '/etc/hostname']);
+    const snap = await waitForJsonLine(
+      agent.logDir,
+      (r) => r.event === 'contguard.syscalls.snapshot' && r.attributes['container.name'] === name && r.attributes['contguard.syscalls.counts'].sendfile >= 1,
+      15_000,
+    );
+    const a = snap.attributes;
+    // runc's exec joins the namespaces (setns) before its filter: never recorded.
+    expect(a['contguard.syscalls.counts'].setns).toBeUndefined();
+    expect(a['contguard.syscalls.runtime_counts'].setns).toBeUndefined();
+    expect(a['contguard.syscalls.counts'].exit_group).toBeGreaterThanOrEqual(1);
+  });
+
   it('fails with one clear line on bad input', async () => {
     const unknown = await contguard(['seccomp', 'no-such-container-xyz', '--log-dir', agent.logDir]);
     expect(unknown.code).not.toBe(0);
