@@ -151,7 +151,7 @@ export const syscallsSensor: Sensor = {
       const c = readSlot(counts.u64, entry.slot, arch);
       entry.history.observe(c, now());
       entry.last = c;
-      if (!entry.container && !ctx.config.include_host) return;
+      if (!entry.container) return; // never a record without a container id (the agent's own, say)
       if (!final && c.total === entry.history.lastSnapshotTotal) return;
       if (c.total === 0 && !final) return;
       entry.history.lastSnapshotTotal = c.total;
@@ -180,6 +180,8 @@ export const syscallsSensor: Sensor = {
       queuePushU32(freeFd, entry.slot);
     };
 
+    const retired: Slot[] = []; // finished runs whose last counts stay on /metrics a while
+
     const handleNotice = (bytes: Uint8Array) => {
       const n = decodeSyscallsNotice(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       if (n.kind === NOTICE_TRACKED && n.slot !== NO_SLOT) {
@@ -196,7 +198,6 @@ export const syscallsSensor: Sensor = {
         }));
       }
     };
-    const retired: Slot[] = [];
 
     const timer = setInterval(() => {
       for (const entry of slots.values()) snapshot(entry, false);
