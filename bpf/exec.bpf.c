@@ -2,6 +2,7 @@
 /* exec sensor: every successful exec, with its container, caller and full argv. */
 #include "include/common.h"
 #include "exec.h"
+#include "include/path.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -63,6 +64,28 @@ int cg_execat_enter(void *ctx)
 	return remember_caller();
 }
 
+/* The new executable's own path (symlinks and /proc/self/exe resolved), its tail if too long. */
+static __always_inline void fill_exe_path(struct exec_event *e, struct task_struct *task)
+{
+	struct cg_path_scratch *s = bpf_map_lookup_elem(&cg_path_scratch_map, &(__u32){ 0 });
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	int off, len;
+
+	e->exe_path[0] = 0;
+	if (!s || !exe)
+		return;
+	off = cg_path_build(s, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt));
+	if (off < 0)
+		return;
+	len = CG_PATH_SCRATCH - off;
+	if (len > EXEC_FILENAME_LEN - 1) {
+		off = CG_PATH_SCRATCH - (EXEC_FILENAME_LEN - 1);
+		len = EXEC_FILENAME_LEN - 1;
+	}
+	bpf_probe_read_kernel(e->exe_path, len & (EXEC_FILENAME_LEN - 1), &s->buf[off & (CG_PATH_SCRATCH - 1)]);
+	e->exe_path[len & (EXEC_FILENAME_LEN - 1)] = 0;
+}
+
 /*
  * sched_process_exec (stable tracepoint since 3.4) fires once the new image is
  * committed, so every event is a successful exec. The new mm already holds argv.
@@ -117,6 +140,7 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
 				  (void *)ctx + (ctx->__data_loc_filename & 0xFFFF));
+	fill_exe_path(e, task);
 
 	/* argv: NUL-separated strings between mm->arg_start and mm->arg_end. */
 	arg_start = BPF_CORE_READ(task, mm, arg_start);

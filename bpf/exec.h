@@ -26,6 +26,7 @@ struct exec_event {
 	struct cg_cgroup_ref cgroup;
 	char caller_comm[EXEC_COMM_LEN]; /* comm of the process that called execve */
 	char comm[EXEC_COMM_LEN];        /* comm after exec */
-	char filename[EXEC_FILENAME_LEN];
+	char filename[EXEC_FILENAME_LEN];  /* as passed to exec (bprm->filename) */
+	char exe_path[EXEC_FILENAME_LEN];  /* the executable file, resolved (/proc/<pid>/exe in the container) */
 	char args[EXEC_ARGS_LEN];        /* sent only up to args_size */
 };

@@ -53,11 +53,14 @@ describe('exec sensor (real kernel, real Docker)', () => {
     expect(entry.attributes['container.image.tags']).toEqual(['latest']);
     expect(entry.attributes['container.runtime.name']).toBe('docker');
     expect(entry.attributes['container.id']).toBe(containers[0]);
-    expect(entry.attributes['process.executable.path']).toBe('/bin/sh');
+    // As passed to exec, and the file itself as the container sees it (sh is busybox).
+    expect(entry.attributes['contguard.process.exec_filename']).toBe('/bin/sh');
+    expect(entry.attributes['process.executable.path']).toBe('/bin/busybox');
     expect(entry.attributes['process.command_args']).toEqual(['sh', '-c', WORKLOAD]);
     expect(entry.attributes['process.vpid']).toBe(1);
 
-    const ls = await waitForJsonLine(agent.logDir, (r) => isExec(r, name) && r.attributes['process.executable.path'] === '/bin/ls');
+    const ls = await waitForJsonLine(agent.logDir, (r) => isExec(r, name) && r.attributes['contguard.process.exec_filename'] === '/bin/ls');
+    expect(ls.attributes['process.executable.path']).toBe('/bin/busybox');
     expect(ls.attributes['process.command_args']).toEqual(['/bin/ls', '/tmp']);
     expect(ls.attributes['container.image.name']).toBe(IMAGE_NAME);
     const cat = await waitForJsonLine(agent.logDir, (r) => isExec(r, name) && r.attributes['process.command_args'][0] === '/bin/cat');
@@ -85,7 +88,8 @@ describe('exec sensor (real kernel, real Docker)', () => {
     expect(log.attributes['container.image.name']).toBe(IMAGE_NAME);
     expect(log.attributes['container.id']).toBe(containers[0]);
     expect(log.attributes['process.command_args']).toEqual(['/bin/ls', '/tmp']);
-    expect(log.attributes['process.executable.path']).toBe('/bin/ls');
+    expect(log.attributes['contguard.process.exec_filename']).toBe('/bin/ls');
+    expect(log.attributes['process.executable.path']).toBe('/bin/busybox');
     expect(log.resource['service.name']).toBe('contguard');
   });
 

@@ -46,6 +46,7 @@ interface RecordSpec {
   callerComm?: Bytes;
   comm?: Bytes;
   filename?: Bytes;
+  exePath?: Bytes;
   /** argv; strings are NUL-terminated, a Uint8Array is copied verbatim. */
   argv?: string[] | Uint8Array;
   /** args_size as sent; defaults to the argv byte length. */
@@ -96,6 +97,7 @@ function buildRecord(spec: RecordSpec = {}): DataView {
   putChars(full, L.caller_comm.offset, L.caller_comm.size, spec.callerComm ?? 'bash');
   putChars(full, L.comm.offset, L.comm.size, spec.comm ?? 'ls');
   putChars(full, L.filename.offset, L.filename.size, spec.filename ?? '/usr/bin/ls');
+  putChars(full, L.exe_path.offset, L.exe_path.size, spec.exePath ?? '');
   const args = argvBytes(spec.argv ?? ['ls', '-l', '/tmp']);
   putChars(full, ARGS.offset, ARGS.size, args);
   const argsSize = spec.argsSize ?? args.length;
@@ -208,7 +210,7 @@ describe('decodeExecEvent', () => {
       buildRecord({
         callerComm: 'abcdefghijklmnop', // 16 bytes, followed directly by comm
         comm: 'ABCDEFGHIJKLMNOP',
-        filename: '/' + 'f'.repeat(511), // 512 bytes, followed directly by args
+        filename: '/' + 'f'.repeat(511), // 512 bytes, followed directly by exe_path
         cgroupName: 'n'.repeat(128), // followed by parent_name
         cgroupParent: 'p'.repeat(128), // followed by caller_comm
       }),
@@ -257,6 +259,7 @@ describe('execDetails', () => {
       callerComm: 'bash',
       comm: 'ls',
       filename: '/usr/bin/ls',
+      exePath: '',
       argv: ['ls', '-l', '/tmp'],
       argsTruncated: false,
     });
@@ -372,12 +375,20 @@ describe('execAttributes', () => {
       'process.real_user.id': 1001,
       'process.group.id': 1002,
       'process.executable.path': '/usr/bin/ls',
+      'contguard.process.exec_filename': '/usr/bin/ls',
       'process.executable.name': 'ls',
       'process.command_args': ['ls', '-l'],
       'contguard.process.args_truncated': false,
       'contguard.process.mount_namespace': 4026531840,
       'contguard.process.caller.name': 'bash',
     });
+  });
+
+  it('reports the resolved executable when it differs from what was passed to exec', () => {
+    const d = decode({ filename: '/bin/ls', exePath: '/bin/busybox', argv: ['ls', '/tmp'] });
+    expect(execAttributes(d)['process.executable.path']).toBe('/bin/busybox');
+    expect(execAttributes(d)['contguard.process.exec_filename']).toBe('/bin/ls');
+    expect(execBody(d)).toBe('pid=4242 ppid=4000 uid=1000 bash -> /bin/ls (exe /bin/busybox) /tmp');
   });
 
   it('keeps an empty (but known) caller name', () => {

@@ -27,7 +27,10 @@ export interface ExecDetails {
   mntns: number;
   callerComm: string | null;
   comm: string;
+  /** As passed to exec. */
   filename: string;
+  /** The executable file itself (symlinks and /proc/self/exe resolved); '' when unknown. */
+  exePath: string;
   argv: string[];
   argsTruncated: boolean;
 }
@@ -46,6 +49,7 @@ export function execDetails(e: ExecEvent, maxArgs: number): ExecDetails {
     callerComm: e.flags & EXEC_FLAG_CALLER_UNKNOWN ? null : e.caller_comm,
     comm: e.comm,
     filename: e.filename,
+    exePath: e.exe_path,
     argv: args.values,
     argsTruncated: args.truncated || (e.flags & EXEC_FLAG_ARGS_TRUNCATED) !== 0,
   };
@@ -59,7 +63,8 @@ export function execAttributes(d: ExecDetails): Attributes {
     'process.user.id': d.uid,
     'process.real_user.id': d.ruid,
     'process.group.id': d.gid,
-    'process.executable.path': d.filename,
+    'process.executable.path': d.exePath || d.filename,
+    'contguard.process.exec_filename': d.filename,
     'process.executable.name': d.comm,
     'process.command_args': d.argv,
     'contguard.process.args_truncated': d.argsTruncated,
@@ -71,7 +76,8 @@ export function execAttributes(d: ExecDetails): Attributes {
 
 export function execBody(d: ExecDetails): string {
   const argv = d.argv.slice(1).map(quoteArg).join(' ');
-  return `pid=${d.pid} ppid=${d.ppid} uid=${d.uid} ${quoteArg(d.callerComm ?? '?')} -> ${quoteArg(d.filename)}${argv ? ` ${argv}` : ''}${d.argsTruncated ? ' [truncated]' : ''}`;
+  const exe = d.exePath && d.exePath !== d.filename ? ` (exe ${quoteArg(d.exePath)})` : '';
+  return `pid=${d.pid} ppid=${d.ppid} uid=${d.uid} ${quoteArg(d.callerComm ?? '?')} -> ${quoteArg(d.filename)}${exe}${argv ? ` ${argv}` : ''}${d.argsTruncated ? ' [truncated]' : ''}`;
 }
 
 export const execSensor: Sensor = {

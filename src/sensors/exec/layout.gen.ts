@@ -4,7 +4,7 @@
 import { cString, cBytes } from '../decode.js';
 import { decodeCgCgroupRef, type CgCgroupRef } from '../shared.gen.js';
 
-export const EXEC_EVENT_SIZE = 4952;
+export const EXEC_EVENT_SIZE = 5464;
 export const ExecEventLayout = {
   timestamp_ns: { offset: 0, size: 8, kind: 'u64' },
   pid: { offset: 8, size: 4, kind: 'u32' },
@@ -21,7 +21,8 @@ export const ExecEventLayout = {
   caller_comm: { offset: 312, size: 16, kind: 'string' },
   comm: { offset: 328, size: 16, kind: 'string' },
   filename: { offset: 344, size: 512, kind: 'string' },
-  args: { offset: 856, size: 4096, kind: 'bytes' },
+  exe_path: { offset: 856, size: 512, kind: 'string' },
+  args: { offset: 1368, size: 4096, kind: 'bytes' },
 } as const;
 export interface ExecEvent {
   timestamp_ns: bigint;
@@ -39,6 +40,7 @@ export interface ExecEvent {
   caller_comm: string;
   comm: string;
   filename: string;
+  exe_path: string;
   args: Uint8Array;
 }
 /** Decodes a `struct exec_event` at `base`; strings stop at NUL or at the end of `v`. */
@@ -59,6 +61,7 @@ export function decodeExecEvent(v: DataView, base = 0): ExecEvent {
     caller_comm: cString(v, base + 312, 16),
     comm: cString(v, base + 328, 16),
     filename: cString(v, base + 344, 512),
-    args: cBytes(v, base + 856, 4096),
+    exe_path: cString(v, base + 856, 512),
+    args: cBytes(v, base + 1368, 4096),
   };
 }
