@@ -588,7 +588,7 @@ async function main() {
     const d = (key, label, hook, progs, seed, counts) =>
       bpfConfig({ key, label, hook, kind: 'diag', obj: DIAG_OBJ, progs: Array.isArray(progs) ? progs : [progs], seed, counts });
     // The agent's own object without the agent process: the sys_enter program alone, then
-    // with the container-tracking programs (cgroup_attach_task, fork, exec, exit, rmdir).
+    // with the container-tracking programs (cgroup_attach_task, fork, exec, rmdir).
     // Without the tracking programs the loop (a new process, started by docker exec) never gets
     // task storage: that row measures the miss path every host task takes, and counts nothing.
     const agentObj = (key, label, progs, counts) =>
@@ -605,7 +605,7 @@ async function main() {
       d('d_btf_hit_array_atomic', 'tp_btf: hit + array, atomic ++', 'tp_btf', 'diag_btf_hit_array_atomic', CG, 'diag_counts'),
       d('d_btf_hit_percpu', 'tp_btf: hit + per-CPU array ++', 'tp_btf', 'diag_btf_hit_percpu', CG),
       agentObj('d_agent_obj_enter', 'syscalls.bpf.o: cg_sys_enter alone (untracked task: the host path)', ['cg_sys_enter']),
-      agentObj('d_agent_obj_all', 'syscalls.bpf.o: + its 5 tracking programs', ['cg_sys_enter', 'cg_sys_attach', 'cg_sys_fork', 'cg_sys_exec', 'cg_sys_exit', 'cg_sys_rmdir'], 'cg_sys_counts'),
+      agentObj('d_agent_obj_all', 'syscalls.bpf.o: + its 4 tracking programs', ['cg_sys_enter', 'cg_sys_attach', 'cg_sys_fork', 'cg_sys_exec', 'cg_sys_rmdir'], 'cg_sys_counts'),
       d('d_raw_cgroup_id', 'raw_tp: get_current_cgroup_id', 'raw_tp', 'diag_raw_cgroup_id'),
       d('d_raw_hash_hit', 'raw_tp: + hash lookup (hit)', 'raw_tp', 'diag_raw_hash_hit', ID),
       d('d_raw_hash_array_atomic', 'raw_tp: hit + array, atomic ++', 'raw_tp', 'diag_raw_hash_array_atomic', ID, 'diag_counts'),

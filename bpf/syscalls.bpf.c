@@ -439,11 +439,9 @@ static __always_inline int on_raw_task_end(struct task_struct *task, __u32 tid)
 	return 0;
 }
 
+/* raw_tracepoint variant only: task local storage goes with its task, the tid map does not. */
 static __always_inline int on_exit(struct task_struct *task)
 {
-	/* Task local storage goes with the task; only the tid map needs cleaning. */
-	if (sys_use_local_storage)
-		return 0;
 	return on_raw_task_end(task, BPF_CORE_READ(task, pid));
 }
 
@@ -479,12 +477,6 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(cg_sys_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	return on_exec(p);
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(cg_sys_exit, struct task_struct *p)
-{
-	return on_exit(p);
 }
 
 /* Seeds task storage for tasks of containers that ran before the agent (run once at start). */
