@@ -6,6 +6,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* 0 on kernels without bpf_loop (< 5.17): the path walk is pruned, exe_path stays empty. */
+const volatile __u32 exec_resolve_exe = 1;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20); /* resized by user space before load */
@@ -140,7 +143,10 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
 				  (void *)ctx + (ctx->__data_loc_filename & 0xFFFF));
-	fill_exe_path(e, task);
+	if (exec_resolve_exe)
+		fill_exe_path(e, task);
+	else
+		e->exe_path[0] = 0;
 
 	/* argv: NUL-separated strings between mm->arg_start and mm->arg_end. */
 	arg_start = BPF_CORE_READ(task, mm, arg_start);

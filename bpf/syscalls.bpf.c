@@ -258,41 +258,48 @@ static __always_inline bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-struct name_scan {
-	char buf[CG_CGROUP_NAME_LEN];
-	__u32 run;
-	bool found;
-	bool conmon;
-};
+/*
+ * Whether a cgroup name carries a container id: 64 hex characters ending the name, or
+ * ending it before ".scope" (docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
+ * libpod-<id>.scope, <prefix>:cri-containerd:<id>, a bare <id>), and not a runtime monitor
+ * (crio-conmon-<id>, libpod-conmon-<id>). One linear pass, no bpf_loop (kernels < 5.17 too).
+ * User space's parser (src/containers/cgroup-path.ts) has the last word on attribution.
+ */
+#define NAME_SCAN 256
 
-/* bpf_loop body (one verification for all iterations): hex runs and the "conmon" marker. */
-static int scan_name_char(__u32 i, struct name_scan *s)
-{
-	char c = s->buf[i & (CG_CGROUP_NAME_LEN - 1)];
-
-	if (!c)
-		return 1;
-	if (c == 'n' && i >= 5 && s->buf[(i - 5) & (CG_CGROUP_NAME_LEN - 1)] == 'c' &&
-	    s->buf[(i - 4) & (CG_CGROUP_NAME_LEN - 1)] == 'o' && s->buf[(i - 3) & (CG_CGROUP_NAME_LEN - 1)] == 'n' &&
-	    s->buf[(i - 2) & (CG_CGROUP_NAME_LEN - 1)] == 'm' && s->buf[(i - 1) & (CG_CGROUP_NAME_LEN - 1)] == 'o') {
-		s->conmon = true;
-		return 1;
-	}
-	s->run = is_hex(c) ? s->run + 1 : 0;
-	if (s->run >= 64)
-		s->found = true;
-	return 0;
-}
-
-/* A 64-hex container id in the name, and not a runtime monitor (crio-conmon-, libpod-conmon-). */
 static __always_inline bool names_container(const char *name)
 {
-	struct name_scan s = {};
+	char buf[NAME_SCAN]; /* NAME_MAX + 1: a k8s name:cri-containerd:<id> is ~150 */
+	long n = bpf_probe_read_kernel_str(buf, sizeof(buf), name);
+	long end; /* one past the id's last character */
 
-	if (bpf_probe_read_kernel_str(s.buf, sizeof(s.buf), name) <= 0)
+	if (n <= 64)
 		return false;
-	bpf_loop(CG_CGROUP_NAME_LEN, scan_name_char, &s, 0);
-	return s.found && !s.conmon;
+	end = n - 1; /* without the NUL */
+	if (end >= 70 && buf[(end - 6) & (NAME_SCAN - 1)] == '.' &&
+	    buf[(end - 5) & (NAME_SCAN - 1)] == 's' && buf[(end - 4) & (NAME_SCAN - 1)] == 'c' &&
+	    buf[(end - 3) & (NAME_SCAN - 1)] == 'o' && buf[(end - 2) & (NAME_SCAN - 1)] == 'p' &&
+	    buf[(end - 1) & (NAME_SCAN - 1)] == 'e')
+		end -= 6;
+	if (end < 64 || end > NAME_SCAN)
+		return false;
+	for (int i = 0; i < 64; i++) {
+		if (!is_hex(buf[(end - 64 + i) & (NAME_SCAN - 1)]))
+			return false;
+	}
+	if (end > 64) {
+		char sep = buf[(end - 65) & (NAME_SCAN - 1)];
+
+		if (sep != '-' && sep != ':')
+			return false; /* a longer hex run: not an id of its own */
+	}
+	/* "conmon-" right before the id */
+	if (end >= 71 && buf[(end - 71) & (NAME_SCAN - 1)] == 'c' &&
+	    buf[(end - 70) & (NAME_SCAN - 1)] == 'o' && buf[(end - 69) & (NAME_SCAN - 1)] == 'n' &&
+	    buf[(end - 68) & (NAME_SCAN - 1)] == 'm' && buf[(end - 67) & (NAME_SCAN - 1)] == 'o' &&
+	    buf[(end - 66) & (NAME_SCAN - 1)] == 'n')
+		return false;
+	return true;
 }
 
 static __always_inline bool is_container_cgroup(struct cgroup *cg)

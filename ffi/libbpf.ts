@@ -42,6 +42,7 @@ export const libbpf = {
   libbpf_set_print: lib.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
   libbpf_probe_bpf_prog_type: lib.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)'),
   libbpf_probe_bpf_map_type: lib.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
+  libbpf_probe_bpf_helper: lib.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
 
   bpf_object__open_file: lib.func('bpf_object *bpf_object__open_file(const char *path, const void *opts)'),
   bpf_object__load: lib.func('int bpf_object__load(bpf_object *obj)'),
@@ -98,3 +99,5 @@ export const clib = {
 export const BTF_KIND_VAR = 14;
 export const BTF_KIND_DATASEC = 15;
 export const BPF_ANY = 0;
+export const BPF_PROG_TYPE_TRACEPOINT = 5;
+export const BPF_FUNC_loop = 181;
