@@ -40,7 +40,6 @@ export const libbpf = {
   libbpf_major_version: lib.func('uint32 libbpf_major_version(void)'),
   libbpf_minor_version: lib.func('uint32 libbpf_minor_version(void)'),
   libbpf_set_print: lib.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
-  libbpf_probe_bpf_prog_type: lib.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)'),
   libbpf_probe_bpf_map_type: lib.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
   libbpf_probe_bpf_helper: lib.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
 
@@ -63,22 +62,14 @@ export const libbpf = {
   bpf_link__fd: lib.func('int bpf_link__fd(const bpf_link *link)'),
   bpf_iter_create: lib.func('int bpf_iter_create(int link_fd)'),
 
-  bpf_map__set_autocreate: lib.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
   bpf_map__name: lib.func('const char *bpf_map__name(const bpf_map *map)'),
   bpf_map__fd: lib.func('int bpf_map__fd(const bpf_map *map)'),
   bpf_map__set_max_entries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32 max_entries)'),
   bpf_map__initial_value: lib.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
-  bpf_map__key_size: lib.func('uint32 bpf_map__key_size(const bpf_map *map)'),
-  bpf_map__value_size: lib.func('uint32 bpf_map__value_size(const bpf_map *map)'),
 
   bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
   bpf_map_update_elem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64 flags)'),
   bpf_map_lookup_and_delete_elem: lib.func('int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)'),
-  bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
-  bpf_map_get_next_key: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)'),
-  bpf_map_lookup_batch: lib.func(
-    'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32 *count, const void *opts)',
-  ),
 
   btf__find_by_name_kind: lib.func('int btf__find_by_name_kind(const btf *btf, const char *name, uint32 kind)'),
   btf__type_by_id: lib.func('const btf_type *btf__type_by_id(const btf *btf, uint32 id)'),
@@ -96,8 +87,9 @@ export const clib = {
   strerror: libc.func('const char *strerror(int errnum)'),
 };
 
-export const BTF_KIND_VAR = 14;
 export const BTF_KIND_DATASEC = 15;
 export const BPF_ANY = 0;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
+export const BPF_MAP_TYPE_RINGBUF = 27;
+export const BPF_MAP_TYPE_TASK_STORAGE = 29;
 export const BPF_FUNC_loop = 181;

@@ -92,14 +92,13 @@ export async function collectChecks(): Promise<Check[]> {
   try {
     const { libbpf } = await import('../ffi/libbpf.js');
     checks.push({ name: 'libbpf', ok: true, required: true, detail: `v${libbpf.libbpf_major_version()}.${libbpf.libbpf_minor_version()}` });
-    const RINGBUF = 27;
-    const rb = libbpf.libbpf_probe_bpf_map_type(RINGBUF, null) as number;
-    checks.push({ name: 'ring buffer', ok: rb === 1, required: true, detail: rb === 1 ? 'BPF_MAP_TYPE_RINGBUF supported' : `not supported (${rb})` });
-    const TASK_STORAGE = 29;
-    const ts = libbpf.libbpf_probe_bpf_map_type(TASK_STORAGE, null) as number;
-    checks.push({ name: 'task storage', ok: ts === 1, required: false, detail: ts === 1 ? 'syscalls sensor uses tp_btf + task local storage' : 'missing (< 5.11): the syscalls sensor falls back to raw_tracepoint' });
-    const loop = libbpf.libbpf_probe_bpf_helper(5 /* TRACEPOINT */, 181 /* bpf_loop */, null) as number;
-    checks.push({ name: 'bpf_loop', ok: loop === 1, required: false, detail: loop === 1 ? 'executable paths resolved in the kernel' : 'missing (< 5.17): exec reports the path passed to exec only' });
+    const { kernelHas } = await import('../ffi/features.js');
+    const rb = kernelHas.ringBuffer();
+    checks.push({ name: 'ring buffer', ok: rb, required: true, detail: rb ? 'BPF_MAP_TYPE_RINGBUF supported' : 'not supported (kernel < 5.8)' });
+    const ts = kernelHas.taskStorage();
+    checks.push({ name: 'task storage', ok: ts, required: false, detail: ts ? 'syscalls sensor uses tp_btf + task local storage' : 'missing (< 5.11): the syscalls sensor falls back to raw_tracepoint' });
+    const loop = kernelHas.bpfLoop();
+    checks.push({ name: 'bpf_loop', ok: loop, required: false, detail: loop ? 'executable paths resolved in the kernel' : 'missing (< 5.17): exec reports the path passed to exec only' });
   } catch (err) {
     checks.push({ name: 'libbpf', ok: false, required: true, detail: (err as Error).message });
   }

@@ -187,3 +187,33 @@ describe('SlotHistory', () => {
     expect(b.lastNewUnixNano).toBe(START + 2n);
   });
 });
+
+describe('cgroup index: user space and bpf/syscalls.h agree', () => {
+  it('uses the header’s probe count, hash, tombstone and counts layout', async () => {
+    const { readFileSync } = await import('node:fs');
+    const header = readFileSync(new URL('../../bpf/syscalls.h', import.meta.url), 'utf8');
+    const define = (name: string) => {
+      const m = new RegExp(`#define ${name}\\s+(0x[0-9a-fA-F]+|\\d+)`).exec(header);
+      if (!m) throw new Error(`no #define ${name}`);
+      return BigInt(m[1]);
+    };
+    const index = await import('../../src/sensors/syscalls/index.js');
+    const recorder = await import('../../src/sensors/syscalls/recorder.js');
+    expect(BigInt(index.INDEX_PROBES)).toBe(define('SYSCALLS_INDEX_PROBES'));
+    expect(index.INDEX_HASH).toBe(define('SYSCALLS_INDEX_HASH'));
+    expect(index.INDEX_REMOVED).toBe(define('SYSCALLS_INDEX_REMOVED'));
+    expect(BigInt(recorder.MAX_NR)).toBe(define('SYSCALLS_MAX_NR'));
+    expect(BigInt(recorder.PHASES)).toBe(define('SYSCALLS_PHASES'));
+  });
+
+  it('computes the kernel’s bucket: ((id * HASH) mod 2^64 >> 32) + probe, masked', async () => {
+    const { indexBucket, indexSize } = await import('../../src/sensors/syscalls/index.js');
+    const expected = (id: bigint, probe: number, mask: number) =>
+      Number((((((id * 0x9e3779b97f4a7c15n) & ((1n << 64n) - 1n)) >> 32n) + BigInt(probe)) & 0xffffffffn) & BigInt(mask));
+    for (const id of [1n, 4242n, 123456789012345n, (1n << 63n) + 7n]) {
+      for (const probe of [0, 1, 3]) expect(indexBucket(id, probe, 4095)).toBe(expected(id, probe, 4095));
+    }
+    expect(indexSize(256)).toBe(2048);
+    expect(indexSize(10)).toBe(1024);
+  });
+});

@@ -7,7 +7,7 @@ import { splitNulStrings } from '../decode.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
-import { BPF_FUNC_loop, BPF_PROG_TYPE_TRACEPOINT, libbpf } from '../../../ffi/libbpf.js';
+import { kernelHas } from '../../../ffi/features.js';
 import { EXEC_COUNTER, EXEC_EVENT_NAME, execTelemetry } from './telemetry.js';
 
 /** Where the caller's comm is taken: sched_prepare_exec (>= 6.11), else the execve entry tracepoints. */
@@ -92,8 +92,7 @@ export const execSensor: Sensor = {
   configure(obj: BpfObject, cfg, variant) {
     obj.resizeMap('cg_exec_events', cfg.sensors.exec.ring_buffer_bytes);
     // The executable's path is resolved with bpf_loop (5.17+); older kernels report the exec path.
-    const hasLoop = libbpf.libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, null) === 1;
-    obj.setRodata({ exec_resolve_exe: hasLoop ? 1 : 0 });
+    obj.setRodata({ exec_resolve_exe: kernelHas.bpfLoop() ? 1 : 0 });
     const prepare = variant === CALLER_HOOK_PREPARE;
     obj.setAutoload('cg_exec_prepare', prepare);
     obj.setAutoload('cg_exec_enter', !prepare);

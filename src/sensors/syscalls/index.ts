@@ -19,9 +19,10 @@ import { hostSyscallArch } from './names.js';
 import { MAX_NR, PHASES, SlotHistory, clearSlot, readSlot, type SlotCounts } from './recorder.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, syscallsTelemetry } from './telemetry.js';
 
-const INDEX_PROBES = 4; // SYSCALLS_INDEX_PROBES
-const INDEX_REMOVED = 0xffffffffffffffffn;
-const INDEX_HASH = 0x9e3779b97f4a7c15n;
+/** Mirror bpf/syscalls.h SYSCALLS_INDEX_* (checked by test/unit/syscall-recorder.test.ts). */
+export const INDEX_PROBES = 4;
+export const INDEX_REMOVED = 0xffffffffffffffffn;
+export const INDEX_HASH = 0x9e3779b97f4a7c15n;
 const U64 = (1n << 64n) - 1n;
 
 /** The bucket the kernel tries `probe`-th for a cgroup id (bpf/syscalls.bpf.c index_bucket). */
