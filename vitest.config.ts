@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// CONTGUARD_TEST_RESULTS=FILE adds vitest's JSON reporter (FILE) to the default one: .ci/run
+// reads its counts (passed, failed, skipped) instead of scraping the console.
+const jsonResults = process.env.CONTGUARD_TEST_RESULTS;
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -7,5 +11,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    reporters: jsonResults ? ['default', ['json', { outputFile: jsonResults }]] : ['default'],
   },
 });

@@ -32,10 +32,19 @@ struct {
 	__type(value, struct exec_event);
 } cg_exec_scratch SEC(".maps");
 
+/* Host tasks are dropped here, in the kernel, unless include_host asks for them. */
+static __always_inline bool wanted(struct task_struct *task)
+{
+	return cg_include_host || reg_task_container(task);
+}
+
 static __always_inline int remember_caller(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	char comm[EXEC_COMM_LEN];
+
+	if (!wanted((struct task_struct *)bpf_get_current_task()))
+		return 0;
 
 	bpf_get_current_comm(comm, sizeof(comm));
 	bpf_map_update_elem(&cg_exec_callers, &tid, comm, BPF_ANY);
@@ -109,6 +118,8 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 size;
 
 	if (cg_self_tgid && tgid == cg_self_tgid)
+		return 0;
+	if (!wanted(task))
 		return 0;
 
 	e = bpf_map_lookup_elem(&cg_exec_scratch, &zero);

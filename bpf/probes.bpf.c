@@ -3,6 +3,7 @@
  * Feature probes for `contguard doctor`: one trivial program per hook type. Each is
  * loaded and attached on its own, so a kernel without kprobes or fentry shows as such.
  */
+#define CG_NO_REGISTRY /* probes must load where task storage is missing */
 #include "include/common.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /** One compiled eBPF object: open, configure before load, load, attach, close. */
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import koffi from 'koffi';
 import { BTF_KIND_DATASEC, btf_type, libbpf } from './libbpf.js';
 import { BpfError } from './errors.js';
 import { takeFailedProgram } from './print.js';
 
 type Ptr = unknown;
+
+export interface CgroupLink {
+  detach(): void;
+}
+
+/** Hooks attachAll() attaches: not iterators, cgroup programs or TC classifiers (attached per target). */
+export function isGlobalHook(section: string): boolean {
+  return !/^(iter|cgroup|cgroup_skb|sockops|sk_skb|sk_msg|tc|tcx|classifier|xdp)(\/|$)/.test(section);
+}
 
 export interface AttachedProgram {
   name: string;
@@ -15,6 +24,7 @@ export interface AttachedProgram {
 
 export class BpfObject {
   private links: Ptr[] = [];
+  private readonly cgroupLinks = new Set<Ptr>();
   private closed = false;
   private loaded = false;
 
@@ -64,6 +74,22 @@ export class BpfObject {
     }
   }
 
+  /** Names of the object's maps (before or after load). */
+  mapNames(): string[] {
+    const out: string[] = [];
+    for (let m = libbpf.bpf_object__next_map(this.obj, null); m; m = libbpf.bpf_object__next_map(this.obj, m)) {
+      out.push(libbpf.bpf_map__name(m) as string);
+    }
+    return out;
+  }
+
+  /** Makes a map of this object use another object's map (before load): one map, shared. */
+  reuseMap(mapName: string, fd: number): void {
+    this.assertNotLoaded(`reuse map ${mapName}`);
+    const rc = libbpf.bpf_map__reuse_fd(this.map(mapName), fd);
+    if (rc < 0) throw new BpfError(`reuse map ${mapName}`, -rc);
+  }
+
   resizeMap(mapName: string, maxEntries: number): void {
     this.assertNotLoaded(`resize map ${mapName}`);
     const rc = libbpf.bpf_map__set_max_entries(this.map(mapName), maxEntries);
@@ -81,20 +107,52 @@ export class BpfObject {
     this.loaded = true;
   }
 
-  /** Attaches every autoloaded program; the error names the program and its hook. */
+  /**
+   * Attaches every autoloaded program whose hook is global (tracepoints and the like); the
+   * error names the program and its hook. Iterators run on demand (runIterator) and cgroup
+   * programs attach per cgroup (attachCgroup).
+   */
   attachAll(): AttachedProgram[] {
     const attached: AttachedProgram[] = [];
     for (let p = libbpf.bpf_object__next_program(this.obj, null); p; p = libbpf.bpf_object__next_program(this.obj, p)) {
       if (!libbpf.bpf_program__autoload(p)) continue;
       const name = libbpf.bpf_program__name(p) as string;
       const section = libbpf.bpf_program__section_name(p) as string;
-      if (section.startsWith('iter/')) continue; // run on demand by runIterator()
+      if (!isGlobalHook(section)) continue;
       const link = libbpf.bpf_program__attach(p);
       if (!link) throw new BpfError(`attach ${section} (program ${name})`, koffi.errno());
       this.links.push(link);
       attached.push({ name, section });
     }
     return attached;
+  }
+
+  /**
+   * Attaches a cgroup program (cgroup_skb/, cgroup/sock_create, cgroup/connect4...) to one
+   * cgroup directory; returns the link, to be destroyed with detach() when the cgroup goes.
+   */
+  attachCgroup(programName: string, cgroupDir: string): CgroupLink {
+    const p = this.program(programName);
+    const section = libbpf.bpf_program__section_name(p) as string;
+    let fd: number;
+    try {
+      fd = openSync(cgroupDir, 'r');
+    } catch (err) {
+      throw new BpfError(`attach ${section} (program ${programName}) to ${cgroupDir}`, (err as NodeJS.ErrnoException).errno ? -((err as NodeJS.ErrnoException).errno as number) : 2);
+    }
+    try {
+      const link = libbpf.bpf_program__attach_cgroup(p, fd);
+      if (!link) throw new BpfError(`attach ${section} (program ${programName}) to ${cgroupDir}`, koffi.errno());
+      this.cgroupLinks.add(link);
+      return {
+        detach: () => {
+          if (!this.cgroupLinks.delete(link)) return;
+          libbpf.bpf_link__destroy(link);
+        },
+      };
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Runs a BPF iterator program once over everything it iterates (after load). */
@@ -128,7 +186,9 @@ export class BpfObject {
     if (this.closed) return;
     this.closed = true;
     for (const link of this.links) libbpf.bpf_link__destroy(link);
+    for (const link of this.cgroupLinks) libbpf.bpf_link__destroy(link);
     this.links = [];
+    this.cgroupLinks.clear();
     libbpf.bpf_object__close(this.obj);
   }
 

@@ -56,6 +56,7 @@ export const libbpf = {
   bpf_program__section_name: lib.func('const char *bpf_program__section_name(const bpf_program *prog)'),
   bpf_program__set_autoload: lib.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
   bpf_program__autoload: lib.func('bool bpf_program__autoload(const bpf_program *prog)'),
+  bpf_program__attach_cgroup: lib.func('bpf_link *bpf_program__attach_cgroup(const bpf_program *prog, int cgroup_fd)'),
   bpf_program__attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
   bpf_program__fd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
   bpf_link__destroy: lib.func('int bpf_link__destroy(bpf_link *link)'),
@@ -64,6 +65,7 @@ export const libbpf = {
 
   bpf_map__name: lib.func('const char *bpf_map__name(const bpf_map *map)'),
   bpf_map__fd: lib.func('int bpf_map__fd(const bpf_map *map)'),
+  bpf_map__reuse_fd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
   bpf_map__set_max_entries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32 max_entries)'),
   bpf_map__initial_value: lib.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
 

@@ -7,8 +7,17 @@ import koffi from 'koffi';
 import { libbpf, ring_buffer_sample_fn } from './libbpf.js';
 import { BpfError } from './errors.js';
 
-/** Receives one record, copied out of the ring (the ring memory is reused after return). */
+/**
+ * Receives one record as a view of ring memory, valid only during the call (the kernel reuses
+ * it after return): decode it there, keep no reference. No copy is made.
+ */
 export type RecordHandler = (record: Uint8Array) => void;
+
+/** Called around each drain, e.g. so outputs write once per drain instead of once per record. */
+export interface DrainHooks {
+  beforeDrain?(): void;
+  afterDrain?(): void;
+}
 
 interface PollHandle {
   close(): void;
@@ -18,15 +27,22 @@ export class RingBufferPoller {
   private rb: unknown = null;
   private poll: PollHandle | null = null;
   private readonly handlers: RecordHandler[] = [];
+  /** Records received per ring, in add() order. */
+  readonly received: number[] = [];
   private readonly callback: unknown;
   private closed = false;
 
-  constructor(private readonly onHandlerError: (err: unknown) => void) {
+  constructor(
+    private readonly onHandlerError: (err: unknown) => void,
+    private readonly hooks: DrainHooks = {},
+  ) {
     // One registered trampoline for all rings; ctx is the handler's slot.
     this.callback = koffi.register((ctx: unknown, data: unknown, size: number | bigint) => {
       try {
-        const bytes = new Uint8Array(koffi.view(data as never, Number(size))).slice();
-        this.handlers[Number(ctx)]?.(bytes);
+        const bytes = new Uint8Array(koffi.view(data as never, Number(size)));
+        const slot = Number(ctx);
+        this.received[slot]++;
+        this.handlers[slot]?.(bytes);
       } catch (err) {
         this.onHandlerError(err);
       }
@@ -38,6 +54,7 @@ export class RingBufferPoller {
   add(name: string, mapFd: number, handler: RecordHandler): void {
     const slot = this.handlers.length;
     this.handlers.push(handler);
+    this.received.push(0);
     if (!this.rb) {
       this.rb = libbpf.ring_buffer__new(mapFd, this.callback, slot, null);
       if (!this.rb) throw new BpfError(`ring buffer ${name}`, koffi.errno());
@@ -63,8 +80,13 @@ export class RingBufferPoller {
   /** Consumes everything available now; returns the record count. */
   drain(): number {
     if (!this.rb || this.closed) return 0;
-    const n = libbpf.ring_buffer__consume(this.rb);
-    return n < 0 ? 0 : n;
+    this.hooks.beforeDrain?.();
+    try {
+      const n = libbpf.ring_buffer__consume(this.rb);
+      return n < 0 ? 0 : n;
+    } finally {
+      this.hooks.afterDrain?.();
+    }
   }
 
   close(): void {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import YAML, { LineCounter } from 'yaml';
 import { z } from 'zod';
-import type { CliRunOptions } from './cli/args.js';
+import type { CliRunOptions } from './cli/options.js';
 
 /** Accepted values of `log_level` and `--log-level`, most to least severe. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -91,6 +91,13 @@ const configSchema = z.strictObject({
   log_level: oneOf(LOG_LEVELS, 'info'),
   include_host: bool(false),
   cgroup_mode: oneOf(CGROUP_MODES, 'auto'),
+  // The in-kernel container registry every sensor filters with (bpf/registry.bpf.c).
+  registry: section({
+    // auto: tp_btf + task local storage where the kernel has them, else raw_tracepoint + cgroup index.
+    hook: oneOf(['auto', 'tp_btf', 'raw_tracepoint'] as const, 'auto'),
+    max_containers: intRange(1, 4096, 256),
+    reconcile_interval_ms: intRange(1000, 3_600_000, 30_000),
+  }),
   docker: section({
     socket: z
       .string({ error: 'expected a non-empty path' })
@@ -159,9 +166,6 @@ const configSchema = z.strictObject({
     }),
     syscalls: section({
       enabled: bool(true),
-      // auto: tp_btf + local storage where the kernel has them, else raw_tracepoint + hash maps.
-      hook: oneOf(['auto', 'tp_btf', 'raw_tracepoint'] as const, 'auto'),
-      max_containers: intRange(1, 4096, 256),
       snapshot_interval_ms: intRange(500, 3_600_000, 10_000),
     }),
   }),

@@ -6,7 +6,6 @@ import { detectCgroupMode } from './containers/cgroup-fs.js';
 import { DEFAULT_CONFIG } from './config.js';
 import { DockerMetadataSource } from './containers/docker-metadata.js';
 import { createLogger } from './log.js';
-import { BPF_BUILD_DIR } from './agent.js';
 
 export interface Check {
   name: string;
@@ -27,16 +26,79 @@ const HOOK_PROBES = [
   { program: 'probe_cgroup_skb', hook: 'cgroup_skb', required: false, attach: false },
 ] as const;
 
-/** Capability bits the agent may use, with why (see README "Privileges"). */
-const CAPABILITIES: Array<[number, string, string]> = [
-  [39, 'CAP_BPF', 'load eBPF programs and maps'],
-  [38, 'CAP_PERFMON', 'attach tracing programs, read kernel memory'],
-  [21, 'CAP_SYS_ADMIN', 'needed only on kernels < 5.8'],
-  [12, 'CAP_NET_ADMIN', 'cgroup/TC network programs'],
-  [2, 'CAP_DAC_READ_SEARCH', 'read cgroupfs and /proc of other users'],
-  [19, 'CAP_SYS_PTRACE', 'read /proc/<pid> of containers'],
-  [24, 'CAP_SYS_RESOURCE', 'raise RLIMIT_MEMLOCK on kernels < 5.11'],
-];
+/** Capability bits (linux/capability.h) of the capabilities the agent may need. */
+const CAP_BITS = {
+  CAP_DAC_OVERRIDE: 1,
+  CAP_DAC_READ_SEARCH: 2,
+  CAP_SYS_PTRACE: 19,
+  CAP_SYS_ADMIN: 21,
+  CAP_SYS_RESOURCE: 24,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+} as const;
+
+/** The names of the capabilities of {@link CAP_BITS} set in a CapEff-style mask. */
+export function capabilityNames(mask: bigint): Set<string> {
+  return new Set(Object.entries(CAP_BITS).filter(([, bit]) => (mask >> BigInt(bit)) & 1n).map(([name]) => name));
+}
+
+/** `[major, minor]` of a kernel release such as `6.18.44-fc-v782`; `[0, 0]` when unreadable. */
+export function parseKernelRelease(rel: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(rel);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+const atLeast = (k: readonly [number, number], major: number, minor: number) => k[0] > major || (k[0] === major && k[1] >= minor);
+
+/**
+ * What this process needs on this kernel, and whether it has it (README "Privileges"):
+ * - eBPF: CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN, which covers both (kernels < 5.8 have only it);
+ * - RLIMIT_MEMLOCK: kernels < 5.11 charge BPF memory to it, and libbpf needs CAP_SYS_RESOURCE to
+ *   raise it; from 5.11 BPF memory is charged to the memory cgroup and the limit plays no part;
+ * - files: tracefs is root-only, so a non-root uid needs CAP_DAC_READ_SEARCH to attach tracepoints.
+ * CAP_SYS_PTRACE is reported, not required.
+ */
+export function capabilityCheck(caps: ReadonlySet<string>, kernel: readonly [number, number], uid: number): Check {
+  const has = (c: keyof typeof CAP_BITS) => caps.has(c);
+  const k = `${kernel[0]}.${kernel[1]}`;
+  const parts: string[] = [];
+  let ok = true;
+
+  if (!atLeast(kernel, 5, 8)) {
+    if (has('CAP_SYS_ADMIN')) parts.push(`eBPF: CAP_SYS_ADMIN (kernel ${k} < 5.8 has no CAP_BPF/CAP_PERFMON)`);
+    else {
+      ok = false;
+      parts.push(`eBPF: missing CAP_SYS_ADMIN (kernel ${k} < 5.8 has no CAP_BPF/CAP_PERFMON): cannot load eBPF programs`);
+    }
+  } else {
+    const absent = (['CAP_BPF', 'CAP_PERFMON'] as const).filter((c) => !has(c));
+    if (absent.length === 0) parts.push('eBPF: CAP_BPF + CAP_PERFMON');
+    else if (has('CAP_SYS_ADMIN')) parts.push(`eBPF: CAP_SYS_ADMIN, which covers ${absent.join(' and ')} (not in this process's set)`);
+    else {
+      ok = false;
+      parts.push(`eBPF: missing ${absent.join(' and ')} (or CAP_SYS_ADMIN): cannot load or attach eBPF programs`);
+    }
+  }
+
+  if (atLeast(kernel, 5, 11)) {
+    parts.push(`memlock: CAP_SYS_RESOURCE not needed (kernel ${k} >= 5.11 charges BPF memory to the memory cgroup, not RLIMIT_MEMLOCK)`);
+  } else if (has('CAP_SYS_RESOURCE')) {
+    parts.push(`memlock: CAP_SYS_RESOURCE raises RLIMIT_MEMLOCK (kernel ${k} < 5.11 charges BPF memory to it)`);
+  } else {
+    ok = false;
+    parts.push(`memlock: missing CAP_SYS_RESOURCE: kernel ${k} < 5.11 charges BPF memory to RLIMIT_MEMLOCK, which libbpf cannot raise without it`);
+  }
+
+  if (uid === 0) parts.push('files: uid 0 reads tracefs and cgroupfs');
+  else if (has('CAP_DAC_READ_SEARCH') || has('CAP_DAC_OVERRIDE')) parts.push(`files: ${has('CAP_DAC_READ_SEARCH') ? 'CAP_DAC_READ_SEARCH' : 'CAP_DAC_OVERRIDE'} reads tracefs (root-only) as uid ${uid}`);
+  else {
+    ok = false;
+    parts.push(`files: missing CAP_DAC_READ_SEARCH: uid ${uid} cannot read tracefs (root-only) to attach tracepoints`);
+  }
+
+  parts.push(has('CAP_SYS_PTRACE') ? 'CAP_SYS_PTRACE present' : "no CAP_SYS_PTRACE (only for /proc/<pid> of other users' processes)");
+  return { name: 'capabilities', ok, required: true, detail: parts.join('; ') };
+}
 
 function effectiveCaps(): bigint {
   const status = readFileSync('/proc/self/status', 'utf8');
@@ -45,6 +107,8 @@ function effectiveCaps(): bigint {
 }
 
 async function probeHooks(): Promise<Check[]> {
+  // Imported here so the pure checks above load without the agent (unit tests).
+  const { BPF_BUILD_DIR } = await import('./agent.js');
   const objectPath = `${BPF_BUILD_DIR}probes.bpf.o`;
   if (!existsSync(objectPath)) {
     return [{ name: 'hook probes', ok: false, required: true, detail: `${objectPath} missing: run npm run build` }];
@@ -107,11 +171,7 @@ export async function collectChecks(): Promise<Check[]> {
   const docker = new DockerMetadataSource(socket, createLogger('error'));
   const dockerOk = await docker.available();
   checks.push({ name: 'docker', ok: dockerOk, required: false, detail: dockerOk ? `${socket} answers` : `${socket} does not answer: containers get cgroup-derived ids only` });
-  const caps = effectiveCaps();
-  const have = CAPABILITIES.filter(([bit]) => (caps >> BigInt(bit)) & 1n).map(([, name]) => name);
-  const missing = CAPABILITIES.filter(([bit]) => !((caps >> BigInt(bit)) & 1n)).map(([, name, why]) => `${name} (${why})`);
-  const canBpf = have.includes('CAP_BPF') && have.includes('CAP_PERFMON') || have.includes('CAP_SYS_ADMIN');
-  checks.push({ name: 'capabilities', ok: canBpf, required: true, detail: `have ${have.join(' ') || 'none'}${missing.length ? `; missing ${missing.join(', ')}` : ''}` });
+  checks.push(capabilityCheck(capabilityNames(effectiveCaps()), parseKernelRelease(release()), process.geteuid?.() ?? -1));
   return checks;
 }
 

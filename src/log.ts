@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/** The agent's own diagnostics: one line each on stderr, never mixed with the event stream. */
+/**
+ * The agent's own diagnostics: one line each on stderr, never mixed with the event stream.
+ * Messages are escaped by the console rule (escapeControl, see src/telemetry/escape.ts).
+ */
 import { escapeControl } from './telemetry/escape.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /** `contguard` entry point: parses the command line, runs a command, maps failures to exit codes. */
 import { ConfigError, DEFAULT_CONFIG, loadConfigFile, mergeCliOverrides, resolveOtlpEndpoint } from './config.js';
-import { parseCli, UsageError, type CliRunOptions } from './cli/args.js';
+import { parseCli, UsageError } from './cli/args.js';
+import type { CliRunOptions } from './cli/options.js';
 import { createLogger } from './log.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config. */

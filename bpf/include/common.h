@@ -11,6 +11,7 @@
 /* Set by user space before load (.rodata): the verifier prunes the branch not taken. */
 const volatile __u32 cg_cgroup_mode = CG_CGROUP_MODE_V2; /* which hierarchy identifies a container */
 const volatile __u32 cg_self_tgid = 0;                   /* the agent itself: never reported */
+const volatile __u32 cg_include_host = 0;                /* 1: sensors also report host tasks */
 
 /* kernfs_node::parent became __parent in 6.15; CO-RE picks whichever this kernel has. */
 struct kernfs_node___pre_6_15 {
@@ -47,6 +48,10 @@ static __always_inline struct cgroup *cg_task_cgroup(struct task_struct *task)
 	}
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp);
 }
+
+#ifndef CG_NO_REGISTRY
+#include "registry_maps.h" /* the container registry every sensor filters with */
+#endif
 
 /* Fills the id and the last two path components of the task's cgroup. */
 static __always_inline void cg_fill_cgroup_ref(struct cg_cgroup_ref *ref, struct task_struct *task)

@@ -7,35 +7,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, formatValue, isHttpUrl, isValidHost } from '../config.js';
-
-/** Options of `contguard run`; each one overrides the matching config-file setting. */
-export interface CliRunOptions {
-  /** Path of the YAML config file. */
-  config?: string;
-  /** Directory for JSON-lines event logs (`outputs.jsonl.dir`). */
-  logDir?: string;
-  /** Prometheus listen address, or `'off'` to disable the endpoint. */
-  prometheus?: { host: string; port: number } | 'off';
-  /** OTLP endpoint URL (`outputs.otlp.endpoint`). */
-  otlpEndpoint?: string;
-  /** File to create once the agent is ready (for readiness probes). */
-  readyFile?: string;
-  /** One of `error`, `warn`, `info`, `debug`. */
-  logLevel?: string;
-  /** Also report host (non-container) processes. */
-  includeHost?: boolean;
-}
-
-/** Options of `contguard seccomp`. */
-export interface CliSeccompOptions {
-  /** Container name, id (prefix), or image name[:tag] to build a profile for. */
-  target?: string;
-  /** Running container whose recorded use is compared with the profile it runs under. */
-  check?: string;
-  logDir: string;
-  out?: string;
-  dockerDefault?: string;
-}
+import type { CliRunOptions, CliSeccompOptions } from './options.js';
 
 /** What the command line asks for. */
 export type CliCommand =
@@ -133,7 +105,12 @@ const COMMANDS: readonly CommandSpec[] = [
     positionals: 'TARGET',
     maxPositionals: 1,
     options: {
-      'log-dir': { type: 'string', value: 'DIR', description: 'Where the agent wrote its JSON lines (default /var/log/contguard)' },
+      config: {
+        type: 'string',
+        value: 'FILE',
+        description: "The agent's YAML config file: its docker.socket and outputs.jsonl.dir become the defaults",
+      },
+      'log-dir': { type: 'string', value: 'DIR', description: "Where the agent wrote its JSON lines (default: the config's, /var/log/contguard)" },
       out: { type: 'string', value: 'FILE', description: 'Write the profile here instead of standard output' },
       check: { type: 'string', value: 'CONTAINER', description: 'Compare what CONTAINER used with the profile it runs under' },
       'docker-default': { type: 'string', value: 'FILE', description: "Docker's default profile (default.json) to compare with" },
@@ -148,8 +125,12 @@ const COMMANDS: readonly CommandSpec[] = [
         throw new UsageError('seccomp: give either a TARGET or --check CONTAINER, not both');
       }
       if (target === '') throw new UsageError('seccomp: expected a container name, id or image, got ""');
-      const options: CliSeccompOptions = { logDir: nonEmpty(v, 'log-dir', 'a directory path') ?? '/var/log/contguard' };
+      const options: CliSeccompOptions = {};
       if (target !== undefined) options.target = target;
+      const config = nonEmpty(v, 'config', 'a file path');
+      if (config !== undefined) options.config = config;
+      const logDir = nonEmpty(v, 'log-dir', 'a directory path');
+      if (logDir !== undefined) options.logDir = logDir;
       if (check !== undefined) options.check = check;
       const out = nonEmpty(v, 'out', 'a file path');
       if (out !== undefined) options.out = out;

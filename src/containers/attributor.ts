@@ -2,6 +2,11 @@
 /**
  * Kernel cgroup reference -> container, enriched with runtime metadata. Events that arrive
  * before the metadata wait for it (bounded), so a container's first exec carries its name.
+ *
+ * Every cache is bounded: cgroups (maxCgroups, oldest quarter out), container records
+ * (maxContainers, least recently looked up out), metadata retries (maxContainers) and removals
+ * waiting out their grace period (maxCgroups, the oldest runs early). Removed cgroups
+ * (onCgroupRemoved, any runtime) and destroyed Docker containers go after removalGraceMs.
  */
 import type { Attributes } from '../telemetry/record.js';
 import { cgroupPathFromKernelNames, parseContainerFromCgroupPath } from './cgroup-path.js';
@@ -45,33 +50,84 @@ export interface AttributorOptions {
   metadataWaitMs: number;
   /** The agent's own cgroup path: its container (if any) is never reported. */
   selfCgroupPath: string | null;
+  /** How long a removed cgroup (or destroyed container) stays resolvable for late events. Default 60 s. */
+  removalGraceMs?: number;
+  /** Least time between two metadata lookups of a container whose lookup failed (not a 404). Default 30 s. */
+  metadataRetryMs?: number;
+  /** Most cgroups remembered (the oldest quarter goes when full); also bounds pending removals. Default 16384. */
+  maxCgroups?: number;
+  /** Most container records remembered (the least recently looked up goes first); also bounds pending retries. Default 8192. */
+  maxContainers?: number;
 }
 
 const MAX_CACHED_CGROUPS = 16_384;
+const MAX_CACHED_CONTAINERS = 8_192;
+
+/** One cgroup's attribution: the promise every caller shares, and its result once settled. */
+interface CgroupEntry {
+  promise: Promise<ContainerInfo | null>;
+  settled: boolean;
+  value: ContainerInfo | null;
+  /** Counted in liveCgroups (settled to a container while in byCgroup). */
+  counted: boolean;
+}
 
 export class ContainerAttributor {
-  private readonly byCgroup = new Map<bigint, Promise<ContainerInfo | null>>();
+  private readonly byCgroup = new Map<bigint, CgroupEntry>();
+  /** Container id -> its record, shared by all its cgroups. */
   private readonly byId = new Map<string, ContainerInfo>();
+  /** Container record -> how many byCgroup entries resolved to it. */
+  private readonly liveCgroups = new Map<ContainerInfo, number>();
+  /** Container id -> earliest time (performance.now) its failed metadata lookup may be retried. */
+  private readonly retryAt = new Map<string, number>();
+  /** Removals waiting out the grace period: cgroup id (bigint) or destroyed container id (string). */
+  private readonly pendingRemovals = new Map<bigint | string, NodeJS.Timeout>();
 
   private readonly selfContainerId: string | null;
+  private readonly removalGraceMs: number;
+  private readonly metadataRetryMs: number;
+  private readonly maxCgroups: number;
+  private readonly maxContainers: number;
 
   constructor(private readonly opts: AttributorOptions) {
     this.selfContainerId = opts.selfCgroupPath ? (parseContainerFromCgroupPath(opts.selfCgroupPath)?.id ?? null) : null;
+    this.removalGraceMs = Math.max(0, opts.removalGraceMs ?? 60_000);
+    this.metadataRetryMs = Math.max(0, opts.metadataRetryMs ?? 30_000);
+    this.maxCgroups = Math.max(4, Math.floor(opts.maxCgroups ?? MAX_CACHED_CGROUPS));
+    this.maxContainers = Math.max(1, Math.floor(opts.maxContainers ?? MAX_CACHED_CONTAINERS));
   }
 
   /** The container behind a cgroup, or null for a host process (or the agent's own container). */
   attribute(ref: CgroupRef): Promise<ContainerInfo | null> {
-    let p = this.byCgroup.get(ref.cgroupId);
-    if (!p) {
-      // Bounded: host cgroups come and go (a scope per cron job or login); the oldest
-      // entries go first, and a forgotten container cgroup finds its record again by id.
-      if (this.byCgroup.size >= MAX_CACHED_CGROUPS) {
-        for (const key of [...this.byCgroup.keys()].slice(0, MAX_CACHED_CGROUPS / 4)) this.byCgroup.delete(key);
-      }
-      p = this.lookup(ref);
-      this.byCgroup.set(ref.cgroupId, p);
+    const entry = this.byCgroup.get(ref.cgroupId);
+    if (entry !== undefined) {
+      if (entry.settled && entry.value !== null) this.retryIfDue(entry.value);
+      return entry.promise;
     }
-    return p;
+    return this.add(ref.cgroupId, ref.name, ref.parentName).promise;
+  }
+
+  /**
+   * The settled attribution of a cgroup already looked up, without a promise: the container,
+   * `null` for a host cgroup (or the agent's own), or `undefined` when the cgroup is unknown or
+   * its lookup (including the metadata wait) is still going on; then call {@link attribute}.
+   * Only `ref.cgroupId` is read, and nothing is allocated on a hit.
+   */
+  attributeKnown(ref: Pick<CgroupRef, 'cgroupId'>): ContainerInfo | null | undefined {
+    const entry = this.byCgroup.get(ref.cgroupId);
+    if (entry === undefined || !entry.settled) return undefined;
+    const info = entry.value;
+    if (info !== null) this.retryIfDue(info);
+    return info;
+  }
+
+  /**
+   * The kernel removed this cgroup. After the grace period (late events still resolve) its
+   * entry goes, with the resolver's cached path, and so does its container's record once no
+   * other remembered cgroup resolves to it.
+   */
+  onCgroupRemoved(cgroupId: bigint): void {
+    if (typeof cgroupId === 'bigint') this.schedule(cgroupId);
   }
 
   /** Applies a runtime event: renames update the name, destroyed containers are forgotten. */
@@ -83,31 +139,123 @@ export class ContainerAttributor {
       info.attributes = containerAttributes(info.id, info.runtime, info.metadata);
     } else if (action === 'destroy') {
       // Late events of a removed container still resolve from the cache for a while.
-      setTimeout(() => this.forget(id), 60_000).unref();
+      this.schedule(id);
     }
   }
 
+  /** Number of container records. */
   get size(): number {
     return this.byId.size;
   }
 
-  private forget(id: string): void {
-    this.byId.delete(id);
-    for (const [cg, p] of this.byCgroup) {
-      void p.then((info) => {
-        if (info?.id === id) this.byCgroup.delete(cg);
+  private add(cgroupId: bigint, name: string, parentName: string): CgroupEntry {
+    // Bounded: host cgroups come and go (a scope per cron job or login); the oldest
+    // entries go first, and a forgotten container cgroup finds its record again by id.
+    if (this.byCgroup.size >= this.maxCgroups) {
+      let n = this.maxCgroups >> 2;
+      for (const [id, old] of this.byCgroup) {
+        if (n-- <= 0) break;
+        this.deleteEntry(id, old);
+      }
+    }
+    const entry: CgroupEntry = { promise: null as unknown as Promise<ContainerInfo | null>, settled: false, value: null, counted: false };
+    this.byCgroup.set(cgroupId, entry);
+    // The ref's fields are copied: a caller may reuse its ref object for the next event.
+    entry.promise = this.lookup(cgroupId, name, parentName).then((info) => {
+      entry.value = info;
+      entry.settled = true;
+      if (info !== null && this.byCgroup.get(cgroupId) === entry) {
+        entry.counted = true;
+        this.liveCgroups.set(info, (this.liveCgroups.get(info) ?? 0) + 1);
+      }
+      return info;
+    });
+    return entry;
+  }
+
+  private deleteEntry(cgroupId: bigint, entry: CgroupEntry): void {
+    this.byCgroup.delete(cgroupId);
+    if (!entry.counted || entry.value === null) return;
+    entry.counted = false;
+    const n = (this.liveCgroups.get(entry.value) ?? 1) - 1;
+    if (n > 0) this.liveCgroups.set(entry.value, n);
+    else this.liveCgroups.delete(entry.value);
+  }
+
+  /** Runs a removal after the grace period; beyond maxCgroups pending ones, the oldest runs now. */
+  private schedule(key: bigint | string): void {
+    if (this.pendingRemovals.has(key)) return;
+    if (this.pendingRemovals.size >= this.maxCgroups) {
+      const oldest = this.pendingRemovals.keys().next();
+      if (!oldest.done) this.runRemoval(oldest.value);
+    }
+    const timer = setTimeout(() => this.runRemoval(key), this.removalGraceMs);
+    timer.unref();
+    this.pendingRemovals.set(key, timer);
+  }
+
+  private runRemoval(key: bigint | string): void {
+    const timer = this.pendingRemovals.get(key);
+    if (timer !== undefined) clearTimeout(timer);
+    this.pendingRemovals.delete(key);
+    if (typeof key === 'bigint') this.dropCgroup(key);
+    else this.forgetContainer(key);
+  }
+
+  private dropCgroup(cgroupId: bigint): void {
+    const entry = this.byCgroup.get(cgroupId);
+    if (entry === undefined) {
+      // Evicted (cache bound) or never looked up: its record, if any, goes when nothing else uses it.
+      const path = this.opts.resolver?.resolve(cgroupId);
+      this.opts.resolver?.forget(cgroupId);
+      const id = path ? parseContainerFromCgroupPath(path)?.id : undefined;
+      const info = id === undefined ? undefined : this.byId.get(id);
+      if (info !== undefined && !this.liveCgroups.has(info)) this.dropRecord(info.id);
+      return;
+    }
+    if (!entry.settled) {
+      // Still looking up after the grace period (rare): drop it once settled.
+      void entry.promise.then(() => {
+        if (this.byCgroup.get(cgroupId) === entry) this.dropCgroup(cgroupId);
       });
+      return;
+    }
+    this.opts.resolver?.forget(cgroupId);
+    this.deleteEntry(cgroupId, entry);
+    const info = entry.value;
+    if (info !== null && !this.liveCgroups.has(info) && this.byId.get(info.id) === info) this.dropRecord(info.id);
+  }
+
+  /** A destroyed container: its record and every settled cgroup entry that resolves to it. */
+  private forgetContainer(id: string): void {
+    this.dropRecord(id);
+    for (const [cgroupId, entry] of this.byCgroup) {
+      if (entry.settled && entry.value?.id === id) {
+        this.deleteEntry(cgroupId, entry);
+        this.opts.resolver?.forget(cgroupId);
+      }
     }
   }
 
-  private async lookup(ref: CgroupRef): Promise<ContainerInfo | null> {
-    const path = this.opts.resolver?.resolve(ref.cgroupId) ?? cgroupPathFromKernelNames(ref.name, ref.parentName);
+  private dropRecord(id: string): void {
+    this.byId.delete(id);
+    this.retryAt.delete(id);
+  }
+
+  private async lookup(cgroupId: bigint, name: string, parentName: string): Promise<ContainerInfo | null> {
+    const kernelPath = cgroupPathFromKernelNames(name, parentName);
+    const resolved = this.opts.resolver ? await this.opts.resolver.resolveAsync(cgroupId, { name, parentName }) : null;
+    const path = resolved ?? kernelPath;
     if (this.opts.selfCgroupPath && path === this.opts.selfCgroupPath) return null;
-    const parsed = parseContainerFromCgroupPath(path) ?? parseContainerFromCgroupPath(cgroupPathFromKernelNames(ref.name, ref.parentName));
+    const parsed = parseContainerFromCgroupPath(path) ?? parseContainerFromCgroupPath(kernelPath);
     if (!parsed || parsed.id === this.selfContainerId) return null;
     // One record per container, shared by all its cgroups: one inspect, and renames reach every cgroup.
     const known = this.byId.get(parsed.id);
     if (known) {
+      // Most recently looked up: the last to go when the bound is reached.
+      this.byId.delete(parsed.id);
+      this.byId.set(parsed.id, known);
+      this.retryIfDue(known);
       await known.ready;
       return known;
     }
@@ -119,6 +267,10 @@ export class ContainerAttributor {
       attributes: containerAttributes(parsed.id, parsed.runtime, null),
       ready: Promise.resolve(),
     };
+    if (this.byId.size >= this.maxContainers) {
+      const oldest = this.byId.keys().next();
+      if (!oldest.done) this.dropRecord(oldest.value);
+    }
     this.byId.set(parsed.id, info);
     info.ready = this.enrich(info);
     await info.ready;
@@ -127,15 +279,44 @@ export class ContainerAttributor {
 
   /** Waits for metadata up to metadataWaitMs; a slower answer still enriches later events. */
   private async enrich(info: ContainerInfo): Promise<void> {
+    if (!this.opts.docker) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.opts.metadataWaitMs);
+      timer.unref();
+    });
+    await Promise.race([this.fetchMetadata(info), timeout]);
+    clearTimeout(timer);
+  }
+
+  /** One metadata lookup; a failure (not a 404) allows a retry after metadataRetryMs. Never rejects. */
+  private async fetchMetadata(info: ContainerInfo): Promise<void> {
     const docker = this.opts.docker;
     if (!docker) return;
-    const inspected = docker.inspect(info.id).then((m) => {
-      if (m) {
-        info.metadata = m;
-        info.attributes = containerAttributes(info.id, info.runtime, m);
+    let m: ContainerMetadata | null;
+    try {
+      m = await docker.inspect(info.id);
+    } catch {
+      if (this.byId.get(info.id) !== info) return;
+      if (!this.retryAt.has(info.id) && this.retryAt.size >= this.maxContainers) {
+        const oldest = this.retryAt.keys().next();
+        if (!oldest.done) this.retryAt.delete(oldest.value);
       }
-    });
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.opts.metadataWaitMs).unref());
-    await Promise.race([inspected, timeout]);
+      this.retryAt.set(info.id, performance.now() + this.metadataRetryMs);
+      return;
+    }
+    if (m) {
+      info.metadata = m;
+      info.attributes = containerAttributes(info.id, info.runtime, m);
+    }
+  }
+
+  /** A later event of a container whose metadata lookup failed retries it, at most once per metadataRetryMs. */
+  private retryIfDue(info: ContainerInfo): void {
+    if (this.retryAt.size === 0 || info.metadata !== null) return;
+    const at = this.retryAt.get(info.id);
+    if (at === undefined || performance.now() < at || this.byId.get(info.id) !== info) return;
+    this.retryAt.delete(info.id); // none while this one is in flight
+    void this.fetchMetadata(info);
   }
 }

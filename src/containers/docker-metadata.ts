@@ -51,17 +51,46 @@ export function metadataFromInspect(
   };
 }
 
+export interface DockerMetadataOptions {
+  /** Least time between two lookups of an image whose lookup failed. Default 30 s. */
+  imageRetryMs?: number;
+  /** Most images whose tags are remembered (the oldest go first); also bounds failed and in-flight lookups. Default 1024. */
+  maxImages?: number;
+}
+
+/** Sets key -> value in a map that holds at most `max` keys, dropping the oldest first. */
+function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  if (!map.has(key)) {
+    while (map.size >= max) {
+      const oldest = map.keys().next();
+      if (oldest.done) break;
+      map.delete(oldest.value);
+    }
+  }
+  map.set(key, value);
+}
+
 export class DockerMetadataSource {
   private readonly docker: Docker;
-  private readonly imageTags = new Map<string, Promise<string[]>>();
+  /** Image id -> RepoTags, successful answers only. */
+  private readonly imageTags = new Map<string, string[]>();
+  /** Image id -> the lookup in flight, shared by concurrent inspects. */
+  private readonly imageLookups = new Map<string, Promise<string[]>>();
+  /** Image id -> when (performance.now) its last lookup failed. */
+  private readonly imageFailures = new Map<string, number>();
+  private readonly imageRetryMs: number;
+  private readonly maxImages: number;
   private events: NodeJS.ReadableStream | null = null;
   private stopped = false;
 
   constructor(
     socketPath: string,
     private readonly logger: AgentLogger,
+    opts: DockerMetadataOptions = {},
   ) {
     this.docker = new Docker({ socketPath, timeout: 5000 });
+    this.imageRetryMs = Math.max(0, opts.imageRetryMs ?? 30_000);
+    this.maxImages = Math.max(1, Math.floor(opts.maxImages ?? 1024));
   }
 
   /** True when the daemon answers; the caller degrades to cgroup-derived ids otherwise. */
@@ -77,17 +106,23 @@ export class DockerMetadataSource {
     }
   }
 
-  /** Metadata of one container, or null when Docker does not know it (another runtime, or gone). */
+  /**
+   * Metadata of one container, or null when Docker does not know it (404: another runtime, or gone).
+   * Rejects when the daemon could not answer (unreachable, timeout, server error): the caller may
+   * ask again later. A failed image lookup only leaves the tags out (it is retried after imageRetryMs).
+   */
   async inspect(containerId: string): Promise<ContainerMetadata | null> {
+    let info: Docker.ContainerInspectInfo;
     try {
-      const info = await this.docker.getContainer(containerId).inspect();
-      const tags = info.Image ? await this.repoTags(info.Image) : [];
-      return metadataFromInspect(info, tags);
+      info = await this.docker.getContainer(containerId).inspect();
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
-      if (status !== 404) this.logger.debug(`docker inspect ${containerId.slice(0, 12)}: ${(err as Error).message}`);
-      return null;
+      if (status === 404) return null;
+      this.logger.debug(`docker inspect ${containerId.slice(0, 12)}: ${(err as Error).message}`);
+      throw err;
     }
+    const tags = info.Image ? await this.repoTags(info.Image) : [];
+    return metadataFromInspect(info, tags);
   }
 
   /** Follows container events (rename, destroy) until stop(); reconnects after errors. */
@@ -133,16 +168,35 @@ export class DockerMetadataSource {
     s?.destroy?.();
   }
 
+  /** An image's RepoTags: answers are cached (bounded), a failure gives [] and is retried after imageRetryMs. */
   private repoTags(imageId: string): Promise<string[]> {
-    let p = this.imageTags.get(imageId);
-    if (!p) {
-      p = this.docker
-        .getImage(imageId)
-        .inspect()
-        .then((img) => img.RepoTags ?? [])
-        .catch(() => []);
-      this.imageTags.set(imageId, p);
-    }
-    return p;
+    const known = this.imageTags.get(imageId);
+    if (known) return Promise.resolve(known);
+    const inflight = this.imageLookups.get(imageId);
+    if (inflight) return inflight;
+    const failedAt = this.imageFailures.get(imageId);
+    if (failedAt !== undefined && performance.now() - failedAt < this.imageRetryMs) return Promise.resolve([]);
+    const lookup = this.docker
+      .getImage(imageId)
+      .inspect()
+      .then(
+        (img) => {
+          const tags = img.RepoTags ?? [];
+          this.imageFailures.delete(imageId);
+          setBounded(this.imageTags, imageId, tags, this.maxImages);
+          return tags;
+        },
+        (err: unknown) => {
+          this.logger.debug(`docker image inspect ${imageId.slice(0, 19)}: ${(err as Error).message}`);
+          setBounded(this.imageFailures, imageId, performance.now(), this.maxImages);
+          return [] as string[];
+        },
+      )
+      .finally(() => {
+        if (this.imageLookups.get(imageId) === lookup) this.imageLookups.delete(imageId);
+      });
+    // More lookups in flight than that (a daemon that hangs): they just are not shared.
+    if (this.imageLookups.size < this.maxImages) this.imageLookups.set(imageId, lookup);
+    return lookup;
   }
 }

@@ -3,13 +3,28 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import Docker from 'dockerode';
-import type { CliSeccompOptions } from '../cli/args.js';
+import type { CliSeccompOptions } from '../cli/options.js';
+import { DEFAULT_CONFIG, loadConfigFile } from '../config.js';
 import { hostSyscallArch, isKnownSyscall, type SyscallArch } from '../sensors/syscalls/names.js';
 import { readRecordings, selectRecordings, SeccompInputError, type Recording } from './recordings.js';
 import { DOCKER_DEFAULT_CAPS, checkUsage, generateProfile, resolveProfile, type HostEnv, type SeccompProfile } from './profile.js';
 
-/** Docker's own default profile as Debian ships it (package golang-github-docker-docker-dev). */
-export const DOCKER_DEFAULT_PROFILE = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json';
+/**
+ * Where Docker's own default profile (moby's profiles/seccomp/default.json) is looked for, in
+ * order: where scripts/setup-host.sh extracts it alone, then where Debian's package
+ * golang-github-docker-docker-dev installs it.
+ */
+export const DOCKER_DEFAULT_PROFILE_PATHS: readonly string[] = [
+  '/usr/local/share/contguard/docker-default-seccomp.json',
+  '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json',
+];
+
+/** The first of `paths` that exists, or null. */
+export function findDockerDefaultProfile(paths: readonly string[] = DOCKER_DEFAULT_PROFILE_PATHS, exists: (path: string) => boolean = existsSync): string | null {
+  return paths.find((p) => exists(p)) ?? null;
+}
+
+const NOT_FOUND = `Docker's default profile not found (looked at ${DOCKER_DEFAULT_PROFILE_PATHS.join(', ')}; scripts/setup-host.sh installs it)`;
 
 function kernelVersion(): [number, number] {
   const [maj, min] = release().split('.').map((x) => parseInt(x, 10));
@@ -51,23 +66,44 @@ function list(names: string[], max = 40): string {
   return names.length <= max ? names.join(' ') : `${names.slice(0, max).join(' ')} ... (+${names.length - max})`;
 }
 
+/** One run for a report: `web (abcdef012345, recording from <start>)`. */
+export function describeRun(r: Recording): string {
+  return `${r.containerName ?? r.imageName ?? '?'} (${r.containerId.slice(0, 12)}, recording from ${r.startedAt})`;
+}
+
+/** The warning printed once when runs were joined while their container already ran; null when none was. */
+export function joinedRunningWarning(runs: readonly Recording[]): string | null {
+  const joined = runs.filter((r) => r.joinedRunning);
+  if (joined.length === 0) return null;
+  return `warning: ${joined.length} of ${runs.length} run(s) were already running when the agent started: their start-up syscalls may be missing from the profile (record a fresh start to include them)`;
+}
+
+/**
+ * `contguard seccomp`. With `--config FILE` (the agent's config, loaded as strictly as by `run`)
+ * its `docker.socket` and `outputs.jsonl.dir` are used; `--log-dir` still wins.
+ * @throws ConfigError for a bad config file, SeccompInputError for what the user must fix.
+ */
 export async function runSeccomp(o: CliSeccompOptions, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  const cfg = o.config !== undefined ? loadConfigFile(o.config) : DEFAULT_CONFIG;
+  const logDir = o.logDir ?? cfg.outputs.jsonl.dir;
   const arch = hostSyscallArch();
-  const { recordings, corruptLines } = readRecordings(o.logDir);
-  if (corruptLines > 0) err(`contguard seccomp: skipped ${corruptLines} unreadable line(s) in ${o.logDir}\n`);
-  const defaultPath = o.dockerDefault ?? DOCKER_DEFAULT_PROFILE;
-  if (o.check) return runCheck(o.check, recordings, arch, defaultPath, out, err);
+  const { recordings, corruptLines } = readRecordings(logDir);
+  if (corruptLines > 0) err(`contguard seccomp: skipped ${corruptLines} unreadable line(s) in ${logDir}\n`);
+  const defaultPath = o.dockerDefault ?? findDockerDefaultProfile();
+  if (o.check) return runCheck(o.check, recordings, arch, defaultPath, cfg.docker.socket, out, err);
 
   const target = o.target!;
   const selected = selectRecordings(recordings, target).filter((r) => r.arch === arch);
   if (selected.length === 0) {
-    throw new SeccompInputError(`no recorded syscalls for "${target}" in ${o.logDir} (run the agent while the container runs)`);
+    throw new SeccompInputError(`no recorded syscalls for "${target}" in ${logDir} (run the agent while the container runs)`);
   }
+  const warning = joinedRunningWarning(selected);
+  if (warning) err(`contguard seccomp: ${warning}\n`);
   let reference = null;
-  if (existsSync(defaultPath) || o.dockerDefault) {
+  if (defaultPath !== null) {
     reference = resolveProfile(loadProfile(defaultPath), hostEnv(arch, new Set(DOCKER_DEFAULT_CAPS)));
   } else {
-    err(`contguard seccomp: Docker's default profile not found at ${defaultPath}: no comparison, no argument conditions kept\n`);
+    err(`contguard seccomp: ${NOT_FOUND}: no comparison, no argument conditions kept (or use --docker-default FILE)\n`);
   }
   const g = generateProfile(selected, recordings, hostEnv(arch, new Set(DOCKER_DEFAULT_CAPS)), reference);
   const text = JSON.stringify(g.profile, null, 2) + '\n';
@@ -82,6 +118,8 @@ export async function runSeccomp(o: CliSeccompOptions, out: (s: string) => void 
     `recorded ${selected.length} run(s) of image ${images.join(', ')} from ${start} to ${end} (${span(start, end)})${lastNew ? `; last new syscall at ${lastNew}` : ''}`,
     `allows ${g.allowed.length} syscalls: ${g.workloadNames.length} used by the workload, ${g.runtimeNames.length} by the runtime after its filter (${g.runtimeSource === 'builtin' ? 'built-in runc base set: no run was recorded under a filter' : 'recorded'})`,
   ];
+  const joined = selected.filter((r) => r.joinedRunning);
+  if (joined.length) report.push(`joined while already running, start-up syscalls may be missing: ${joined.map(describeRun).join(', ')}`);
   if (g.conditionalCopied.length) report.push(`kept Docker's argument conditions for: ${g.conditionalCopied.join(' ')}`);
   if (g.unnamed.length) report.push(`not allowed (libseccomp has no name for these numbers): ${g.unnamed.join(' ')}`);
   if (reference) {
@@ -93,14 +131,22 @@ export async function runSeccomp(o: CliSeccompOptions, out: (s: string) => void 
   return 0;
 }
 
-async function runCheck(container: string, recordings: Recording[], arch: SyscallArch, defaultPath: string, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const docker = new Docker({ socketPath: '/var/run/docker.sock', timeout: 5000 });
+async function runCheck(
+  container: string,
+  recordings: Recording[],
+  arch: SyscallArch,
+  defaultPath: string | null,
+  socketPath: string,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  const docker = new Docker({ socketPath, timeout: 5000 });
   let info: Awaited<ReturnType<ReturnType<Docker['getContainer']>['inspect']>>;
   try {
     info = await docker.getContainer(container).inspect();
   } catch (e) {
     const status = (e as { statusCode?: number }).statusCode;
-    throw new SeccompInputError(status === 404 ? `no such container: ${container}` : `docker inspect ${container}: ${(e as Error).message}`);
+    throw new SeccompInputError(status === 404 ? `no such container: ${container}` : `docker inspect ${container} (${socketPath}): ${(e as Error).message}`);
   }
   // The current run: the latest recording of this container id.
   const rec = recordings.filter((r) => r.containerId === info.Id).sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
@@ -118,16 +164,19 @@ async function runCheck(container: string, recordings: Recording[], arch: Syscal
     profile = parseProfileJson(opt.slice(8), `${container} SecurityOpt`);
     source = 'custom profile (docker inspect SecurityOpt)';
   } else {
-    if (!existsSync(defaultPath)) throw new SeccompInputError(`${container} runs under Docker's default profile, not found at ${defaultPath} (use --docker-default FILE)`);
+    if (defaultPath === null) throw new SeccompInputError(`${container} runs under Docker's default profile: ${NOT_FOUND} (or use --docker-default FILE)`);
     profile = loadProfile(defaultPath);
     source = "Docker's default profile";
+  }
+  if (rec.joinedRunning) {
+    err(`contguard seccomp: warning: ${describeRun(rec)} was already running when the agent started: its start-up syscalls may be missing, so some listed as allowed but never used may have been used\n`);
   }
   const used = new Set([...Object.keys(rec.workload), ...Object.keys(rec.runtime)]);
   const resolved = profile ? resolveProfile(profile, hostEnv(arch, caps)) : null;
   const report = resolved ? checkUsage(used, resolved, arch) : { wouldBeBlocked: [], allowedNeverUsed: [], conditional: [] };
   out(
     JSON.stringify(
-      { container: info.Name.replace(/^\//, ''), id: info.Id, profile: source, used: used.size, ...report },
+      { container: info.Name.replace(/^\//, ''), id: info.Id, profile: source, used: used.size, joinedRunning: rec.joinedRunning, ...report },
       null,
       2,
     ) + '\n',

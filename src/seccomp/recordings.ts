@@ -4,6 +4,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const SNAPSHOT_EVENT = 'contguard.syscalls.snapshot';
+/** Set (true) by the syscalls sensor on the snapshots of a container that already ran when the agent started. */
+export const JOINED_RUNNING_ATTRIBUTE = 'contguard.syscalls.joined_running';
 
 /** One container run's latest snapshot. */
 export interface Recording {
@@ -18,6 +20,12 @@ export interface Recording {
   lastNewAt?: string;
   snapshotAt: string;
   final: boolean;
+  /**
+   * The agent started after the container: counting began mid-run, so syscalls made at start-up
+   * (the runtime's, the entrypoint's initialisation) may be missing. True when any snapshot of the
+   * run says so.
+   */
+  joinedRunning: boolean;
 }
 
 export interface ReadResult {
@@ -94,6 +102,7 @@ export function parseSnapshotLine(line: string): Recording | null | 'corrupt' {
     lastNewAt: typeof a['contguard.syscalls.last_new'] === 'string' ? a['contguard.syscalls.last_new'] : undefined,
     snapshotAt: rec.time,
     final: a['contguard.syscalls.final'] === true,
+    joinedRunning: a[JOINED_RUNNING_ATTRIBUTE] === true,
   };
 }
 
@@ -102,7 +111,7 @@ export function runKey(r: Recording): string {
   return `${r.containerId}@${r.startedAt}`;
 }
 
-/** The latest snapshot of every container run found in the log dir. */
+/** The latest snapshot of every container run found in the log dir; a run is joinedRunning when any of its snapshots is. */
 export function readRecordings(dir: string): ReadResult {
   const files = logFiles(dir);
   const latest = new Map<string, Recording>();
@@ -120,7 +129,9 @@ export function readRecordings(dir: string): ReadResult {
       if (rec === 'corrupt') corruptLines++;
       else if (rec) {
         const prev = latest.get(runKey(rec));
-        if (!prev || prev.snapshotAt <= rec.snapshotAt) latest.set(runKey(rec), rec);
+        const joinedRunning = rec.joinedRunning || (prev?.joinedRunning ?? false);
+        if (!prev || prev.snapshotAt <= rec.snapshotAt) latest.set(runKey(rec), { ...rec, joinedRunning });
+        else if (joinedRunning) prev.joinedRunning = true;
       }
     }
   }

@@ -7,6 +7,7 @@ import type { AgentLogger } from '../log.js';
 import type { ContainerAttributor } from '../containers/attributor.js';
 import type { CgroupIdResolver, CgroupMode } from '../containers/cgroup-fs.js';
 import type { EventRecord } from '../telemetry/record.js';
+import type { RegistryEntry, RegistryVariant } from '../registry/index.js';
 
 /** Documents one metric or log event; README's telemetry table is rendered from these. */
 export interface MetricSpec {
@@ -30,6 +31,8 @@ export interface TelemetrySpec {
 /** Host facts a sensor may need before load. */
 export interface SensorEnv {
   cgroupMode: CgroupMode;
+  /** How the shared container registry tracks tasks: the variant a sensor's programs must match. */
+  registryVariant: RegistryVariant;
 }
 
 export interface SensorContext extends SensorEnv {
@@ -44,27 +47,65 @@ export interface SensorContext extends SensorEnv {
   track<T>(work: Promise<T>): Promise<T>;
   /** Kernel CLOCK_MONOTONIC nanoseconds -> wall-clock nanoseconds since the epoch. */
   toUnixNano(monotonicNs: bigint): bigint;
+  /** Containers the in-kernel registry tracks now, by slot. */
+  registryEntries: ReadonlyMap<number, RegistryEntry>;
 }
 
-/** A ring buffer the sensor reads: map name and the handler of each record. */
+/**
+ * A ring buffer the sensor streams: map name and the handler of each record. The record is a
+ * view of ring memory, valid only during the call: decode it there, keep no reference.
+ */
 export interface RingSpec {
   map: string;
   handle(record: Uint8Array): void;
 }
 
+/** Work the agent runs every intervalMs (map reads, snapshots); stopped before anything is released. */
+export interface PeriodicSpec {
+  name: string;
+  intervalMs: number;
+  run(): void;
+}
+
+/**
+ * A cgroup program (cgroup_skb/, cgroup/sock_create, cgroup/connect4...): attached once at the
+ * root of the container hierarchy, or to each container's cgroup as the registry tracks it
+ * (and detached when it goes). attachAll() never attaches these.
+ */
+export interface CgroupProgramSpec {
+  program: string;
+  scope: 'root' | 'container';
+}
+
+/**
+ * What a running sensor declares; the agent does the rest. Two ways to get data out of the
+ * kernel, both declared here: `rings` (streamed events) and `periodic` (maps read on a timer).
+ * Teardown order, run by the agent: rings drained and closed, periodic work stopped, stop()
+ * (final reads), outputs and metrics flushed and shut down, release() (unmap), detach, close.
+ */
 export interface SensorInstance {
   /** Ring buffers to drain; the agent adds them to its one poller. */
   rings: RingSpec[];
-  /** Per-CPU loss counter maps (ring buffer full), exported as contguard.events.lost. */
+  /** Periodic map reads. */
+  periodic?: PeriodicSpec[];
+  /** Cgroup programs to attach per container or at the hierarchy root. */
+  cgroupPrograms?: CgroupProgramSpec[];
+  /** Per-CPU loss counter maps (ring buffer full, slot 0), exported as contguard.events.lost. */
   lossMaps: string[];
-  /** After every program is attached (e.g. seed state for what already runs). */
-  afterAttach?(): void;
+  /** A container got a registry slot / its cgroup is gone (final reads; the slot is freed after). */
+  onContainerTracked?(entry: RegistryEntry): void;
+  onContainerRemoved?(entry: RegistryEntry): void;
+  /** Final reads and records (memory is still mapped; observable callbacks may still run). */
   stop?(): Promise<void> | void;
+  /** After metrics shut down: nothing reads this sensor's memory any more; unmap it. */
+  release?(): void;
 }
 
 export interface Sensor {
   /** snake_case id: folder, .bpf.o stem and the `sensor` attribute. */
   readonly name: string;
+  /** The compiled object; default bpf/build/<name>.bpf.o (tests load their own). */
+  readonly objectPath?: string;
   readonly telemetry: TelemetrySpec;
   enabled(config: AgentConfig): boolean;
   /**

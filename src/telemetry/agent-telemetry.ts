@@ -6,6 +6,7 @@
 import type { TelemetrySpec } from '../sensors/sensor.js';
 
 export const EVENTS_LOST_COUNTER = 'contguard.events.lost';
+export const EVENTS_RECEIVED_COUNTER = 'contguard.events.received';
 
 export const agentTelemetry: TelemetrySpec = {
   metrics: [
@@ -15,6 +16,20 @@ export const agentTelemetry: TelemetrySpec = {
       unit: '{event}',
       description: 'Events the kernel could not deliver because the ring buffer was full.',
       attributes: ['sensor'],
+    },
+    {
+      name: EVENTS_RECEIVED_COUNTER,
+      instrument: 'counter',
+      unit: '{event}',
+      description: 'Records user space received from the kernel, per sensor (host events are dropped in the kernel and never counted here unless include_host is on).',
+      attributes: ['sensor'],
+    },
+    {
+      name: 'contguard.output.dropped',
+      instrument: 'counter',
+      unit: '{record}',
+      description: 'Records an output dropped because its stream stayed congested past its buffer cap (8 MiB); OTLP drops are counted by the OTel SDK (otel.sdk.* metrics).',
+      attributes: ['output'],
     },
   ],
   events: [],

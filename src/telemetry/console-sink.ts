@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Readable console stream: one escaped line per event. */
-import type { EventRecord, EventSink } from './record.js';
+/** Readable console stream: one escaped line per event, written once per batch. */
+import type { BatchOptions, EventRecord, EventSink } from './record.js';
+import { LineBatcher } from './record.js';
 import { escapeControl } from './escape.js';
 
+/** The console line of a record: escaped once here, by the console rule (see escape.ts). */
 export function formatConsoleLine(r: EventRecord): string {
   const time = new Date(Number(r.timeUnixNano / 1_000_000n)).toISOString();
   const a = r.attributes;
@@ -15,13 +17,34 @@ export function formatConsoleLine(r: EventRecord): string {
 }
 
 export class ConsoleSink implements EventSink {
-  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+  private readonly batch: LineBatcher;
 
-  write(r: EventRecord): void {
-    this.out.write(formatConsoleLine(r) + '\n');
+  constructor(out: NodeJS.WritableStream = process.stdout, opts: BatchOptions = {}) {
+    this.batch = new LineBatcher(out, opts);
   }
 
-  async flush(): Promise<void> {}
+  /** Records dropped because the console could not keep up (over maxPendingBytes) or was closed. */
+  get dropped(): number {
+    return this.batch.dropped;
+  }
 
-  async shutdown(): Promise<void> {}
+  write(r: EventRecord): void {
+    this.batch.push(formatConsoleLine(r));
+  }
+
+  endBatch(): void {
+    this.batch.endBatch();
+  }
+
+  flush(): Promise<void> {
+    return this.batch.flush();
+  }
+
+  /** Like flush, but waits at most 2 s for a console nobody reads (the stream is not ours to end). */
+  shutdown(): Promise<void> {
+    return new Promise((resolve) => {
+      void this.batch.flush().then(resolve);
+      setTimeout(resolve, 2000).unref();
+    });
+  }
 }

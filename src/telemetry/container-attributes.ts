@@ -12,3 +12,14 @@ export const CONTAINER_ATTRIBUTES: Record<string, string> = {
 
 /** The subset used on metrics: low-cardinality strings only (no arrays, no labels). */
 export const METRIC_CONTAINER_KEYS = ['container.id', 'container.name', 'container.image.name', 'container.runtime.name'] as const;
+
+/** The metric attributes of a container (the METRIC_CONTAINER_KEYS it has); {} for none. */
+export function metricAttributes(containerAttributes: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  const a: Record<string, string> = {};
+  if (!containerAttributes) return a;
+  for (const k of METRIC_CONTAINER_KEYS) {
+    const v = containerAttributes[k];
+    if (typeof v === 'string') a[k] = v;
+  }
+  return a;
+}

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /** JSON lines on disk, the embedded default when no collector exists; rotated with a size cap. */
-import { mkdirSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
-import type { EventRecord, EventSink } from './record.js';
+import type { BatchOptions, EventRecord, EventSink } from './record.js';
+import { LineBatcher } from './record.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
 
@@ -28,8 +30,13 @@ export function nanosToIso(ns: bigint): string {
   return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
+/**
+ * One JSON line per record, written once per batch (see LineBatcher). Strings are written as
+ * JSON.stringify writes them: a byte that is not UTF-8 (surrogate-escaped) appears as `\udcNN`.
+ */
 export class JsonLinesSink implements EventSink {
   private readonly stream: RotatingFileStream;
+  private readonly batch: LineBatcher;
   private failed: Error | null = null;
 
   constructor(
@@ -37,13 +44,15 @@ export class JsonLinesSink implements EventSink {
     maxFileBytes: number,
     maxFiles: number,
     private readonly onError: (err: Error) => void,
+    opts: BatchOptions = {},
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
     accessSync(dir, constants.W_OK);
+    const sizeK = Math.max(1, Math.floor(maxFileBytes / 1024));
     // With `rotate`, the generator receives only the rotation index (or nothing for the live file).
     this.stream = createStream((index: number | Date | null) => rotatedName(typeof index === 'number' ? index : null), {
       path: dir,
-      size: `${Math.max(1, Math.floor(maxFileBytes / 1024))}K`,
+      size: `${sizeK}K`,
       rotate: maxFiles,
       mode: 0o640,
     });
@@ -51,25 +60,46 @@ export class JsonLinesSink implements EventSink {
       this.failed = err;
       this.onError(err);
     });
+    // The stream rotates after a write that brings the live file to `size` (an existing file at
+    // or over it is rotated first): batches are cut at those points, as one write per record did.
+    const size = sizeK * 1024;
+    let current = 0;
+    try {
+      current = statSync(join(dir, JSONL_FILE)).size;
+    } catch {
+      // no live file yet
+    }
+    this.batch = new LineBatcher(this.stream, opts, { size, current: current >= size ? 0 : current });
+  }
+
+  /** Records dropped: the disk could not keep up (over maxPendingBytes) or the file failed. */
+  get dropped(): number {
+    return this.batch.dropped;
   }
 
   write(r: EventRecord): void {
+    if (this.failed) {
+      this.batch.dropped++;
+      return;
+    }
+    this.batch.push(toJsonLine(r));
+  }
+
+  endBatch(): void {
+    this.batch.endBatch();
+  }
+
+  /** Resolves once every record accepted before it has reached the file. */
+  async flush(): Promise<void> {
     if (this.failed) return;
-    this.stream.write(toJsonLine(r) + '\n');
+    await this.batch.flush();
   }
 
-  /** Resolves once every record written before it has reached the file. */
-  flush(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.failed) return resolve();
-      this.stream.write('', () => resolve());
-    });
-  }
-
+  /** Writes what is held, then ends the file; gives up waiting after 2 s (a stuck disk). */
   shutdown(): Promise<void> {
     return new Promise((resolve) => {
-      this.stream.end(() => resolve());
       setTimeout(resolve, 2000).unref();
+      void this.batch.flush().finally(() => this.stream.end(() => resolve()));
     });
   }
 }

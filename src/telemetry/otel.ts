@@ -14,15 +14,65 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import type { Logger } from '@opentelemetry/api-logs';
 import type { EventRecord, EventSink } from './record.js';
 import { Severity } from './record.js';
+import { otlpLogFields } from './escape.js';
 
 export const SERVICE_NAME = 'contguard';
 
 /**
- * Routes the OTel SDK's own warnings (an unreachable collector, dropped records) to the agent's
- * log, each distinct message at most once a minute so a down collector cannot flood it.
+ * Recognises an OTLP/gRPC export that failed because no collector answers (gRPC status
+ * 14 UNAVAILABLE, or 4 DEADLINE_EXCEEDED) and returns a short reason, e.g.
+ * `connect ECONNREFUSED 127.0.0.1:4317`; null for any other message.
  */
-export function routeOtelDiagnostics(logger: AgentLogger, intervalMs = 60_000): void {
+export function collectorUnreachableReason(text: string): string | null {
+  if (/\b4 DEADLINE_EXCEEDED\b/.test(text)) return 'no answer before the export deadline';
+  if (!/\b14 UNAVAILABLE\b/.test(text)) return null;
+  const resolution = /Name resolution failed for target (?:dns:)?([^\s)]+)/.exec(text);
+  if (resolution) return `cannot resolve ${resolution[1]}`;
+  const lastError = /Last error: (?:Error: )?(.*?)\.? Resolution note/.exec(text)?.[1];
+  if (lastError && lastError !== 'null') return lastError;
+  if (/No connection established/i.test(text)) return 'no connection established';
+  const details = (/14 UNAVAILABLE: ([^)]*)/.exec(text)?.[1] ?? '').replace(/\.?\s*Resolution note:.*$/, '').trim();
+  return details ? details.slice(0, 100) : 'unavailable';
+}
+
+export interface OtelDiagnosticsOptions {
+  /** How often one message may be logged (default 60 s). */
+  intervalMs?: number;
+  /** Most distinct messages remembered for throttling (default 256); the oldest is forgotten first. */
+  maxTracked?: number;
+  /** Monotonic clock in ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * Routes the OTel SDK's own warnings (an unreachable collector, dropped records) to the agent's
+ * log, each distinct message at most once per interval so a down collector cannot flood it.
+ * Export failures because no collector answers, from the log and the metric exporters alike,
+ * are one message: `otlp export to <endpoint> failed: collector unreachable (<reason>); retrying`.
+ * Messages older than the interval are forgotten, and at most `maxTracked` are remembered.
+ * @param endpoint the OTLP endpoint exported to, named in the message (null: not named)
+ * @returns how many messages are remembered right now (tests)
+ */
+export function routeOtelDiagnostics(
+  logger: AgentLogger,
+  endpoint: string | null = null,
+  opts: OtelDiagnosticsOptions = {},
+): { tracked(): number } {
+  const intervalMs = opts.intervalMs ?? 60_000;
+  const maxTracked = Math.max(1, opts.maxTracked ?? 256);
+  const now = opts.now ?? (() => performance.now());
+  // Last time each message was logged, oldest first (a key is re-inserted when logged again).
   const last = new Map<string, number>();
+  const admit = (key: string, t: number): boolean => {
+    for (const [k, at] of last) {
+      if (at + intervalMs > t) break;
+      last.delete(k);
+    }
+    if (last.has(key)) return false;
+    if (last.size >= maxTracked) last.delete(last.keys().next().value as string);
+    last.set(key, t);
+    return true;
+  };
   // The SDK often passes a JSON-serialised error (with its stack): keep its message only.
   const readable = (x: unknown): string => {
     if (x instanceof Error) return x.message;
@@ -35,13 +85,15 @@ export function routeOtelDiagnostics(logger: AgentLogger, intervalMs = 60_000): 
     }
     return x;
   };
+  const target = endpoint ? ` to ${endpoint}` : '';
   const throttled = (log: (m: string) => void) => (message: string, ...args: unknown[]) => {
-    const text = [message, ...args].map(readable).filter(Boolean).join(' ').split('\n')[0];
-    const key = text.slice(0, 200);
-    const now = Date.now();
-    if ((last.get(key) ?? -Infinity) + intervalMs > now) return;
-    last.set(key, now);
-    log(`otel: ${text}`);
+    const text = [message, ...args].map(readable).filter(Boolean).join(' ').split('\n')[0] ?? '';
+    const reason = collectorUnreachableReason(text);
+    if (reason !== null) {
+      if (admit('\0collector unreachable', now())) logger.warn(`otlp export${target} failed: collector unreachable (${reason}); retrying`);
+      return;
+    }
+    if (admit(text.slice(0, 200), now())) log(`otel: ${text}`);
   };
   diag.setLogger(
     {
@@ -53,6 +105,7 @@ export function routeOtelDiagnostics(logger: AgentLogger, intervalMs = 60_000): 
     },
     { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
   );
+  return { tracked: () => last.size };
 }
 
 /** The agent's Resource; OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME (e.g. k8s.node.name) are merged over it. */
@@ -119,15 +172,28 @@ export function createMetrics(opts: MetricsOptions, version: string): Metrics {
 
 /** OTel log records exported by OTLP gRPC; the SDK reports its own drops as otel.sdk.* metrics. */
 export class OtlpLogSink implements EventSink {
+  /** The SDK reports its own drops (otel.sdk.* metrics); this sink drops nothing itself. */
+  readonly dropped = 0;
   private readonly provider: LoggerProvider;
   private readonly logger: Logger;
 
-  constructor(endpoint: string, headers: Record<string, string>, resource: Resource, metrics: MeterProvider, version: string) {
+  constructor(
+    endpoint: string,
+    headers: Record<string, string>,
+    resource: Resource,
+    metrics: MeterProvider,
+    version: string,
+    /** Tests pass an in-memory exporter; by default OTLP/gRPC to `endpoint`. */
+    exporter: ConstructorParameters<typeof BatchLogRecordProcessor>[0]['exporter'] = new OTLPLogExporter({
+      url: endpoint,
+      metadata: grpcMetadata(headers),
+    }),
+  ) {
     this.provider = new LoggerProvider({
       resource,
       processors: [
         new BatchLogRecordProcessor({
-          exporter: new OTLPLogExporter({ url: endpoint, metadata: grpcMetadata(headers) }),
+          exporter,
           maxQueueSize: 16384,
           maxExportBatchSize: 1024,
           scheduledDelayMillis: 500,
@@ -142,15 +208,20 @@ export class OtlpLogSink implements EventSink {
   write(r: EventRecord): void {
     const seconds = Number(r.timeUnixNano / 1_000_000_000n);
     const nanos = Number(r.timeUnixNano % 1_000_000_000n);
+    // Protobuf strings are UTF-8: bytes that are not (surrogate-escaped) go as \xNN + `<key>_raw`.
+    const { body, attributes } = otlpLogFields(r.body, r.attributes);
     this.logger.emit({
       eventName: r.eventName,
       timestamp: [seconds, nanos],
       severityNumber: Severity[r.severity],
       severityText: r.severity,
-      body: r.body,
-      attributes: r.attributes,
+      body,
+      attributes,
     });
   }
+
+  /** Nothing to do: the BatchLogRecordProcessor batches exports itself. */
+  endBatch(): void {}
 
   flush(): Promise<void> {
     return this.provider.forceFlush();

@@ -18,7 +18,10 @@ export interface EventRecord {
   /** When it happened (kernel clock converted to wall-clock), nanoseconds since the epoch. */
   timeUnixNano: bigint;
   severity: SeverityName;
-  /** Short display string; escaped by each output that prints it. */
+  /**
+   * Short display string, plain text: NOT escaped (kernel bytes that are not UTF-8 are
+   * surrogate-escaped, see src/telemetry/escape.ts); each output escapes it by its own rule.
+   */
   body: string;
   /** Semantic-convention attributes: container.*, process.*, ... */
   attributes: Attributes;
@@ -26,8 +29,173 @@ export interface EventRecord {
 
 /** Where event records go: console, JSON lines, OTel logs. */
 export interface EventSink {
+  /** Takes one record (formatted once, kept in the current batch); never blocks. */
   write(record: EventRecord): void;
-  /** Flushes buffered records; resolves once they are out. */
+  /** End of a batch (the agent calls it after each ring-buffer drain): one write of the batch. */
+  endBatch(): void;
+  /** Writes the batch and resolves once every record accepted before the call is out. */
   flush(): Promise<void>;
+  /** flush(), then closes the output. */
   shutdown(): Promise<void>;
+  /**
+   * Records dropped by this output: over its memory cap while its stream applied backpressure,
+   * or after its stream closed or failed. Always 0 for OTLP (the SDK counts its own: otel.sdk.*).
+   */
+  readonly dropped: number;
+}
+
+/** Records a sink may hold while its stream applies backpressure, per sink. */
+export const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+
+export interface BatchOptions {
+  /** Bytes of formatted records held while the stream is busy; beyond, records are dropped. */
+  maxPendingBytes?: number;
+}
+
+interface RotationState {
+  /** The stream rotates after the write that brings the file to this size (rotating-file-stream). */
+  size: number;
+  /** Bytes in the live file. */
+  current: number;
+}
+
+/**
+ * Lines for one stream, written with one write() per batch. When write() returns false the
+ * lines accumulate (up to maxPendingBytes; beyond, whole lines are dropped and counted) until
+ * 'drain', then go out in one write. With `rotation`, a batch is cut where the file would reach
+ * its rotation size, so rotation still happens at a line boundary near the configured size.
+ */
+export class LineBatcher {
+  /** Lines dropped: over maxPendingBytes, or the stream closed before they could be written. */
+  dropped = 0;
+  private lines: string[] = [];
+  private sizes: number[] = [];
+  private bytes = 0;
+  private blocked = false;
+  private closed = false;
+  private scheduled: NodeJS.Immediate | null = null;
+  /** write() calls whose callback has not come yet, and flush() calls waiting for none. */
+  private inflight = 0;
+  private waiters: Array<() => void> = [];
+  private readonly maxBytes: number;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    opts: BatchOptions = {},
+    private readonly rotation: RotationState | null = null,
+  ) {
+    this.maxBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    out.on('close', () => {
+      this.closed = true;
+      this.discard();
+      this.wake();
+    });
+  }
+
+  /** Bytes held, not yet handed to the stream. */
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
+  /** Adds one line (without its '\n'); false when it was dropped. */
+  push(line: string): boolean {
+    const n = Buffer.byteLength(line) + 1;
+    if (this.bytes + n > this.maxBytes || this.isClosed()) {
+      this.dropped++;
+      return false;
+    }
+    this.lines.push(line);
+    if (this.rotation) this.sizes.push(n);
+    this.bytes += n;
+    // Records emitted after the drain's endBatch() (e.g. once container metadata resolves) go
+    // out at the end of this event-loop turn: one immediate per batch, not per record.
+    this.scheduled ??= setImmediate(this.onImmediate);
+    return true;
+  }
+
+  /** Writes the batch in one write(), unless the stream asked to wait for 'drain'. */
+  endBatch(): void {
+    this.cancelImmediate();
+    if (!this.blocked) this.writeOut();
+  }
+
+  /**
+   * Writes everything held (even while the stream is busy: accepted lines are never dropped
+   * here) and resolves once the stream has taken all of it (every write callback came), or closed.
+   */
+  flush(): Promise<void> {
+    this.cancelImmediate();
+    this.writeOut();
+    if (this.inflight === 0 || this.isClosed()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private readonly onImmediate = () => {
+    this.scheduled = null;
+    if (!this.blocked) this.writeOut();
+  };
+
+  private readonly onWritten = () => {
+    if (--this.inflight === 0) this.wake();
+  };
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private readonly onDrain = () => {
+    this.blocked = false;
+    this.writeOut();
+  };
+
+  /** Closed, or destroyed and about to emit 'close' (a write now would be lost uncounted). */
+  private isClosed(): boolean {
+    return this.closed || (this.out as NodeJS.WritableStream & { destroyed?: boolean }).destroyed === true;
+  }
+
+  private cancelImmediate(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = null;
+  }
+
+  private discard(): void {
+    this.dropped += this.lines.length;
+    this.lines = [];
+    this.sizes = [];
+    this.bytes = 0;
+  }
+
+  private writeOut(): void {
+    if (this.lines.length === 0) return;
+    if (this.isClosed()) return this.discard();
+    const lines = this.lines;
+    const sizes = this.sizes;
+    this.lines = [];
+    this.sizes = [];
+    this.bytes = 0;
+    let ok = true;
+    if (!this.rotation) {
+      this.inflight++;
+      ok = this.out.write(lines.join('\n') + '\n', this.onWritten);
+    } else {
+      // One write per file: cut after the line that brings the file to its rotation size.
+      const r = this.rotation;
+      let start = 0;
+      for (let i = 0; i < lines.length; i++) {
+        r.current += sizes[i]!;
+        if (r.current >= r.size || i === lines.length - 1) {
+          this.inflight++;
+          ok = this.out.write(lines.slice(start, i + 1).join('\n') + '\n', this.onWritten) && ok;
+          if (r.current >= r.size) r.current = 0;
+          start = i + 1;
+        }
+      }
+    }
+    if (!ok && !this.blocked) {
+      this.blocked = true;
+      this.out.once('drain', this.onDrain);
+    }
+  }
 }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import { AGENT_BIN } from '../support/agent-process.js';
 
 interface Check {
@@ -33,6 +34,14 @@ describe('contguard doctor (real kernel)', () => {
     expect(byName.get('BTF')?.ok).toBe(true);
     expect(byName.get('ring buffer')?.ok).toBe(true);
     expect(byName.get('capabilities')?.ok).toBe(true);
+    // What this kernel needs, said plainly: an ok line names nothing as missing.
+    const caps = byName.get('capabilities')!.detail;
+    expect(caps).not.toMatch(/missing/);
+    expect(caps).toMatch(/^eBPF: (CAP_BPF \+ CAP_PERFMON|CAP_SYS_ADMIN, which covers CAP_\w+( and CAP_\w+)? \(not in this process's set\));/);
+    const [major = 0, minor = 0] = release().split('.').map(Number);
+    if (major > 5 || (major === 5 && minor >= 11)) {
+      expect(caps).toContain(`memlock: CAP_SYS_RESOURCE not needed (kernel ${major}.${minor} >= 5.11 charges BPF memory to the memory cgroup`);
+    }
     // Whatever fails, fails with the program, the hook and the errno.
     for (const c of report.checks.filter((x) => x.name.startsWith('hook ') && !x.ok)) {
       expect(c.detail).toMatch(/^(load|attach) \S+ \(program probe_\w+\): .+ \(E[A-Z]+\)$/);
@@ -47,6 +56,7 @@ describe('contguard doctor (real kernel)', () => {
     const r = await doctor([]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok\s+hook tracepoint\s+loads and attaches$/m);
+    expect(r.stdout).toMatch(/^ok\s+capabilities\s+eBPF: \S/m);
     expect(r.stdout).toContain('the agent can run here');
   });
 });

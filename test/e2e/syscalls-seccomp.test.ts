@@ -201,7 +201,7 @@ describe('syscalls sensor fallback: raw_tracepoint + hash maps', () => {
     await ensureTestImage();
     const work = mkdtempSync(join(tmpdir(), 'cg-raw-'));
     const config = join(work, 'contguard.yaml');
-    writeFileSync(config, 'sensors:\n  syscalls:\n    hook: raw_tracepoint\n    snapshot_interval_ms: 500\n');
+    writeFileSync(config, 'registry:\n  hook: raw_tracepoint\nsensors:\n  syscalls:\n    snapshot_interval_ms: 500\n');
     const agent = await startAgent({ args: ['--config', config, '--prometheus', 'off'] });
     const name = uniqueName('cg-raw');
     let id = '';

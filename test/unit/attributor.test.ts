@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CgroupIdResolver } from '../../src/containers/cgroup-fs.js';
-import { ContainerAttributor, containerAttributes, type AttributorOptions, type CgroupRef } from '../../src/containers/attributor.js';
+import { ContainerAttributor, containerAttributes, type AttributorOptions, type CgroupRef, type ContainerInfo } from '../../src/containers/attributor.js';
 import type { ContainerMetadata, DockerMetadataSource } from '../../src/containers/docker-metadata.js';
 
 const A = '0123456789abcdef'.repeat(4);
@@ -26,6 +26,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -54,11 +55,11 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve };
 }
 
-/** Docker's inspect answer, with the test deciding when it arrives. */
+/** Docker's inspect answer, with the test deciding when it arrives ('fail': the daemon could not answer). */
 class FakeDocker {
   readonly calls: string[] = [];
   private readonly pending = new Map<string, Deferred<ContainerMetadata | null>>();
-  constructor(private readonly answers: Record<string, ContainerMetadata | null | 'slow'> = {}) {}
+  constructor(readonly answers: Record<string, ContainerMetadata | null | 'slow' | 'fail'> = {}) {}
 
   inspect(id: string): Promise<ContainerMetadata | null> {
     this.calls.push(id);
@@ -68,7 +69,17 @@ class FakeDocker {
       this.pending.set(id, d);
       return d.promise;
     }
+    if (a === 'fail') return Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     return Promise.resolve(a ?? null);
+  }
+
+  /** Resolves once an inspect of `id` is pending (bounded), instead of guessing a delay. */
+  async whenAsked(id: string, timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.pending.has(id)) {
+      if (Date.now() > end) throw new Error(`no inspect of ${id} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
   }
 
   /** Lets a slow answer arrive now. */
@@ -383,5 +394,260 @@ describe('ContainerAttributor cache bound', () => {
     expect(cache.has(1n)).toBe(false);
     const again = await a.attribute({ cgroupId: 1n, name: `docker-${id}.scope`, parentName: 'system.slice' });
     expect(again).toBe(first); // the same container record, found by id
+  });
+});
+
+/** The attributor's private state, for the bound tests. */
+function internals(a: ContainerAttributor) {
+  return a as unknown as {
+    byCgroup: Map<bigint, unknown>;
+    byId: Map<string, ContainerInfo>;
+    liveCgroups: Map<ContainerInfo, number>;
+    retryAt: Map<string, number>;
+    pendingRemovals: Map<bigint | string, unknown>;
+  };
+}
+
+/** A 64-hex container id from a number. */
+const hexId = (n: number) => n.toString(16).padStart(64, '0');
+
+describe('ContainerAttributor over an asynchronous resolver', () => {
+  it('a cache miss never walks the cgroup tree synchronously', async () => {
+    const rel = `/kubepods.slice/kubepods-pod1.slice/cri-containerd-${A}.scope`;
+    const id = cgroup(rel);
+    const readdirSync = vi.spyOn(fs, 'readdirSync');
+    const statSync = vi.spyOn(fs, 'statSync');
+    // Names that match nothing cached: only a scan finds the path.
+    const info = await attributor().attribute({ cgroupId: id, name: 'garbage', parentName: 'garbage' });
+    expect(info?.cgroupPath).toBe(rel);
+    expect(readdirSync).not.toHaveBeenCalled();
+    expect(statSync).not.toHaveBeenCalled();
+  });
+
+  it('reads the ref once: a caller may reuse its ref object for the next event', async () => {
+    const a = attributor({ resolver: null });
+    const scratch: CgroupRef = { cgroupId: 1n, name: `docker-${A}.scope`, parentName: 'system.slice' };
+    const p = a.attribute(scratch);
+    scratch.cgroupId = 2n;
+    scratch.name = 'sshd.service';
+    const q = a.attribute(scratch);
+    expect((await p)?.id).toBe(A);
+    expect(await q).toBeNull();
+  });
+});
+
+describe('ContainerAttributor.attributeKnown', () => {
+  it('undefined while unknown or pending; then the settled result, synchronously and always the same', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const host = '/system.slice/cron.service';
+    const hostId = cgroup(host);
+    const docker = new FakeDocker({ [A]: 'slow' });
+    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 60_000 });
+    expect(a.attributeKnown(ref(id, rel))).toBeUndefined(); // never seen
+
+    const p = a.attribute(ref(id, rel));
+    await docker.whenAsked(A);
+    expect(a.attributeKnown(ref(id, rel))).toBeUndefined(); // waiting for its metadata
+    docker.answer(A, meta('web'));
+    const info = await p;
+    const known = a.attributeKnown({ cgroupId: id }); // only the id is read
+    expect(known).toBe(info);
+    expect(known?.attributes['container.name']).toBe('web');
+    expect(a.attributeKnown(ref(id, rel))).toBe(info);
+    expect(a.attributeKnown({ cgroupId: id })?.attributes).toBe(info?.attributes);
+
+    const hp = a.attribute(ref(hostId, host));
+    expect(a.attributeKnown(ref(hostId, host))).toBeUndefined();
+    expect(await hp).toBeNull();
+    expect(a.attributeKnown(ref(hostId, host))).toBeNull(); // settled: a host cgroup
+  });
+
+  it('the metadata wait running out settles it too', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const docker = new FakeDocker({ [A]: 'slow' });
+    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 10 });
+    const info = await a.attribute(ref(id, rel));
+    expect(a.attributeKnown(ref(id, rel))).toBe(info);
+    expect(info?.metadata).toBeNull();
+  });
+});
+
+describe('ContainerAttributor.onCgroupRemoved', () => {
+  it('a removed cgroup resolves for 60 s (late events), then its entry, cached path and container record go', async () => {
+    const rel = `/system.slice/cri-containerd-${A}.scope`; // containerd: no Docker destroy event
+    const id = cgroup(rel);
+    const resolver = new CgroupIdResolver(tmp, { rescanIntervalMs: 0 });
+    const a = attributor({ resolver });
+    const p1 = a.attribute(ref(id, rel));
+    const info = await p1;
+    expect(resolver.resolve(id)).toBe(rel);
+
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    a.onCgroupRemoved(id);
+    a.onCgroupRemoved(id); // a repeated notice changes nothing
+    vi.advanceTimersByTime(59_999);
+    expect(a.attribute(ref(id, rel))).toBe(p1);
+    expect(a.attributeKnown(ref(id, rel))).toBe(info);
+    expect(a.size).toBe(1);
+    vi.advanceTimersByTime(1);
+    vi.useRealTimers();
+
+    expect(a.size).toBe(0);
+    expect(a.attributeKnown(ref(id, rel))).toBeUndefined();
+    expect(resolver.resolve(id)).toBeNull();
+    const s = internals(a);
+    expect(s.byCgroup.size).toBe(0);
+    expect(s.liveCgroups.size).toBe(0);
+    expect(s.pendingRemovals.size).toBe(0);
+  });
+
+  it('keeps the container record while another cgroup of the container lives', async () => {
+    const outer = `/machine.slice/libpod-${A}.scope`;
+    const inner = `/machine.slice/libpod-${A}.scope/container`;
+    const outerId = cgroup(outer);
+    const innerId = cgroup(inner);
+    const a = attributor({ removalGraceMs: 0 });
+    const info = await a.attribute(ref(outerId, outer));
+    expect(await a.attribute(ref(innerId, inner))).toBe(info);
+
+    a.onCgroupRemoved(innerId);
+    await sleep(10);
+    expect(a.attributeKnown(ref(innerId, inner))).toBeUndefined();
+    expect(a.size).toBe(1);
+    expect(a.attributeKnown(ref(outerId, outer))).toBe(info);
+
+    a.onCgroupRemoved(outerId);
+    await sleep(10);
+    expect(a.size).toBe(0);
+    expect(internals(a).liveCgroups.size).toBe(0);
+  });
+
+  it('a removed cgroup the cache bound had already evicted still frees its container record', async () => {
+    const rel = `/system.slice/crio-${A}.scope`;
+    const id = cgroup(rel);
+    const a = attributor({ removalGraceMs: 0, maxCgroups: 4 });
+    await a.attribute(ref(id, rel));
+    for (let i = 0; i < 4; i++) {
+      const host = `/system.slice/s${i}.service`;
+      await a.attribute(ref(cgroup(host), host));
+    }
+    expect(internals(a).byCgroup.has(id)).toBe(false);
+    expect(a.size).toBe(1);
+    a.onCgroupRemoved(id);
+    await sleep(10);
+    expect(a.size).toBe(0);
+  });
+
+  it('an unknown cgroup id is harmless', async () => {
+    const a = attributor({ removalGraceMs: 0 });
+    a.onCgroupRemoved(UNKNOWN_ID);
+    await sleep(10);
+    expect(a.size).toBe(0);
+  });
+
+  it('a destroy event still works alongside, and both together remove once', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const a = attributor({ removalGraceMs: 0 });
+    await a.attribute(ref(id, rel));
+    a.onCgroupRemoved(id);
+    a.onRuntimeEvent('destroy', A, {});
+    await sleep(10);
+    expect(a.size).toBe(0);
+    expect(internals(a).byCgroup.size).toBe(0);
+    expect(internals(a).pendingRemovals.size).toBe(0);
+  });
+
+  it('at most maxCgroups removals wait (default 16384): beyond that the oldest runs at once', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const a = attributor(); // 60 s grace, 16384 bound
+    await a.attribute(ref(id, rel));
+    a.onCgroupRemoved(id);
+    for (let i = 1n; i < 16_384n; i++) a.onCgroupRemoved(UNKNOWN_ID + i);
+    expect(internals(a).pendingRemovals.size).toBe(16_384);
+    expect(a.size).toBe(1); // nothing ran yet
+    a.onCgroupRemoved(UNKNOWN_ID + 16_384n);
+    expect(internals(a).pendingRemovals.size).toBe(16_384);
+    expect(a.size).toBe(0); // the oldest, our container's cgroup, ran at once
+    expect(a.attributeKnown(ref(id, rel))).toBeUndefined();
+  });
+});
+
+describe('ContainerAttributor metadata retries', () => {
+  it('a failed inspect (not a 404) is retried by a later event, at most once per metadataRetryMs', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const docker = new FakeDocker({ [A]: 'fail' });
+    const a = attributor({ docker: docker.asSource(), metadataRetryMs: 100 });
+    const first = await a.attribute(ref(id, rel));
+    expect(first?.metadata).toBeNull();
+    expect(docker.calls).toEqual([A]);
+
+    // Events inside the interval do not ask again.
+    await a.attribute(ref(id, rel));
+    a.attributeKnown(ref(id, rel));
+    expect(docker.calls).toEqual([A]);
+
+    await sleep(130);
+    await a.attribute(ref(id, rel)); // still failing: one more call, then another interval
+    expect(docker.calls).toEqual([A, A]);
+    a.attributeKnown(ref(id, rel));
+    expect(docker.calls).toEqual([A, A]);
+
+    docker.answers[A] = meta('web');
+    await sleep(130);
+    expect(a.attributeKnown(ref(id, rel))?.attributes['container.name']).toBeUndefined(); // this event goes out as it is
+    await sleep(0);
+    expect(docker.calls).toEqual([A, A, A]);
+    expect(a.attributeKnown(ref(id, rel))?.attributes['container.name']).toBe('web'); // later ones carry the name
+    expect(internals(a).retryAt.size).toBe(0);
+    await sleep(130);
+    await a.attribute(ref(id, rel));
+    expect(docker.calls).toHaveLength(3); // named: never asked again
+  });
+
+  it('a container Docker does not know (404) is not asked again', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const id = cgroup(rel);
+    const docker = new FakeDocker({ [A]: null });
+    const a = attributor({ docker: docker.asSource(), metadataRetryMs: 10 });
+    await a.attribute(ref(id, rel));
+    await sleep(30);
+    await a.attribute(ref(id, rel));
+    a.attributeKnown(ref(id, rel));
+    expect(docker.calls).toEqual([A]);
+    expect(internals(a).retryAt.size).toBe(0);
+  });
+
+  it('pending retries are bounded by maxContainers and go with their container record', async () => {
+    const answers: Record<string, 'fail'> = {};
+    for (let i = 1; i <= 10; i++) answers[hexId(i)] = 'fail';
+    const docker = new FakeDocker(answers);
+    const a = attributor({ resolver: null, docker: docker.asSource(), maxContainers: 4 });
+    for (let i = 1; i <= 10; i++) await a.attribute({ cgroupId: BigInt(i), name: hexId(i), parentName: 'docker' });
+    expect(internals(a).retryAt.size).toBeLessThanOrEqual(4);
+    expect([...internals(a).retryAt.keys()].every((id) => internals(a).byId.has(id))).toBe(true);
+  });
+});
+
+describe('ContainerAttributor container record bound', () => {
+  it('keeps at most 8192 container records, the least recently looked up going first', async () => {
+    const a = new ContainerAttributor({ resolver: null, docker: null, metadataWaitMs: 0, selfCgroupPath: null });
+    const at = (cgroupId: bigint, n: number) => a.attribute({ cgroupId, name: hexId(n), parentName: 'docker' });
+    for (let n = 1; n <= 8192; n++) await at(BigInt(n), n);
+    expect(a.size).toBe(8192);
+    const first = await at(100_000n, 1); // a new cgroup of container 1: looked up again, kept
+    for (let n = 8193; n <= 8292; n++) await at(BigInt(n), n);
+    expect(a.size).toBe(8192);
+    const byId = internals(a).byId;
+    expect(byId.get(hexId(1))).toBe(first);
+    expect(byId.has(hexId(2))).toBe(false);
+    expect(byId.has(hexId(101))).toBe(false);
+    expect(byId.has(hexId(102))).toBe(true);
+    // Counted cgroups never outnumber cached cgroups.
+    expect(internals(a).liveCgroups.size).toBeLessThanOrEqual(internals(a).byCgroup.size);
   });
 });

@@ -141,6 +141,54 @@ describe('run options', () => {
   });
 });
 
+describe('seccomp options', () => {
+  const seccomp = (argv: string[]) => {
+    const cmd = parseCli(['seccomp', ...argv]);
+    if (cmd.kind !== 'seccomp') throw new Error(`expected seccomp, got ${cmd.kind}`);
+    return cmd.options;
+  };
+
+  it('parses a target alone: log dir and Docker socket are left to the config', () => {
+    expect(seccomp(['web'])).toEqual({ target: 'web' });
+  });
+
+  it('parses every option', () => {
+    expect(seccomp(['nginx:1.25', '--config', '/etc/contguard/contguard.yaml', '--log-dir', '/var/log/cg', '--out', 'web.json', '--docker-default', '/d.json'])).toEqual({
+      target: 'nginx:1.25',
+      config: '/etc/contguard/contguard.yaml',
+      logDir: '/var/log/cg',
+      out: 'web.json',
+      dockerDefault: '/d.json',
+    });
+  });
+
+  it('takes --config with --check too, in any order, with = or not', () => {
+    expect(seccomp(['--config=/c.yaml', '--check', 'web'])).toEqual({ check: 'web', config: '/c.yaml' });
+    expect(seccomp(['--check=web', '--config', '/c.yaml'])).toEqual({ check: 'web', config: '/c.yaml' });
+  });
+
+  it('documents --config in its help', () => {
+    const cmd = parseCli(['help', 'seccomp']);
+    expect(cmd.kind === 'help' && cmd.text).toMatch(/--config FILE\s+The agent's YAML config file: its docker\.socket and outputs\.jsonl\.dir become the defaults/);
+    expect(USAGE).toContain('Options of "contguard seccomp"');
+  });
+
+  it.each([
+    [['seccomp'], 'seccomp: expected a container name, id or image (or --check CONTAINER)'],
+    [['seccomp', '--config', '/c.yaml'], 'seccomp: expected a container name, id or image (or --check CONTAINER)'],
+    [['seccomp', 'web', '--config'], '--config: missing value'],
+    [['seccomp', 'web', '--config='], '--config: expected a file path, got ""'],
+    [['seccomp', 'web', '--config', 'a', '--config', 'b'], '--config: given more than once'],
+    [['seccomp', 'web', '--config', '--out'], '--config: missing value before "--out" (write --config=VALUE if the value starts with "-")'],
+    [['seccomp', 'web', '--log-dir='], '--log-dir: expected a directory path, got ""'],
+    [['seccomp', 'web', '--check', 'db'], 'seccomp: give either a TARGET or --check CONTAINER, not both'],
+    [['seccomp', 'web', 'db'], 'unexpected argument "db" for "contguard seccomp"'],
+    [['seccomp', 'web', '--socket', '/s'], 'unknown option --socket for "contguard seccomp"'],
+  ])('%j', (argv, expected) => {
+    expect(usageError(argv)).toBe(expected);
+  });
+});
+
 describe('errors', () => {
   it.each([
     [[], 'missing command; run "contguard help" for usage'],

@@ -47,7 +47,8 @@ outputs:
     headers: { authorization: "Bearer x" }
 sensors:
   exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: sys_enter_execve }
-  syscalls: { enabled: false, hook: raw_tracepoint, max_containers: 4096, snapshot_interval_ms: 500 }
+  syscalls: { enabled: false, snapshot_interval_ms: 500 }
+registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 `;
 
 describe('defaults', () => {
@@ -56,6 +57,7 @@ describe('defaults', () => {
       log_level: 'info',
       include_host: false,
       cgroup_mode: 'auto',
+      registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000 },
       docker: { socket: '/var/run/docker.sock', enabled: true, metadata_wait_ms: 1500 },
       outputs: {
         console: { enabled: true },
@@ -65,7 +67,7 @@ describe('defaults', () => {
       },
       sensors: {
         exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
-        syscalls: { enabled: true, hook: 'auto', max_containers: 256, snapshot_interval_ms: 10000 },
+        syscalls: { enabled: true, snapshot_interval_ms: 10000 },
       },
     });
   });
@@ -103,6 +105,7 @@ describe('valid config', () => {
       log_level: 'debug',
       include_host: true,
       cgroup_mode: 'v2',
+      registry: { hook: 'raw_tracepoint', max_containers: 4096, reconcile_interval_ms: 1000 },
       docker: { socket: '/run/docker.sock', enabled: false, metadata_wait_ms: 0 },
       outputs: {
         console: { enabled: false },
@@ -118,7 +121,7 @@ describe('valid config', () => {
       },
       sensors: {
         exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: 'sys_enter_execve' },
-        syscalls: { enabled: false, hook: 'raw_tracepoint', max_containers: 4096, snapshot_interval_ms: 500 },
+        syscalls: { enabled: false, snapshot_interval_ms: 500 },
       },
     } satisfies AgentConfig);
   });

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireOrSkip } from '../support/require.js';
 import { DEFAULT_CONFIG, loadConfigFile, parseConfig } from '../../src/config.js';
 import { parseCli } from '../../src/cli/args.js';
 import { METRIC_CONTAINER_KEYS } from '../../src/telemetry/container-attributes.js';
@@ -20,7 +21,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const path = (p: string) => join(ROOT, p);
 const read = (p: string) => readFileSync(path(p), 'utf8');
 const BUILT =
-  existsSync(path('dist/src/sensors/registry.js')) && existsSync(path('dist/src/telemetry/agent-telemetry.js'));
+  existsSync(path('dist/src/sensors/all.js')) && existsSync(path('dist/src/telemetry/agent-telemetry.js'));
 const NOT_BUILT = 'dist/ missing: run "npm run build:ts" first (npm test builds before testing)';
 
 /** First directory on PATH holding `name`, or null. */
@@ -114,7 +115,7 @@ describe('deploy/contguard.service', () => {
 
   it('passes systemd-analyze verify', (ctx) => {
     const tool = which('systemd-analyze');
-    if (!tool) ctx.skip('systemd-analyze not installed (apt-get install systemd)');
+    requireOrSkip(ctx, !tool && 'systemd-analyze not installed (apt-get install systemd)');
     // verify names the unit after its file: copy it so only this unit is checked.
     const dir = tempDir();
     writeFileSync(join(dir, 'contguard.service'), unit);
@@ -271,7 +272,7 @@ describe('otel-config/prometheus.yml', () => {
 
   it('passes promtool check config', (ctx) => {
     const tool = which('promtool');
-    if (!tool) ctx.skip('promtool not installed (apt-get install prometheus)');
+    requireOrSkip(ctx, !tool && 'promtool not installed (apt-get install prometheus)');
     const r = spawnSync(tool!, ['check', 'config', path('otel-config/prometheus.yml')], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
@@ -352,7 +353,7 @@ describe('grafana/contguard-dashboard.json', () => {
   });
 
   it('queries only metrics and labels the agent exports', async (ctx) => {
-    if (!BUILT) ctx.skip(NOT_BUILT);
+    requireOrSkip(ctx, !BUILT && NOT_BUILT);
     const g = (await import(path('scripts/gen-docs.mjs'))) as GenDocs;
     const labelsOf = new Map<string, Set<string>>();
     for (const { telemetry } of await g.loadTelemetry()) {
@@ -375,7 +376,7 @@ describe('grafana/contguard-dashboard.json', () => {
 
   it('has PromQL that promtool parses', (ctx) => {
     const tool = which('promtool');
-    if (!tool) ctx.skip('promtool not installed (apt-get install prometheus)');
+    requireOrSkip(ctx, !tool && 'promtool not installed (apt-get install prometheus)');
     // promtool parses PromQL only inside rule files: one recording rule per query.
     const rules = {
       groups: [

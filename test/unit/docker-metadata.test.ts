@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-import { describe, expect, it } from 'vitest';
-import { metadataFromInspect, splitImageReference } from '../../src/containers/docker-metadata.js';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DockerMetadataSource, metadataFromInspect, splitImageReference } from '../../src/containers/docker-metadata.js';
+import { createLogger } from '../../src/log.js';
 
 const DIGEST = 'sha256:' + 'ab'.repeat(32);
 const IMAGE_ID = 'sha256:' + 'cd'.repeat(32);
@@ -117,5 +122,175 @@ describe('metadataFromInspect', () => {
   it('a 256-character value is kept whole', () => {
     const m = metadataFromInspect({ Config: { Labels: { k: 'y'.repeat(256) } } });
     expect(m.labels.k).toBe('y'.repeat(256));
+  });
+});
+
+/**
+ * A Docker daemon on a unix socket, answering the two Engine API calls the source makes
+ * (container inspect, image inspect) from tables the test fills: a body, an HTTP status, or
+ * 'hang' (no answer until released).
+ */
+class FakeDaemon {
+  readonly socketPath: string;
+  readonly requests: string[] = [];
+  readonly containers = new Map<string, object | number>();
+  readonly images = new Map<string, object | number | 'hang'>();
+  private readonly hanging: http.ServerResponse[] = [];
+  private readonly server: http.Server;
+
+  constructor(dir: string) {
+    this.socketPath = path.join(dir, 'docker.sock');
+    this.server = http.createServer((req, res) => {
+      const url = decodeURIComponent((req.url ?? '').split('?')[0]!).replace(/^\/v[0-9.]+/, '');
+      this.requests.push(url);
+      const c = /^\/containers\/([^/]+)\/json$/.exec(url);
+      const i = /^\/images\/(.+)\/json$/.exec(url);
+      const answer = c ? this.containers.get(c[1]!) : i ? this.images.get(i[1]!) : undefined;
+      if (answer === 'hang') {
+        this.hanging.push(res);
+        return;
+      }
+      const status = answer === undefined ? 404 : typeof answer === 'number' ? answer : 200;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(status === 200 ? answer : { message: `status ${status}` }));
+    });
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve) => this.server.listen(this.socketPath, resolve));
+  }
+
+  count(url: string): number {
+    return this.requests.filter((r) => r === url).length;
+  }
+
+  /** Lets every hanging request fail now. */
+  release(): void {
+    for (const res of this.hanging.splice(0)) {
+      res.writeHead(500);
+      res.end('{}');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.release();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('DockerMetadataSource against a daemon', () => {
+  const C1 = '1'.repeat(64);
+  const C2 = '2'.repeat(64);
+  const C3 = '3'.repeat(64);
+  const img = (n: number) => 'sha256:' + String(n).repeat(64).slice(0, 64);
+  /** A container run by image id: its image name and tags come from the image's RepoTags only. */
+  const container = (name: string, image: string) => ({ Name: `/${name}`, Image: image, Config: { Image: image, Labels: {} } });
+
+  let dir: string;
+  let daemon: FakeDaemon;
+  const quiet = createLogger('error', () => undefined);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const internals = (s: DockerMetadataSource) =>
+    s as unknown as { imageTags: Map<string, string[]>; imageFailures: Map<string, number>; imageLookups: Map<string, Promise<string[]>>; maxImages: number; imageRetryMs: number };
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contguard-docker-'));
+    daemon = new FakeDaemon(dir);
+    await daemon.start();
+  });
+
+  afterEach(async () => {
+    await daemon.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('inspect: a 404 is null; a daemon error rejects, so a later call asks again', async () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet);
+    expect(await src.inspect(C1)).toBeNull(); // not a Docker container
+    daemon.containers.set(C2, 500);
+    await expect(src.inspect(C2)).rejects.toThrow();
+    daemon.containers.set(C2, { Name: '/web', Config: { Image: 'nginx:1.25' } });
+    daemon.images.set('nginx:1.25', { RepoTags: ['nginx:1.25'] });
+    expect((await src.inspect(C2))?.name).toBe('web');
+    expect(daemon.count(`/containers/${C2}/json`)).toBe(2);
+  });
+
+  it('image tags: a failed lookup is not remembered as an answer; it is retried after imageRetryMs, not before', async () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet, { imageRetryMs: 150 });
+    daemon.containers.set(C1, container('web', img(1)));
+    daemon.images.set(img(1), 503);
+    const first = await src.inspect(C1);
+    expect(first?.name).toBe('web'); // the container's metadata still arrives
+    expect(first?.imageName).toBeUndefined();
+
+    daemon.images.set(img(1), { RepoTags: ['registry:5000/app:1.2'] });
+    expect((await src.inspect(C1))?.imageName).toBeUndefined(); // inside the interval: the daemon is not asked
+    expect(daemon.count(`/images/${img(1)}/json`)).toBe(1);
+
+    await sleep(200);
+    const later = await src.inspect(C1);
+    expect(later?.imageName).toBe('registry:5000/app');
+    expect(later?.imageTags).toEqual(['1.2']);
+    expect(daemon.count(`/images/${img(1)}/json`)).toBe(2);
+    expect(internals(src).imageFailures.size).toBe(0);
+
+    await src.inspect(C1); // an answer is remembered
+    expect(daemon.count(`/images/${img(1)}/json`)).toBe(2);
+  });
+
+  it('image tags: answers are shared by concurrent lookups and at most maxImages are kept, oldest out', async () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet, { maxImages: 2 });
+    for (const [c, n] of [[C1, 1], [C2, 2], [C3, 3]] as const) {
+      daemon.containers.set(c, container(`c${n}`, img(n)));
+      daemon.images.set(img(n), { RepoTags: [`app${n}:v${n}`] });
+    }
+    await src.inspect(C1);
+    await Promise.all([src.inspect(C2), src.inspect(C2), src.inspect(C2)]);
+    expect(daemon.count(`/images/${img(1)}/json`)).toBe(1);
+    expect(daemon.count(`/images/${img(2)}/json`)).toBe(1);
+    expect((await src.inspect(C3))?.imageName).toBe('app3');
+    expect(internals(src).imageTags.size).toBe(2);
+    expect([...internals(src).imageTags.keys()]).toEqual([img(2), img(3)]);
+    expect((await src.inspect(C1))?.imageTags).toEqual(['v1']); // evicted: asked again
+    expect(daemon.count(`/images/${img(1)}/json`)).toBe(2);
+    expect(internals(src).imageTags.size).toBe(2);
+  });
+
+  it('failed image lookups remembered for the retry interval are bounded by maxImages too', async () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet, { maxImages: 2, imageRetryMs: 60_000 });
+    for (const [c, n] of [[C1, 1], [C2, 2], [C3, 3]] as const) {
+      daemon.containers.set(c, container(`c${n}`, img(n)));
+      daemon.images.set(img(n), 500);
+    }
+    await src.inspect(C1);
+    await src.inspect(C2);
+    await src.inspect(C3);
+    expect(internals(src).imageFailures.size).toBe(2);
+    await src.inspect(C1); // its failure was the oldest, dropped: asked again
+    await src.inspect(C3); // still inside its interval
+    expect(daemon.count(`/images/${img(1)}/json`)).toBe(2);
+    expect(daemon.count(`/images/${img(3)}/json`)).toBe(1);
+    expect(internals(src).imageFailures.size).toBe(2);
+  });
+
+  it('image lookups in flight are bounded by maxImages', async () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet, { maxImages: 1 });
+    daemon.containers.set(C1, container('c1', img(1)));
+    daemon.containers.set(C2, container('c2', img(2)));
+    daemon.images.set(img(1), 'hang');
+    daemon.images.set(img(2), 'hang');
+    const pending = [src.inspect(C1), src.inspect(C2)];
+    while (daemon.count(`/images/${img(1)}/json`) + daemon.count(`/images/${img(2)}/json`) < 2) await sleep(5);
+    expect(internals(src).imageLookups.size).toBe(1);
+    daemon.release();
+    const results = await Promise.all(pending);
+    expect(results.map((m) => m?.name)).toEqual(['c1', 'c2']);
+    expect(internals(src).imageLookups.size).toBe(0);
+  });
+
+  it('defaults: 1024 images, a failed image lookup retried after 30 s', () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet);
+    expect(internals(src).maxImages).toBe(1024);
+    expect(internals(src).imageRetryMs).toBe(30_000);
   });
 });

@@ -6,13 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireOrSkip } from '../support/require.js';
 import type { MetricSpec, TelemetrySpec } from '../../src/sensors/sensor.js';
 import { agentTelemetry } from '../../src/telemetry/agent-telemetry.js';
+import { registryTelemetry } from '../../src/registry/telemetry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(ROOT, 'scripts/gen-docs.mjs');
 const BUILT =
-  existsSync(join(ROOT, 'dist/src/sensors/registry.js')) && existsSync(join(ROOT, 'dist/src/telemetry/agent-telemetry.js'));
+  existsSync(join(ROOT, 'dist/src/sensors/all.js')) && existsSync(join(ROOT, 'dist/src/telemetry/agent-telemetry.js'));
 const NOT_BUILT = 'dist/ missing: run "npm run build:ts" first (npm test builds before testing)';
 
 /** What scripts/gen-docs.mjs exports (it is plain JavaScript, so typed here). */
@@ -39,13 +41,13 @@ afterAll(() => {
 
 describe('README telemetry reference', () => {
   it('is up to date (node scripts/gen-docs.mjs --check)', (ctx) => {
-    if (!BUILT) ctx.skip(NOT_BUILT);
+    requireOrSkip(ctx, !BUILT && NOT_BUILT);
     const r = runScript(SCRIPT, ['--check']);
     expect(r.status, `gen-docs --check failed: ${r.stderr.trim()}`).toBe(0);
   });
 
   it('--check exits 1 on an out-of-date README and leaves it alone; a plain run fixes it', (ctx) => {
-    if (!BUILT) ctx.skip(NOT_BUILT);
+    requireOrSkip(ctx, !BUILT && NOT_BUILT);
     // A copy of the script in a scratch tree whose dist/ is the real one, so the real README is never touched.
     const dir = mkdtempSync(join(tmpdir(), 'cg-docs-'));
     temps.push(dir);
@@ -75,7 +77,7 @@ describe('README telemetry reference', () => {
   });
 
   it('documents every metric with its Prometheus name and every event attribute', async (ctx) => {
-    if (!BUILT) ctx.skip(NOT_BUILT);
+    requireOrSkip(ctx, !BUILT && NOT_BUILT);
     const g = await genDocs();
     const sources = await g.loadTelemetry();
     const text = g.renderTelemetry(sources);
@@ -119,9 +121,13 @@ describe('gen-docs helpers', () => {
   });
 });
 
-describe('agent-level telemetry spec', () => {
-  it('matches every instrument src/agent.ts creates (name, unit, description)', () => {
-    const source = readFileSync(join(ROOT, 'src/agent.ts'), 'utf8');
+describe.each([
+  ['src/agent.ts', agentTelemetry],
+  ['src/registry/index.ts', registryTelemetry],
+])('telemetry spec of %s', (file, spec) => {
+  it('matches every instrument the file creates (name, unit, description)', () => {
+    const agentTelemetry = spec;
+    const source = readFileSync(join(ROOT, file), 'utf8');
     const created = [...source.matchAll(/\.create(\w+)\(\s*'([^']+)'\s*,\s*\{([\s\S]*?)\}\s*\)/g)].map(([, kind, name, body]) => ({
       kind: kind ?? '',
       name: name ?? '',
@@ -139,6 +145,9 @@ describe('agent-level telemetry spec', () => {
     }
   });
 
+});
+
+describe('agent-level telemetry spec', () => {
   it('lists the sensor attribute agent.ts puts on contguard.events.lost', () => {
     const source = readFileSync(join(ROOT, 'src/agent.ts'), 'utf8');
     expect(source).toMatch(/observe\(.*\{\s*sensor:/);

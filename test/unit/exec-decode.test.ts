@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cBytes, cString, splitNulStrings } from '../../src/sensors/decode.js';
+import { formatConsoleLine } from '../../src/telemetry/console-sink.js';
 import { EXEC_EVENT_SIZE, ExecEventLayout, decodeExecEvent } from '../../src/sensors/exec/layout.gen.js';
 import { CG_CGROUP_REF_SIZE, CgCgroupRefLayout } from '../../src/sensors/shared.gen.js';
 import * as execModule from '../../src/sensors/exec/index.js';
@@ -24,7 +25,7 @@ const enc = new TextEncoder();
 const ARGS = ExecEventLayout.args;
 /** Every character escapeControl must neutralise before text reaches a terminal. */
 // eslint-disable-next-line no-control-regex
-const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]/;
 const CID = '0123456789abcdef'.repeat(4);
 
 type Bytes = string | Uint8Array;
@@ -344,22 +345,22 @@ describe('execDetails', () => {
     expect(d.argsTruncated).toBe(false);
   });
 
-  it('invalid UTF-8 becomes U+FFFD in comm, caller, filename and argv', () => {
+  it('invalid UTF-8 bytes are kept, surrogate-escaped (U+DC00 + byte), in comm, caller, filename and argv', () => {
     const bad = new Uint8Array([0x61, 0xff, 0xc3, 0x28, 0x62]); // a, invalid byte, bad 2-byte seq, b
     const argv = new Uint8Array([...enc.encode('x\0'), ...bad, 0]);
     const d = decode({ comm: bad, callerComm: bad, filename: bad, argv });
-    const expected = 'a\ufffd\ufffd(b';
+    const expected = 'a\udcff\udcc3(b';
     expect(d.comm).toBe(expected);
     expect(d.callerComm).toBe(expected);
     expect(d.filename).toBe(expected);
     expect(d.argv).toEqual(['x', expected]);
   });
 
-  it('a multi-byte character cut by the end of its field decodes to U+FFFD, not into the next field', () => {
+  it('a multi-byte character cut by the end of its field keeps its bytes (escaped), not read into the next field', () => {
     // 14 ASCII bytes + the first 2 of a 3-byte character fill comm[16] without NUL.
     const comm = new Uint8Array([...enc.encode('c'.repeat(14)), 0xe2, 0x82]);
     const d = decode({ comm, filename: '\u20ac' });
-    expect(d.comm).toBe('c'.repeat(14) + '\ufffd');
+    expect(d.comm).toBe('c'.repeat(14) + '\udce2\udc82');
     expect(d.filename).toBe('\u20ac');
   });
 });
@@ -401,10 +402,10 @@ describe('execAttributes', () => {
 describe('execBody', () => {
   it('quotes arguments with spaces and quotes, omits argv[0]', () => {
     const d = decode({ argv: ['ls', '-l', '/tmp/a b', "it's"] });
-    expect(execBody(d)).toBe("pid=4242 ppid=4000 uid=1000 bash -> /usr/bin/ls -l '/tmp/a b' 'it'\\''s'");
+    expect(execBody(d)).toBe(`pid=4242 ppid=4000 uid=1000 bash -> /usr/bin/ls -l '/tmp/a b' 'it'"'"'s'`);
   });
 
-  it('hostile argv, filename and caller: no raw control characters reach the body', () => {
+  it('hostile argv, filename and caller: the body is plain text, quoted; the console escapes it once', () => {
     const hostile = [
       'evil',
       '\x1b[2J\x1b[H', // clear screen, cursor home
@@ -424,20 +425,25 @@ describe('execBody', () => {
       callerComm: 'sh\r\x1b[1A',
     });
     const body = execBody(d);
-    expect(body).not.toMatch(RAW_CONTROL);
-    expect(body).not.toContain('\n');
-    expect(body).not.toContain('\r');
-    // The hostile sequences are still visible, as escapes.
-    expect(body).toContain("'\\x1b[2J\\x1b[H'");
-    expect(body).toContain("'ok\\x0dFAKE LINE'");
-    expect(body).toContain("'file\\u202etxt.exe'");
-    expect(body).toContain("'a\\x0ab'");
-    expect(body).toContain("'\\x07bell\\x7f'");
-    expect(body).toContain("'\\x9b31m'");
-    expect(body).toContain("'\\u2066isolate\\u2069'");
-    expect(body).toContain("'tab\\x09here'");
-    expect(body).toContain("'/tmp/\\x1b]0;pwned\\x07'");
-    expect(body).toContain("'sh\\x0d\\x1b[1A' ->");
+    // Stored unescaped (one escaping, by each output: see test/unit/console-sink.test.ts).
+    expect(body).toContain("'\x1b[2J\x1b[H'");
+    expect(body).toContain("'ok\rFAKE LINE'");
+    expect(body).toContain("'/tmp/\x1b]0;pwned\x07'");
+    expect(body).toContain("'sh\r\x1b[1A' ->");
+    expect(body).toContain(" '' hidden");
+    // On the console: no raw control character, each one escaped once.
+    const line = formatConsoleLine({ eventName: 'contguard.process.exec', timeUnixNano: 0n, severity: 'INFO', body, attributes: {} });
+    expect(line).not.toMatch(RAW_CONTROL);
+    expect(line).toContain("'\\x1b[2J\\x1b[H'");
+    expect(line).toContain("'ok\\x0dFAKE LINE'");
+    expect(line).toContain("'file\\u202etxt.exe'");
+    expect(line).toContain("'a\\x0ab'");
+    expect(line).toContain("'\\x07bell\\x7f'");
+    expect(line).toContain("'\\u009b31m'");
+    expect(line).toContain("'\\u2066isolate\\u2069'");
+    expect(line).toContain("'tab\\x09here'");
+    expect(line).toContain("'/tmp/\\x1b]0;pwned\\x07'");
+    expect(line).toContain("'sh\\x0d\\x1b[1A' ->");
     // Attributes keep the raw strings (outputs escape them as their format requires).
     expect(execAttributes(d)['process.command_args']).toEqual([
       'evil',

@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JSONL_FILE, JsonLinesSink, nanosToIso, rotatedName, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
 import type { EventRecord } from '../../src/telemetry/record.js';
+import { decodeBytes } from '../../src/sensors/decode.js';
+import { surrogateEscapedBytes } from '../../src/telemetry/escape.js';
 
 // 2026-11-28T09:01:16.123456789Z
 const T = 1_795_856_476_123_456_789n;
@@ -24,8 +26,8 @@ let dir: string;
 let errors: Error[];
 const sinks: JsonLinesSink[] = [];
 
-function sink(maxFileBytes = 10 << 20, maxFiles = 2, where = dir): JsonLinesSink {
-  const s = new JsonLinesSink(where, maxFileBytes, maxFiles, (e) => errors.push(e));
+function sink(maxFileBytes = 10 << 20, maxFiles = 2, where = dir, opts: { maxPendingBytes?: number } = {}): JsonLinesSink {
+  const s = new JsonLinesSink(where, maxFileBytes, maxFiles, (e) => errors.push(e), opts);
   sinks.push(s);
   return s;
 }
@@ -104,6 +106,21 @@ describe('toJsonLine', () => {
     const j = JSON.parse(line) as { body: string; attributes: Record<string, unknown> };
     expect(j.body).toBe(body);
     expect(j.attributes).toEqual({ 'container.name': 'x\ny', 'process.command_args': ['\0', '\n'] });
+  });
+});
+
+describe('toJsonLine with bytes that are not UTF-8', () => {
+  it('is valid JSON (valid UTF-8) and the bytes are recoverable from the \\udcNN escapes', () => {
+    const raw = Uint8Array.from([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff, 0xc3, 0x28, 0x80]); // "/tmp/" + invalid bytes
+    const path = decodeBytes(raw);
+    const line = toJsonLine(record(1, { body: `sh -> ${path}`, attributes: { 'process.executable.path': path, 'process.command_args': ['sh', path] } }));
+    expect(line).toContain('"/tmp/\\udcff\\udcc3(\\udc80"');
+    // What reaches the file: strict UTF-8 (a lone surrogate would not encode) and parseable JSON.
+    const onDisk = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(line + '\n'));
+    const j = JSON.parse(onDisk) as { body: string; attributes: { 'process.executable.path': string; 'process.command_args': string[] } };
+    expect([...surrogateEscapedBytes(j.attributes['process.executable.path'])]).toEqual([...raw]);
+    expect([...surrogateEscapedBytes(j.attributes['process.command_args'][1]!)]).toEqual([...raw]);
+    expect(j.body).toBe(`sh -> ${path}`);
   });
 });
 
@@ -204,6 +221,82 @@ describe('JsonLinesSink', () => {
     const t0 = performance.now();
     await s.flush();
     expect(performance.now() - t0).toBeLessThan(500);
+  });
+
+  it('batches: N records are ONE write to the file per endBatch', async () => {
+    const fh = await fs.promises.open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(fh) as { write: (...a: unknown[]) => Promise<unknown> };
+    await fh.close();
+    fs.rmSync(path.join(dir, 'probe'));
+    const s = sink();
+    await s.flush(); // the file is open
+    const writes = vi.spyOn(proto, 'write');
+    try {
+      for (let i = 0; i < 100; i++) s.write(record(i));
+      expect(writes).not.toHaveBeenCalled();
+      s.endBatch();
+      await s.flush();
+      expect(writes).toHaveBeenCalledTimes(1);
+      for (let i = 100; i < 150; i++) s.write(record(i));
+      s.endBatch();
+      s.endBatch(); // an empty batch writes nothing
+      await s.flush();
+      expect(writes).toHaveBeenCalledTimes(2);
+    } finally {
+      writes.mockRestore();
+    }
+    expect(readAll().get(JSONL_FILE)!.map((l) => l.seq)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+  });
+
+  it('rotation inside a batch: cut at the line that reaches the size, one write per file', async () => {
+    const s = sink(4096, 3);
+    const lineBytes = toJsonLine(record(0)).length + 1;
+    const n = Math.ceil((3 * 4096) / lineBytes) - 2; // fills the live file twice, then some
+    for (let i = 0; i < n; i++) s.write(record(i));
+    s.endBatch();
+    await s.shutdown();
+    const files = readAll();
+    expect([...files.keys()].sort()).toEqual(['contguard.1.jsonl', 'contguard.2.jsonl', JSONL_FILE].sort());
+    const seqs = ['contguard.2.jsonl', 'contguard.1.jsonl', JSONL_FILE].flatMap((f) => files.get(f)!).map((l) => l.seq);
+    expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i));
+    for (const f of ['contguard.1.jsonl', 'contguard.2.jsonl']) {
+      const size = fs.statSync(path.join(dir, f)).size;
+      expect(size).toBeGreaterThanOrEqual(4096);
+      expect(size).toBeLessThan(4096 + lineBytes);
+    }
+  });
+
+  it('backpressure: holds batches while the file stream is busy, caps them, counts whole dropped records', async () => {
+    // Room for exactly the lines of records 80..179 while the stream is busy.
+    let cap = 0;
+    for (let i = 80; i < 180; i++) cap += toJsonLine(record(i)).length + 1;
+    const s = sink(10 << 20, 2, dir, { maxPendingBytes: cap });
+    let n = 0;
+    for (let i = 0; i < 80; i++) s.write(record(n++)); // > 16 KiB: the stream reports it is full
+    s.endBatch();
+    for (let b = 0; b < 3; b++) {
+      for (let i = 0; i < 40; i++) s.write(record(n++));
+      s.endBatch(); // held, not written: 120 lines offered, 100 fit
+    }
+    expect(s.dropped).toBe(20);
+    await s.flush();
+    const seqs = readAll().get(JSONL_FILE)!.map((l) => l.seq);
+    expect(seqs).toEqual(Array.from({ length: 180 }, (_, i) => i)); // 0..179 accepted, 180..199 dropped
+    for (let i = 0; i < 5; i++) s.write(record(n++));
+    await s.shutdown();
+    expect(readAll().get(JSONL_FILE)!.map((l) => l.seq).slice(-5)).toEqual([200, 201, 202, 203, 204]);
+    expect(s.dropped).toBe(20);
+  });
+
+  it('flush and shutdown deliver every accepted record without an endBatch', async () => {
+    const s = sink();
+    for (let i = 0; i < 10; i++) s.write(record(i));
+    await s.flush();
+    expect(readAll().get(JSONL_FILE)!.map((l) => l.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    for (let i = 10; i < 20; i++) s.write(record(i));
+    await s.shutdown();
+    expect(readAll().get(JSONL_FILE)!.map((l) => l.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(s.dropped).toBe(0);
   });
 
   it('throws at construction when the directory cannot be created (path under a regular file)', () => {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { requireOrSkip } from '../support/require.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXEC_OBJECT = path.join(ROOT, 'bpf/build/exec.bpf.o');
@@ -18,11 +19,7 @@ function skipReason(): string | null {
 
 describe('generated layouts', () => {
   it('scripts/gen-layouts.mjs --check exits 0', (ctx) => {
-    const reason = skipReason();
-    if (reason) {
-      ctx.skip(`skipped: ${reason}`);
-      return;
-    }
+    requireOrSkip(ctx, skipReason());
     let status = 0;
     let output = '';
     try {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
-import { DOCKER_DEFAULT_PROFILE } from '../../src/seccomp/command.js';
+import { DOCKER_DEFAULT_PROFILE_PATHS, findDockerDefaultProfile } from '../../src/seccomp/command.js';
 import {
   ARCH_MAP,
   DOCKER_DEFAULT_CAPS,
@@ -23,11 +23,12 @@ import type { Recording } from '../../src/seccomp/recordings.js';
 import { hostSyscallArch, isKnownSyscall, syscallNumber, type SyscallArch } from '../../src/sensors/syscalls/names.js';
 import { AARCH64_SYSCALLS, X86_64_SYSCALLS } from '../../src/sensors/syscalls/syscall-names.gen.js';
 import { libseccompUnavailable, parsePfc, profileToPfc } from './helpers/libseccomp.mjs';
+import { requireOrSkip } from '../support/require.js';
 
-/** Docker's default profile as Debian ships it (golang-github-docker-docker-dev). */
-const DEFAULT_JSON = '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json';
-const dockerDefault: SeccompProfile | null = fs.existsSync(DEFAULT_JSON) ? (JSON.parse(fs.readFileSync(DEFAULT_JSON, 'utf8')) as SeccompProfile) : null;
-const NO_DEFAULT = `Docker's default profile not found at ${DEFAULT_JSON} (install package golang-github-docker-docker-dev)`;
+/** Docker's default profile, found where `contguard seccomp` looks for it (scripts/setup-host.sh puts it there). */
+const DEFAULT_JSON: string | null = findDockerDefaultProfile();
+const dockerDefault: SeccompProfile | null = DEFAULT_JSON ? (JSON.parse(fs.readFileSync(DEFAULT_JSON, 'utf8')) as SeccompProfile) : null;
+const NO_DEFAULT = `Docker's default profile not found at ${DOCKER_DEFAULT_PROFILE_PATHS.join(' or ')} (run scripts/setup-host.sh)`;
 const NO_LIBSECCOMP: string | null = libseccompUnavailable();
 
 /** clone without any CLONE_NEW* namespace flag: Docker's mask (0x7e020000). */
@@ -38,7 +39,7 @@ function env(arch: SyscallArch, extraCaps: string[] = [], kernel: [number, numbe
 }
 
 function needDefault(ctx: TestContext): SeccompProfile {
-  if (!dockerDefault) ctx.skip(NO_DEFAULT);
+  requireOrSkip(ctx, !dockerDefault && NO_DEFAULT);
   return dockerDefault!;
 }
 
@@ -52,17 +53,35 @@ function rec(workload: string[], runtime: string[] = [], over: Partial<Recording
     startedAt: '2026-11-28T09:00:00.000000000Z',
     snapshotAt: '2026-11-28T09:01:00.000000000Z',
     final: true,
+    joinedRunning: false,
     ...over,
   };
 }
 
 const allNames = (table: readonly (string | null)[]) => table.filter((n): n is string => n !== null);
 
-describe('constants', () => {
-  it('the command reads the same Docker default profile path', () => {
-    expect(DOCKER_DEFAULT_PROFILE).toBe(DEFAULT_JSON);
+describe("Docker's default profile", () => {
+  it('is looked for where setup-host.sh extracts it, then where Debian installs it', () => {
+    expect(DOCKER_DEFAULT_PROFILE_PATHS).toEqual([
+      '/usr/local/share/contguard/docker-default-seccomp.json',
+      '/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json',
+    ]);
+    const has = (...present: string[]) => (p: string) => present.includes(p);
+    const [local, debian] = DOCKER_DEFAULT_PROFILE_PATHS;
+    expect(findDockerDefaultProfile(DOCKER_DEFAULT_PROFILE_PATHS, has(local!, debian!))).toBe(local);
+    expect(findDockerDefaultProfile(DOCKER_DEFAULT_PROFILE_PATHS, has(debian!))).toBe(debian);
+    expect(findDockerDefaultProfile(DOCKER_DEFAULT_PROFILE_PATHS, has())).toBeNull();
   });
 
+  // Not skipped when missing: every comparison with Docker's profile depends on it.
+  it('is installed on this host (scripts/setup-host.sh) and is a seccomp profile', () => {
+    expect(DEFAULT_JSON, NO_DEFAULT).not.toBeNull();
+    expect(dockerDefault?.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(dockerDefault?.syscalls?.some((r) => r.names.includes('read') && r.action === 'SCMP_ACT_ALLOW')).toBe(true);
+  });
+});
+
+describe('constants', () => {
   it("Docker's default capabilities (moby oci/caps/defaults.go): 14, no CAP_SYS_ADMIN", () => {
     expect(DOCKER_DEFAULT_CAPS).toHaveLength(14);
     expect(new Set(DOCKER_DEFAULT_CAPS).size).toBe(14);
@@ -505,9 +524,7 @@ describe('checkUsage', () => {
 });
 
 describe('generated profiles compiled by libseccomp', () => {
-  const need = (ctx: TestContext) => {
-    if (NO_LIBSECCOMP) ctx.skip(NO_LIBSECCOMP);
-  };
+  const need = (ctx: TestContext) => requireOrSkip(ctx, NO_LIBSECCOMP);
   const tables: Record<SyscallArch, readonly (string | null)[]> = { x86_64: X86_64_SYSCALLS, aarch64: AARCH64_SYSCALLS };
   const pfcArch: Record<SyscallArch, string> = { x86_64: 'x86_64', aarch64: 'aarch64' };
 
@@ -588,7 +605,7 @@ describe('a generated profile enforced by the kernel (child process)', () => {
     const nr = { mkdirat: syscallNumber(arch, 'mkdirat'), clone3: syscallNumber(arch, 'clone3') };
     const out = execFileSync(process.execPath, [CHILD, file, scratch, JSON.stringify(nr)], { cwd: ROOT, timeout: 30_000, encoding: 'utf8' });
     const res = JSON.parse(out.trim().split('\n').at(-1)!) as { loadRc: number; before: Probe; after: Probe | null };
-    if (res.loadRc !== 0) ctx.skip(`seccomp_load failed with ${res.loadRc}: this environment does not allow installing seccomp filters`);
+    requireOrSkip(ctx, res.loadRc !== 0 && `seccomp_load failed with ${res.loadRc}: this environment does not allow installing seccomp filters`);
     return { before: res.before, after: res.after! };
   }
 
@@ -617,9 +634,9 @@ describe('a generated profile enforced by the kernel (child process)', () => {
   };
 
   it('blocks an unused syscall with EPERM, answers clone3 with ENOSYS, lets the rest through', (ctx) => {
-    if (NO_LIBSECCOMP) ctx.skip(NO_LIBSECCOMP);
+    requireOrSkip(ctx, NO_LIBSECCOMP);
     const arch = hostArch();
-    if (!arch) ctx.skip(`host architecture ${process.arch} is not supported by ContGuard`);
+    requireOrSkip(ctx, !arch && `host architecture ${process.arch} is not supported by ContGuard`);
     const { before, after } = runChild(ctx, profileFor(arch!, false), arch!);
     // Control, before the filter: mkdir works; clone3(NULL, 0) is refused by the kernel itself
     // (EINVAL), or ENOSYS when this test already runs under Docker's default profile.
@@ -630,9 +647,9 @@ describe('a generated profile enforced by the kernel (child process)', () => {
   });
 
   it('lets mkdir through once a recording used it', (ctx) => {
-    if (NO_LIBSECCOMP) ctx.skip(NO_LIBSECCOMP);
+    requireOrSkip(ctx, NO_LIBSECCOMP);
     const arch = hostArch();
-    if (!arch) ctx.skip(`host architecture ${process.arch} is not supported by ContGuard`);
+    requireOrSkip(ctx, !arch && `host architecture ${process.arch} is not supported by ContGuard`);
     const { after } = runChild(ctx, profileFor(arch!, true), arch!);
     expect(after.fsMkdir).toBe('ok');
     expect(after.mkdiratErrno).toBe(0);

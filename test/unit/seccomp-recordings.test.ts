@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SYSCALLS_SNAPSHOT_EVENT } from '../../src/sensors/syscalls/telemetry.js';
 import {
+  JOINED_RUNNING_ATTRIBUTE,
   SNAPSHOT_EVENT,
   SeccompInputError,
   logFiles,
@@ -15,6 +17,9 @@ import {
 } from '../../src/seccomp/recordings.js';
 import { nanosToIso, rotatedName, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
 import type { Attributes } from '../../src/telemetry/record.js';
+import { callUnprivileged } from '../support/unprivileged.js';
+
+const RECORDINGS_TS = fileURLToPath(new URL('../../src/seccomp/recordings.ts', import.meta.url));
 
 // 2026-11-28T09:01:16Z
 const T0 = 1_795_856_476_000_000_000n;
@@ -35,6 +40,8 @@ interface Snap {
   start?: bigint;
   lastNew?: bigint;
   arch?: string;
+  /** contguard.syscalls.joined_running: the agent started after the container. */
+  joined?: boolean;
 }
 
 /** One snapshot line exactly as the agent's JSON-lines sink writes it. */
@@ -52,6 +59,7 @@ function snapshotLine(s: Snap): string {
   if (s.image !== undefined) attributes['container.image.name'] = s.image;
   if (s.tags !== undefined) attributes['container.image.tags'] = s.tags;
   if (s.lastNew !== undefined) attributes['contguard.syscalls.last_new'] = nanosToIso(s.lastNew);
+  if (s.joined !== undefined) attributes[JOINED_RUNNING_ATTRIBUTE] = s.joined;
   return toJsonLine({ eventName: SYSCALLS_SNAPSHOT_EVENT, timeUnixNano: s.at, severity: 'INFO', body: 'snapshot', attributes });
 }
 
@@ -101,6 +109,7 @@ describe('parseSnapshotLine', () => {
       lastNewAt: '2026-11-28T09:01:28.000000000Z',
       snapshotAt: '2026-11-28T09:01:46.000000005Z',
       final: true,
+      joinedRunning: false,
     });
   });
 
@@ -118,7 +127,19 @@ describe('parseSnapshotLine', () => {
       lastNewAt: undefined,
       snapshotAt: '2026-11-28T09:01:16.000000000Z',
       final: false,
+      joinedRunning: false,
     });
+  });
+
+  it('reads contguard.syscalls.joined_running (a container already running when the agent started)', () => {
+    expect(JOINED_RUNNING_ATTRIBUTE).toBe('contguard.syscalls.joined_running');
+    const joined = parseSnapshotLine(snapshotLine({ id: ID_A, at: T0, joined: true }));
+    expect(joined).toMatchObject({ containerId: ID_A, joinedRunning: true });
+    expect(parseSnapshotLine(snapshotLine({ id: ID_A, at: T0, joined: false }))).toMatchObject({ joinedRunning: false });
+    expect(parseSnapshotLine(snapshotLine({ id: ID_A, at: T0 }))).toMatchObject({ joinedRunning: false });
+    // Only a JSON true counts.
+    expect(parseSnapshotLine(raw({ 'container.id': ID_A, 'contguard.syscalls.counts': {}, [JOINED_RUNNING_ATTRIBUTE]: 'true' }))).toMatchObject({ joinedRunning: false });
+    expect(parseSnapshotLine(raw({ 'container.id': ID_A, 'contguard.syscalls.counts': {}, [JOINED_RUNNING_ATTRIBUTE]: 1 }))).toMatchObject({ joinedRunning: false });
   });
 
   it('accepts an empty workload map (a container that has not run anything yet)', () => {
@@ -277,6 +298,33 @@ describe('readRecordings / logFiles', () => {
     expect(res.corruptLines).toBe(0);
   });
 
+  it('keeps joinedRunning for the whole run when any of its snapshots has it, in any order', () => {
+    const START_B = T0 + 100n * SEC;
+    write(rotatedName(1), [
+      // Run 1 of ID_A: its first snapshot says joined, the later (winning) one does not repeat it.
+      snapshotLine({ id: ID_A, at: T0 + 10n * SEC, joined: true, workload: { read: 1 } }),
+      // ID_B: the later snapshot says joined and comes first in the file.
+      snapshotLine({ id: ID_B, at: T0 + 30n * SEC, joined: true, workload: { read: 3 } }),
+    ]);
+    write(rotatedName(null), [
+      snapshotLine({ id: ID_A, at: T0 + 20n * SEC, workload: { read: 2 }, final: true }),
+      snapshotLine({ id: ID_B, at: T0 + 20n * SEC, workload: { read: 2 } }),
+      // Run 2 of ID_A (restarted: same id, new recording start) was recorded from its start.
+      snapshotLine({ id: ID_A, at: START_B + 5n * SEC, start: START_B, workload: { read: 7 } }),
+      snapshotLine({ id: ID_C, at: T0 + 20n * SEC, workload: { read: 1 } }),
+    ]);
+    const res = readRecordings(dir);
+    const runs = res.recordings.map((r) => [r.containerId, r.workload.read, r.joinedRunning]);
+    expect(runs.sort()).toEqual(
+      [
+        [ID_A, 2, true],
+        [ID_A, 7, false],
+        [ID_B, 3, true],
+        [ID_C, 1, false],
+      ].sort(),
+    );
+  });
+
   it('reads a log dir with only the live file, or with no log files at all', () => {
     write(rotatedName(null), [snapshotLine({ id: ID_A, at: T0 })]);
     expect(readRecordings(dir).recordings.map((r) => r.containerId)).toEqual([ID_A]);
@@ -304,24 +352,37 @@ describe('readRecordings / logFiles', () => {
     expect(() => readRecordings(file)).toThrow(`cannot read log dir ${file}: ENOTDIR`);
   });
 
-  it('throws SeccompInputError for a log dir it may not read', (ctx) => {
-    if (process.getuid?.() === 0) ctx.skip('running as root: permissions do not stop reads');
+  // Root reads everything: as root (CI) the reads run in a child process as nobody (uid 65534).
+  const readUnprivileged = (d: string) => callUnprivileged(RECORDINGS_TS, 'readRecordings', readRecordings, d);
+
+  it('throws SeccompInputError for a log dir it may not read', () => {
+    fs.chmodSync(dir, 0o755); // the unprivileged user may reach it, not read what is inside
     const locked = path.join(dir, 'locked');
     fs.mkdirSync(locked, { mode: 0o000 });
     try {
-      expect(() => readRecordings(locked)).toThrow(SeccompInputError);
-      expect(() => readRecordings(locked)).toThrow(/cannot read log dir .*: EACCES/);
+      const res = readUnprivileged(locked);
+      expect(res).toMatchObject({ threw: true, error: { name: SeccompInputError.name } });
+      expect(res.threw && res.error.message).toBe(`cannot read log dir ${locked}: EACCES`);
     } finally {
       fs.chmodSync(locked, 0o700);
     }
   });
 
-  it('throws SeccompInputError for a log file it may not read', (ctx) => {
-    if (process.getuid?.() === 0) ctx.skip('running as root: permissions do not stop reads');
+  it('throws SeccompInputError for a log file it may not read', () => {
+    fs.chmodSync(dir, 0o755);
     write(rotatedName(null), [snapshotLine({ id: ID_A, at: T0 })]);
     fs.chmodSync(path.join(dir, rotatedName(null)), 0o000);
-    expect(() => readRecordings(dir)).toThrow(SeccompInputError);
-    expect(() => readRecordings(dir)).toThrow(/cannot read .*contguard\.jsonl: EACCES/);
+    const res = readUnprivileged(dir);
+    expect(res).toMatchObject({ threw: true, error: { name: SeccompInputError.name } });
+    expect(res.threw && res.error.message).toBe(`cannot read ${path.join(dir, rotatedName(null))}: EACCES`);
+  });
+
+  it('reads the same log dir when the unprivileged user may (control for the two tests above)', () => {
+    fs.chmodSync(dir, 0o755);
+    write(rotatedName(null), [snapshotLine({ id: ID_A, at: T0, name: 'web' })]);
+    fs.chmodSync(path.join(dir, rotatedName(null)), 0o644);
+    const res = readUnprivileged(dir);
+    expect(res).toMatchObject({ threw: false, value: { recordings: [{ containerId: ID_A, containerName: 'web' }], corruptLines: 0 } });
   });
 });
 
@@ -334,6 +395,7 @@ describe('selectRecordings', () => {
     startedAt: '2026-11-28T09:00:00.000000000Z',
     snapshotAt: '2026-11-28T09:01:00.000000000Z',
     final: false,
+    joinedRunning: false,
     ...over,
   });
   const web = rec({ containerId: ID_A, containerName: 'web', imageName: 'nginx', imageTags: ['1.25', 'latest'] });

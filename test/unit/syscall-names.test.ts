@@ -7,6 +7,7 @@ import { hostSyscallArch, isKnownSyscall, syscallName, syscallNumber, type Sysca
 import { AARCH64_SYSCALLS, LIBSECCOMP_VERSION, X86_64_SYSCALLS } from '../../src/sensors/syscalls/syscall-names.gen.js';
 import { MAX_NR } from '../../src/sensors/syscalls/recorder.js';
 import { libseccompUnavailable, resolveNameArch } from './helpers/libseccomp.mjs';
+import { requireOrSkip } from '../support/require.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GEN_FILE = fileURLToPath(new URL('../../src/sensors/syscalls/syscall-names.gen.ts', import.meta.url));
@@ -138,7 +139,7 @@ describe('generated tables against libseccomp', () => {
   const unavailable: string | null = libseccompUnavailable();
 
   it('scripts/gen-syscall-names.mjs --check: the committed file matches the installed libseccomp', (ctx) => {
-    if (unavailable) ctx.skip(`${unavailable}: the generator reads libseccomp's tables`);
+    requireOrSkip(ctx, unavailable && `${unavailable}: the generator reads libseccomp's tables`);
     let status = 0;
     let stderr = '';
     try {
@@ -152,7 +153,7 @@ describe('generated tables against libseccomp', () => {
   });
 
   it("spot checks agree with libseccomp's per-architecture resolver", (ctx) => {
-    if (unavailable) ctx.skip(unavailable);
+    requireOrSkip(ctx, unavailable);
     const archName = { x86_64: 'SCMP_ARCH_X86_64', aarch64: 'SCMP_ARCH_AARCH64' } as const;
     for (const arch of ['x86_64', 'aarch64'] as const) {
       for (const name of ['read', 'write', 'execve', 'clone', 'clone3', 'exit_group', 'seccomp', 'openat', 'mkdirat', 'bpf']) {

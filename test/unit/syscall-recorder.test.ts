@@ -188,8 +188,8 @@ describe('SlotHistory', () => {
   });
 });
 
-describe('cgroup index: user space and bpf/syscalls.h agree', () => {
-  it('uses the header’s probe count, hash, tombstone and counts layout', async () => {
+describe('counts layout: user space and bpf/syscalls.h agree', () => {
+  it('uses the header’s syscall number range, phases and stats', async () => {
     const { readFileSync } = await import('node:fs');
     const header = readFileSync(new URL('../../bpf/syscalls.h', import.meta.url), 'utf8');
     const define = (name: string) => {
@@ -197,23 +197,9 @@ describe('cgroup index: user space and bpf/syscalls.h agree', () => {
       if (!m) throw new Error(`no #define ${name}`);
       return BigInt(m[1]);
     };
-    const index = await import('../../src/sensors/syscalls/index.js');
-    const recorder = await import('../../src/sensors/syscalls/recorder.js');
-    expect(BigInt(index.INDEX_PROBES)).toBe(define('SYSCALLS_INDEX_PROBES'));
-    expect(index.INDEX_HASH).toBe(define('SYSCALLS_INDEX_HASH'));
-    expect(index.INDEX_REMOVED).toBe(define('SYSCALLS_INDEX_REMOVED'));
-    expect(BigInt(recorder.MAX_NR)).toBe(define('SYSCALLS_MAX_NR'));
-    expect(BigInt(recorder.PHASES)).toBe(define('SYSCALLS_PHASES'));
-  });
-
-  it('computes the kernel’s bucket: ((id * HASH) mod 2^64 >> 32) + probe, masked', async () => {
-    const { indexBucket, indexSize } = await import('../../src/sensors/syscalls/index.js');
-    const expected = (id: bigint, probe: number, mask: number) =>
-      Number((((((id * 0x9e3779b97f4a7c15n) & ((1n << 64n) - 1n)) >> 32n) + BigInt(probe)) & 0xffffffffn) & BigInt(mask));
-    for (const id of [1n, 4242n, 123456789012345n, (1n << 63n) + 7n]) {
-      for (const probe of [0, 1, 3]) expect(indexBucket(id, probe, 4095)).toBe(expected(id, probe, 4095));
-    }
-    expect(indexSize(256)).toBe(2048);
-    expect(indexSize(10)).toBe(1024);
+    expect(BigInt(MAX_NR)).toBe(define('SYSCALLS_MAX_NR'));
+    expect(BigInt(PHASES)).toBe(define('SYSCALLS_PHASES'));
+    expect(BigInt(PHASE_WORKLOAD)).toBe(define('SYSCALLS_PHASE_WORKLOAD'));
+    expect(BigInt(PHASE_RUNTIME)).toBe(define('SYSCALLS_PHASE_RUNTIME'));
   });
 });

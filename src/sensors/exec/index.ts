@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /** exec sensor: every program started in a container, with caller, user and full argv. */
 import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
-import type { Attributes, EventRecord } from '../../telemetry/record.js';
+import type { Attributes } from '../../telemetry/record.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { splitNulStrings } from '../decode.js';
 import { quoteArg } from '../../telemetry/escape.js';
-import { METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
+import { metricAttributes } from '../../telemetry/container-attributes.js';
+import type { ContainerInfo } from '../../containers/attributor.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
 import { kernelHas } from '../../../ffi/features.js';
 import { EXEC_COUNTER, EXEC_EVENT_NAME, execTelemetry } from './telemetry.js';
@@ -102,29 +103,46 @@ export const execSensor: Sensor = {
     const execs = ctx.meter.createCounter(EXEC_COUNTER, { unit: '{exec}', description: 'Successful execs in a container.' });
     const maxArgs = ctx.config.sensors.exec.max_args;
     const includeHost = ctx.config.include_host;
+    const hostAttributes: Attributes = {};
+    // Metric attributes per container, built once (a rename builds a new attributes object).
+    const metricAttrsOf = new WeakMap<object, Record<string, string>>();
 
+    const deliver = (container: ContainerInfo | null, details: ExecDetails, time: bigint) => {
+      if (!container && !includeHost) return; // the agent's own container, or a cgroup that is no container
+      const containerAttrs = container?.attributes ?? hostAttributes;
+      ctx.emit({
+        eventName: EXEC_EVENT_NAME,
+        timeUnixNano: time,
+        severity: 'INFO',
+        body: execBody(details),
+        attributes: { ...containerAttrs, ...execAttributes(details) },
+      });
+      let metricAttrs = metricAttrsOf.get(containerAttrs);
+      if (!metricAttrs) {
+        metricAttrs = metricAttributes(containerAttrs);
+        metricAttrsOf.set(containerAttrs, metricAttrs);
+      }
+      execs.add(1, metricAttrs);
+    };
+
+    // The record is ring memory: decoded here, synchronously; no copy is kept.
     const handle = (bytes: Uint8Array) => {
       const e = decodeExecEvent(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       const details = execDetails(e, maxArgs);
       const time = ctx.toUnixNano(e.timestamp_ns);
-      void ctx.track(ctx.containers
-        .attribute({ cgroupId: e.cgroup.cgroup_id, name: e.cgroup.name, parentName: e.cgroup.parent_name })
-        .then((container) => {
-          if (!container && !includeHost) return;
-          const containerAttrs = container?.attributes ?? {};
-          const record: EventRecord = {
-            eventName: EXEC_EVENT_NAME,
-            timeUnixNano: time,
-            severity: 'INFO',
-            body: execBody(details),
-            attributes: { ...containerAttrs, ...execAttributes(details) },
-          };
-          ctx.emit(record);
-          const metricAttrs: Attributes = {};
-          for (const k of METRIC_CONTAINER_KEYS) if (containerAttrs[k] !== undefined) metricAttrs[k] = containerAttrs[k];
-          execs.add(1, metricAttrs as Record<string, string>);
-        })
-        .catch((err: unknown) => ctx.logger.error(`exec: ${(err as Error).message}`)));
+      const ref = { cgroupId: e.cgroup.cgroup_id, name: e.cgroup.name, parentName: e.cgroup.parent_name };
+      // Known container (the common case): no promise, no wait.
+      const known = ctx.containers.attributeKnown(ref);
+      if (known !== undefined) {
+        deliver(known, details, time);
+        return;
+      }
+      void ctx.track(
+        ctx.containers
+          .attribute(ref)
+          .then((container) => deliver(container, details, time))
+          .catch((err: unknown) => ctx.logger.error(`exec: ${(err as Error).message}`)),
+      );
     };
     return { rings: [{ map: 'cg_exec_events', handle }], lossMaps: ['cg_exec_lost'] };
   },

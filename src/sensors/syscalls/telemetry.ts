@@ -5,6 +5,7 @@ import { CONTAINER_ATTRIBUTES, METRIC_CONTAINER_KEYS } from '../../telemetry/con
 
 export const SYSCALLS_COUNTER = 'contguard.syscalls';
 export const SYSCALLS_SNAPSHOT_EVENT = 'contguard.syscalls.snapshot';
+export const SYSCALLS_UNTRACKED_COUNTER = 'contguard.syscalls.untracked';
 
 export const syscallsTelemetry: TelemetrySpec = {
   metrics: [
@@ -16,10 +17,10 @@ export const syscallsTelemetry: TelemetrySpec = {
       attributes: [...METRIC_CONTAINER_KEYS, 'syscall.name'],
     },
     {
-      name: 'contguard.syscalls.untracked',
+      name: SYSCALLS_UNTRACKED_COUNTER,
       instrument: 'counter',
       unit: '{syscall}',
-      description: 'Syscalls not attributed to a syscall name: reason=no_slot (more containers than sensors.syscalls.max_containers) or number_out_of_range.',
+      description: 'Syscalls not attributed to a syscall name: reason=no_slot (more containers than registry.max_containers) or number_out_of_range.',
       attributes: ['reason'],
     },
   ],
@@ -36,6 +37,7 @@ export const syscallsTelemetry: TelemetrySpec = {
         'contguard.syscalls.recording_start': 'when counting began for this container (ISO 8601)',
         'contguard.syscalls.last_new': 'when the last syscall not seen before appeared (ISO 8601, snapshot granularity)',
         'contguard.syscalls.final': 'true on the last snapshot of a container run',
+        'contguard.syscalls.joined_running': 'true when the container ran before the agent started: its start-up syscalls were not seen',
       },
     },
   ],

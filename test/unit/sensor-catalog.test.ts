@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-/** One sensor = bpf/<name>.bpf.c + src/sensors/<name>/ + an entry in SENSORS, and nothing else. */
+/**
+ * One sensor = bpf/<name>.h + bpf/<name>.bpf.c + src/sensors/<name>/{index,telemetry,layout.gen}.ts
+ * + a line in src/sensors/all.ts + its `sensors.<name>` config section (src/config.ts and
+ * deploy/contguard.yaml), and nothing else: README's recipe lists exactly these.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SENSORS } from '../../src/sensors/registry.js';
+import { parse as parseYaml } from 'yaml';
+import { SENSORS } from '../../src/sensors/all.js';
+import { DEFAULT_CONFIG } from '../../src/config.js';
 import type { TelemetrySpec } from '../../src/sensors/sensor.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** bpf/*.bpf.c that are not sensors: helper objects (doctor's feature probes). */
-const NOT_SENSORS = new Set(['probes']);
+/** bpf/*.bpf.c that are not sensors: doctor's feature probes, and the container registry they all share. */
+const NOT_SENSORS = new Set(['probes', 'registry']);
 const MODULE_FILES = ['index.ts', 'telemetry.ts', 'layout.gen.ts'];
 
 const bpfSensors = fs
@@ -67,5 +73,24 @@ describe('sensor registry', () => {
     const mod = (await import(`../../src/sensors/${name}/telemetry.ts`)) as Record<string, unknown>;
     const sensor = SENSORS.find((s) => s.name === name)!;
     expect(Object.values(mod)).toContain(sensor.telemetry);
+  });
+
+  it.each(registered)('%s: has its layout header, config section and documented deploy/contguard.yaml section', (name) => {
+    expect(fs.existsSync(path.join(ROOT, 'bpf', `${name}.h`)), `bpf/${name}.h`).toBe(true);
+    const sensors = DEFAULT_CONFIG.sensors as Record<string, { enabled?: boolean }>;
+    expect(sensors[name], `sensors.${name} in src/config.ts`).toBeDefined();
+    expect(typeof sensors[name].enabled, `sensors.${name}.enabled`).toBe('boolean');
+    const deployText = fs.readFileSync(path.join(ROOT, 'deploy/contguard.yaml'), 'utf8');
+    const deploy = parseYaml(deployText) as { sensors: Record<string, unknown> };
+    expect(Object.keys(deploy.sensors[name] as object).sort(), `deploy/contguard.yaml sensors.${name}`).toEqual(Object.keys(sensors[name]).sort());
+    expect(deployText, `a comment above sensors.${name} in deploy/contguard.yaml`).toMatch(new RegExp(`\\n  # ${name}:.*\\n(  #.*\\n)*  ${name}:\\n`));
+  });
+
+  it("README's 'Adding a sensor' recipe names every file a new sensor touches", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const recipe = /Adding a sensor[\s\S]*?\n\n/.exec(readme)?.[0] ?? '';
+    for (const part of ['bpf/foo.h', 'bpf/foo.bpf.c', 'src/sensors/foo/', 'index', 'telemetry', 'src/sensors/all.ts', 'src/config.ts', 'deploy/contguard.yaml', 'npm run gen:layouts', 'scripts/gen-docs.mjs']) {
+      expect(recipe, part).toContain(part);
+    }
   });
 });

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Every sensor the agent knows, by name; test/unit/registry.test.ts checks it against bpf/ and src/sensors/. */
+/** Every sensor the agent knows, by name; test/unit/sensor-catalog.test.ts checks it against bpf/ and src/sensors/. */
 import type { Sensor } from './sensor.js';
 import { execSensor } from './exec/index.js';
 import { syscallsSensor } from './syscalls/index.js';

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The in-kernel container registry end to end (real kernel, real Docker): which variant attached,
+ * containers that ran before the agent, containers started at the same moment, lost notices,
+ * threads moved with their process, and host events that never reach user space.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { freePort, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
+import { dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
+
+async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return res.text();
+}
+
+/** Sum of a metric's samples whose labels contain every given label. */
+function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    found = true;
+  }
+  return found ? sum : NaN;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
+}
+
+function configFile(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cg-reg-'));
+  writeFileSync(join(dir, 'contguard.yaml'), yaml);
+  return join(dir, 'contguard.yaml');
+}
+
+const snapshotOf = (name: string, pred: (r: any) => boolean = () => true) => (r: any) =>
+  r.event === 'contguard.syscalls.snapshot' && r.attributes['container.name'] === name && pred(r);
+
+describe('container registry (real kernel, real Docker)', () => {
+  const ids: string[] = [];
+  let agent: AgentHandle | undefined;
+  let promPort = 0;
+  const early = uniqueName('cg-early');
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    // Runs before the agent starts: only the seed iterator can find it. It waits for /tmp/go,
+    // then does its work from its own (seeded) processes.
+    ids.push(await dockerRun(['--name', early, TEST_IMAGE, 'sh', '-c', 'while [ ! -f /tmp/go ]; do /bin/sleep 0.1; done; /bin/cat /etc/hostname >/dev/null; /bin/sleep 600']));
+    promPort = await freePort();
+    agent = await startAgent({ args: ['--config', configFile('sensors:\n  syscalls:\n    snapshot_interval_ms: 500\n'), '--prometheus', `127.0.0.1:${promPort}`] });
+  });
+
+  afterAll(async () => {
+    await agent?.cleanup();
+    await dockerRm(ids);
+  });
+
+  it('attaches the registry and the syscall counter with tp_btf on this kernel (a silent fallback fails)', () => {
+    const err = agent!.stderr();
+    expect(err).toContain('registry (tp_btf): attached tp_btf/cgroup_attach_task, tp_btf/sched_process_fork, tp_btf/sched_process_exec, tp_btf/cgroup_rmdir');
+    expect(err).toContain('sensor syscalls (tp_btf): attached tp_btf/sys_enter');
+    expect(err).toContain('sensor exec (sched_prepare_exec): attached');
+    expect(err).not.toContain('falling back');
+  });
+
+  it('tracks a container that ran before the agent: its later execs and syscalls, marked joined_running', async () => {
+    await dockerExec(ids[0], ['/bin/touch', '/tmp/go']);
+    // The exec comes from the container's own shell (seeded), not from docker exec.
+    const exec = await waitForJsonLine(
+      agent!.logDir,
+      (r) => r.event === 'contguard.process.exec' && r.attributes['container.name'] === early && r.attributes['process.command_args'][0] === '/bin/cat',
+      20_000,
+    );
+    expect(exec.attributes['contguard.process.caller.name']).toBe('sh');
+    const snap = await waitForJsonLine(agent!.logDir, snapshotOf(early, (r) => (r.attributes['contguard.syscalls.counts'].execve ?? 0) >= 2), 20_000);
+    expect(snap.attributes['contguard.syscalls.joined_running']).toBe(true);
+    expect(snap.attributes['contguard.syscalls.counts'].execve).toBeGreaterThanOrEqual(2);
+  });
+
+  it('never lets two containers started at the same moment share counts', async () => {
+    // Each pair starts together; one only syncs, the other only reads sysinfo (uptime).
+    const pairs = 3;
+    const names: Array<[string, string]> = [];
+    for (let i = 0; i < pairs; i++) {
+      const a = uniqueName('cg-sync');
+      const b = uniqueName('cg-uptime');
+      names.push([a, b]);
+      const started = await Promise.all([
+        dockerRun(['--name', a, TEST_IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 20 ]; do /bin/sync; i=$((i+1)); done']),
+        dockerRun(['--name', b, TEST_IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 20 ]; do /bin/uptime >/dev/null; i=$((i+1)); done']),
+      ]);
+      ids.push(...started);
+    }
+    for (const [a, b] of names) {
+      const final = (r: any) => r.attributes['contguard.syscalls.final'] === true;
+      const sa = await waitForJsonLine(agent!.logDir, snapshotOf(a, final), 30_000);
+      const sb = await waitForJsonLine(agent!.logDir, snapshotOf(b, final), 30_000);
+      const ca = sa.attributes['contguard.syscalls.counts'];
+      const cb = sb.attributes['contguard.syscalls.counts'];
+      expect(ca.sync, a).toBe(20);
+      expect(ca.sysinfo, a).toBeUndefined();
+      expect(cb.sysinfo, b).toBeGreaterThanOrEqual(20);
+      expect(cb.sync, b).toBeUndefined();
+      expect(ca.execve, a).toBeGreaterThanOrEqual(20); // the entrypoint's exec is the runtime's
+      expect(cb.execve, b).toBeGreaterThanOrEqual(20);
+    }
+  });
+
+  it('drops host execs in the kernel: none reaches user space, container execs do', async () => {
+    const received = async () => metricValue(await scrape(promPort), 'contguard_events_received_total', { sensor: 'exec' });
+    // Let the container traffic of earlier tests drain first.
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = await received();
+    expect(Number.isNaN(before)).toBe(false);
+    for (let i = 0; i < 50; i++) spawnSync('/bin/true');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await received()).toBe(before);
+    const name = uniqueName('cg-execs');
+    ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', '/bin/true; /bin/true; /bin/true']));
+    await waitForExit(name);
+    await waitFor('container execs received', async () => (await received()) >= before + 4);
+  });
+
+  it('gives threads that existed before their process moved into a container the registry state', async () => {
+    const bin = join(mkdtempSync(join(tmpdir(), 'cg-threads-')), 'moved-threads');
+    execFileSync('clang', ['-O2', '-pthread', '-Wall', '-o', bin, join(REPO_ROOT, 'test/e2e/fixtures/moved-threads.c')], { timeout: 60_000 });
+    const host = uniqueName('cg-host');
+    ids.push(await dockerRun(['--name', host, TEST_IMAGE, 'sleep', '600']));
+    const pid = (await dockerInspect(host)).State.Pid as number;
+    const rel = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    const root = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+    const calls = 1000;
+    const child = spawn(bin, [String(calls)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      const movedPid = await waitFor('ready', async () => Number(/ready (\d+)/.exec(out)?.[1]) || null, 10_000);
+      writeFileSync(join(root, rel, 'cgroup.procs'), `${movedPid}\n`);
+      // The registry re-seeds threads on the notice of this move (one ring drain).
+      await new Promise((r) => setTimeout(r, 1000));
+      child.stdin.end('go\n');
+      await waitFor('done', async () => out.includes('done'), 20_000);
+      const snap = await waitForJsonLine(agent!.logDir, snapshotOf(host, (r) => r.attributes['contguard.syscalls.runtime_counts'].getcpu !== undefined), 20_000);
+      // Every call of the three pre-existing worker threads, after the filter: the runtime phase.
+      expect(snap.attributes['contguard.syscalls.runtime_counts'].getcpu).toBe(3 * calls);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('registry reconciliation', () => {
+  it('adopts and frees containers whose notices were lost, so no slot leaks (max_containers: 2, three containers)', async () => {
+    await ensureTestImage();
+    const port = await freePort();
+    const agent = await startAgent({
+      args: ['--config', configFile('registry:\n  max_containers: 2\n  reconcile_interval_ms: 1000\nsensors:\n  syscalls:\n    snapshot_interval_ms: 500\n'), '--prometheus', `127.0.0.1:${port}`],
+      env: { CONTGUARD_TEST_DROP_REGISTRY_NOTICES: '1' },
+    });
+    const ids: string[] = [];
+    try {
+      const reconciled = async (action: string) => metricValue(await scrape(port), 'contguard_registry_reconciled_total', { action });
+      for (let round = 0; round < 3; round++) {
+        // With two slots, the third container is counted only if a slot was freed.
+        const name = uniqueName(`cg-lost-${round}`);
+        ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', '/bin/sleep 3; /bin/cat /etc/hostname']));
+        await waitFor(`adoption of ${name}`, async () => (await reconciled('adopted')) >= round + 1);
+        await waitForExit(name, 30_000);
+        const final = await waitForJsonLine(agent.logDir, snapshotOf(name, (r) => r.attributes['contguard.syscalls.final'] === true), 30_000);
+        expect(final.attributes['contguard.syscalls.counts'].execve).toBeGreaterThanOrEqual(2);
+        await waitFor(`release of ${name}`, async () => (await reconciled('freed')) >= round + 1);
+      }
+      const text = await scrape(port);
+      expect(metricValue(text, 'contguard_events_lost_total', { sensor: 'registry' })).toBeGreaterThanOrEqual(4);
+      expect(metricValue(text, 'contguard_registry_untracked_containers_total')).toBe(0);
+      expect(await agent.stop()).toBe(0);
+    } finally {
+      await agent.cleanup();
+      await dockerRm(ids);
+    }
+  });
+});
