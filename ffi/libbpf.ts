@@ -58,7 +58,6 @@ export const libbpf = {
   bpf_program__autoload: lib.func('bool bpf_program__autoload(const bpf_program *prog)'),
   bpf_program__attach_cgroup: lib.func('bpf_link *bpf_program__attach_cgroup(const bpf_program *prog, int cgroup_fd)'),
   bpf_program__attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
-  bpf_program__fd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
   bpf_link__destroy: lib.func('int bpf_link__destroy(bpf_link *link)'),
   bpf_link__fd: lib.func('int bpf_link__fd(const bpf_link *link)'),
   bpf_iter_create: lib.func('int bpf_iter_create(int link_fd)'),

@@ -33,25 +33,8 @@ export function queuePushU32(fd: number, value: number): void {
   if (rc < 0) throw new BpfError('queue push', -rc);
 }
 
-/** Pops a u32 from a BPF_MAP_TYPE_QUEUE; null when empty. */
-export function queuePopU32(fd: number): number | null {
-  const v = Buffer.alloc(4);
-  const rc = libbpf.bpf_map_lookup_and_delete_elem(fd, null, v);
-  if (rc < 0) return null;
-  return v.readUInt32LE();
-}
 
-/** Reads one element into `value`. */
-export function mapLookup(fd: number, key: Buffer, value: Buffer): void {
-  const rc = libbpf.bpf_map_lookup_elem(fd, key, value);
-  if (rc < 0) throw new BpfError('map lookup', -rc);
-}
 
-/** Writes one element (BPF_ANY). */
-export function mapUpdate(fd: number, key: Buffer, value: Buffer): void {
-  const rc = libbpf.bpf_map_update_elem(fd, key, value, 0);
-  if (rc < 0) throw new BpfError('map update', -rc);
-}
 
 /** Sums the per-CPU u64 values of every slot of a BPF_MAP_TYPE_PERCPU_ARRAY (one call per slot). */
 export function readPerCpuArray(fd: number, slots: number): bigint[] {

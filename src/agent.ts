@@ -62,7 +62,7 @@ function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
 export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
   const { logger } = opts;
   const version = packageVersion();
-  routeOtelDiagnostics(logger);
+  routeOtelDiagnostics(logger, resolveOtlpEndpoint(cfg, opts.env ?? process.env));
   routeLibbpfLog((level, line) => (level === 'warn' ? logger.warn(`libbpf: ${line}`) : logger.debug(`libbpf: ${line}`)));
 
   // Container attribution: which hierarchy's ids the kernel reports, and where to resolve them.

@@ -63,6 +63,17 @@ describe('sensor contract: cgroup programs and periodic work (in process, real k
     await dockerRm(ids);
   });
 
+  /** A container that pings its loopback 3 times; resolves once the program counted them (bounded). */
+  async function pingingContainer(name: string, fd: number): Promise<{ containerCg: bigint; rel: string }> {
+    ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', '/bin/sleep 1; /bin/ping -c 3 -i 0.2 127.0.0.1; /bin/sleep 30']));
+    const pid = (await dockerInspect(name)).State.Pid as number;
+    const containerCg = cgroupIdOfPid(pid);
+    const rel = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    const deadline = Date.now() + 15_000;
+    while (egressOf(fd, containerCg) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    return { containerCg, rel };
+  }
+
   async function run(scope: 'root' | 'container'): Promise<{ agent: RunningAgent; fd: () => number; ticks: () => number }> {
     let fd = -1;
     let ticks = 0;
@@ -94,12 +105,7 @@ describe('sensor contract: cgroup programs and periodic work (in process, real k
     let stopped = false;
     try {
       const name = uniqueName('cg-ping');
-      ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', '/bin/sleep 1; /bin/ping -c 3 -i 0.2 127.0.0.1; /bin/sleep 30']));
-      const pid = (await dockerInspect(name)).State.Pid as number;
-      const containerCg = cgroupIdOfPid(pid);
-      const rel = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
-      const deadline = Date.now() + 15_000;
-      while (egressOf(fd(), containerCg) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const { containerCg, rel } = await pingingContainer(name, fd());
       expect(egressOf(fd(), containerCg)).toBeGreaterThanOrEqual(3); // 3 echo requests (the kernel's replies have no socket)
       expect(attachedPrograms(join(HIERARCHY, rel))).toContain('test_count_egre');
       // Attached to that container's cgroup only, not at the root.
@@ -119,12 +125,7 @@ describe('sensor contract: cgroup programs and periodic work (in process, real k
     let stopped = false;
     try {
       const name = uniqueName('cg-ping-root');
-      ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', '/bin/sleep 1; /bin/ping -c 3 -i 0.2 127.0.0.1; /bin/sleep 30']));
-      const pid = (await dockerInspect(name)).State.Pid as number;
-      const containerCg = cgroupIdOfPid(pid);
-      const rel = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
-      const deadline = Date.now() + 15_000;
-      while (egressOf(fd(), containerCg) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const { containerCg, rel } = await pingingContainer(name, fd());
       expect(egressOf(fd(), containerCg)).toBeGreaterThanOrEqual(3);
       expect(attachedPrograms(HIERARCHY)).toContain('test_count_egre');
       expect(attachedPrograms(join(HIERARCHY, rel))).not.toContain('test_count_egre'); // inherited, not attached there
