@@ -81,12 +81,12 @@ static __always_inline void fill_exe_path(struct exec_event *e, struct task_stru
 {
 	struct cg_path_scratch *s = bpf_map_lookup_elem(&cg_path_scratch_map, &(__u32){ 0 });
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-	int off, len;
+	int off, len, complete;
 
 	e->exe_path[0] = 0;
 	if (!s || !exe)
 		return;
-	off = cg_path_build(s, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt));
+	off = cg_path_build(s, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), &complete);
 	if (off < 0)
 		return;
 	len = CG_PATH_SCRATCH - off;

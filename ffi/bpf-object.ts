@@ -159,6 +159,10 @@ export class BpfObject {
   runIterator(programName: string): void {
     const link = libbpf.bpf_program__attach(this.program(programName));
     if (!link) throw new BpfError(`attach iterator ${programName}`, koffi.errno());
+    this.drainIterator(programName, link);
+  }
+
+  private drainIterator(programName: string, link: Ptr): void {
     try {
       const fd = libbpf.bpf_iter_create(libbpf.bpf_link__fd(link));
       if (fd < 0) throw new BpfError(`create iterator ${programName}`, -fd);

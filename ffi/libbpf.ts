@@ -70,6 +70,7 @@ export const libbpf = {
 
   bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
   bpf_map_update_elem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64 flags)'),
+  bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
   bpf_map_lookup_and_delete_elem: lib.func('int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)'),
 
   btf__find_by_name_kind: lib.func('int btf__find_by_name_kind(const btf *btf, const char *name, uint32 kind)'),

@@ -52,3 +52,19 @@ export function readPerCpuArray(fd: number, slots: number): bigint[] {
   }
   return out;
 }
+
+/** Writes one element (BPF_ANY). */
+export function mapUpdate(fd: number, key: Buffer, value: Buffer): void {
+  const rc = libbpf.bpf_map_update_elem(fd, key, value, 0);
+  if (rc < 0) throw new BpfError('map update', -rc);
+}
+
+/** Reads one element into `value`; false when the key is absent. */
+export function mapLookup(fd: number, key: Buffer, value: Buffer): boolean {
+  return libbpf.bpf_map_lookup_elem(fd, key, value) >= 0;
+}
+
+/** Deletes one element; false when the key was absent. */
+export function mapDelete(fd: number, key: Buffer): boolean {
+  return libbpf.bpf_map_delete_elem(fd, key) >= 0;
+}

@@ -194,6 +194,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   const loaded: Array<{ sensor: Sensor; obj: BpfObject; instance: SensorInstance; variant: string | undefined }> = [];
   const lossCounters: Array<{ sensor: string; fd: number }> = [{ sensor: 'registry', fd: registry.lossMapFd }];
   const ringOwners: string[] = []; // the sensor of each ring, in poller order
+  const unavailable: string[] = []; // enabled sensors this kernel cannot run
   const timers: NodeJS.Timeout[] = [];
   const cgroupLinks = new Map<bigint, CgroupLink[]>();
   let released = false;
@@ -202,6 +203,9 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     registry.close();
   };
   try {
+    // Tracking first: a container that starts while sensors load is tracked by the kernel.
+    const tracking = registry.attach();
+    logger.info(`registry (${registry.variant}): attached ${tracking.join(', ')}`);
     for (const sensor of opts.sensors ?? SENSORS) {
       if (!sensor.enabled(cfg)) continue;
       const variants: ReadonlyArray<string | undefined> = sensor.variants?.(cfg, env) ?? [undefined];
@@ -215,13 +219,25 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           sensor.configure?.(obj, cfg, variant, env);
           obj.load();
           instance = sensor.start(obj, ctx, variant);
+          const attached = obj.attachAll().map((p) => p.section);
+          for (const c of instance.cgroupPrograms ?? []) {
+            if (c.scope !== 'root') continue;
+            obj.attachCgroup(c.program, hierarchy);
+            attached.push(`${c.program} (cgroup root)`);
+          }
+          logger.info(`sensor ${sensor.name}${variant ? ` (${variant})` : ''}: attached ${attached.join(', ')}`);
         } catch (err) {
           await instance?.stop?.();
           instance?.release?.();
           obj.close();
-          if (v === variants.length - 1) throw err;
-          logger.warn(`sensor ${sensor.name}: ${variant} unavailable (${(err as Error).message}); falling back to ${variants[v + 1]}`);
-          continue;
+          if (v < variants.length - 1) {
+            logger.warn(`sensor ${sensor.name}: ${variant} unavailable (${(err as Error).message}); falling back to ${variants[v + 1]}`);
+            continue;
+          }
+          // A kernel without this sensor's hooks: the agent runs without it, and says so.
+          logger.error(`sensor ${sensor.name} unavailable: ${(err as Error).message}; running without it`);
+          unavailable.push(sensor.name);
+          break;
         }
         loaded.push({ sensor, obj, instance, variant });
         break;
@@ -260,24 +276,14 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       },
     });
 
-    // Attach: tracking first, then every sensor, then seed what already runs (so a container
-    // that starts in between is tracked by the kernel, and the seed's claims are idempotent).
-    const tracking = registry.attach();
-    logger.info(`registry (${registry.variant}): attached ${tracking.join(', ')}`);
-    for (const { sensor, obj, instance, variant } of loaded) {
-      const attached = obj.attachAll().map((p) => p.section);
-      for (const c of instance.cgroupPrograms ?? []) {
-        if (c.scope !== 'root') continue;
-        obj.attachCgroup(c.program, hierarchy);
-        attached.push(`${c.program} (cgroup root)`);
-      }
-      logger.info(`sensor ${sensor.name}${variant ? ` (${variant})` : ''}: attached ${attached.join(', ')}`);
+    for (const { sensor, obj, instance } of loaded) {
       for (const ring of instance.rings) {
         poller.add(`${sensor.name}/${ring.map}`, obj.mapFd(ring.map), ring.handle);
         ringOwners.push(sensor.name);
       }
       for (const m of instance.lossMaps) lossCounters.push({ sensor: sensor.name, fd: obj.mapFd(m) });
     }
+    // Then seed what already runs, through the same idempotent claim.
     const regRing = registry.ring;
     poller.add(`registry/${regRing.map}`, regRing.fd, regRing.handle);
     ringOwners.push('registry');
@@ -309,6 +315,15 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       ringOwners.forEach((owner, i) => bySensor.set(owner, (bySensor.get(owner) ?? 0) + (poller.received[i] ?? 0)));
       for (const [sensor, n] of bySensor) result.observe(n, { sensor });
     });
+  metrics.meter
+    .createObservableGauge('contguard.sensor.up', {
+      unit: '1',
+      description: 'Whether each enabled sensor runs (1) or this kernel could not load or attach it (0).',
+    })
+    .addCallback((result) => {
+      for (const l of loaded) result.observe(1, { sensor: l.sensor.name, 'contguard.sensor.variant': l.variant ?? '' });
+      for (const name of unavailable) result.observe(0, { sensor: name, 'contguard.sensor.variant': '' });
+    });
   // Periodic work, declared by sensors (map reads) and the registry (reconciliation).
   const every = (name: string, ms: number, run: () => void) => {
     const t = setInterval(() => {
@@ -335,6 +350,13 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       // Teardown order is part of the design: nothing reads mapped memory after it is released.
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
+        for (const l of loaded) {
+          try {
+            l.instance.beforeFinalDrain?.();
+          } catch (err) {
+            logger.warn(`sensor ${l.sensor.name}: ${(err as Error).message}`);
+          }
+        }
         poller.close(); // drains what is left in the rings, then frees them
         for (const l of loaded) await l.instance.stop?.(); // final reads and records
         await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, cfg.docker.metadata_wait_ms + 500))]);

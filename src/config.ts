@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import YAML, { LineCounter } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_SENSITIVE_RULES, SELECTORS } from './sensors/file_open/rules.js';
 import type { CliRunOptions } from './cli/options.js';
 
 /** Accepted values of `log_level` and `--log-level`, most to least severe. */
@@ -83,6 +84,20 @@ function section<S extends z.core.$ZodLooseShape>(shape: S) {
     z.strictObject(shape).prefault({} as z.input<z.ZodObject<S, z.core.$strict>>),
   );
 }
+
+const RULE_SELECTOR_ERROR = `expected exactly one of ${SELECTORS.join(', ')}`;
+const sensitiveRuleSchema = z
+  .strictObject({
+    name: z.string({ error: 'expected a rule name' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected a rule name of letters, digits, _ . -' }),
+    path: z.string().startsWith('/', { error: 'expected an absolute path' }).optional(),
+    prefix: z.string().startsWith('/', { error: 'expected an absolute path' }).optional(),
+    glob: z.string().startsWith('/', { error: 'expected an absolute path pattern' }).optional(),
+    basename: z.string().regex(/^[^/]{1,31}$/, { error: 'expected a file name (no "/", at most 31 bytes)' }).optional(),
+    file_type: z.enum(['block', 'char'], { error: 'expected block or char' }).optional(),
+    fs_type: z.string().min(1).optional(),
+    write_only: z.boolean({ error: 'expected true or false' }).optional(),
+  })
+  .refine((r) => SELECTORS.filter((k) => r[k] !== undefined).length === 1, { error: RULE_SELECTOR_ERROR });
 
 const HOST_ERROR = 'expected an IP address or host name (no scheme or port)';
 const URL_ERROR = 'expected an http(s) URL or null';
@@ -167,6 +182,30 @@ const configSchema = z.strictObject({
     syscalls: section({
       enabled: bool(true),
       snapshot_interval_ms: intRange(500, 3_600_000, 10_000),
+    }),
+    // io_uring requests per container and opcode (they bypass every syscall hook).
+    io_uring: section({
+      enabled: bool(true),
+      // A record per IORING_OP_OPENAT/OPENAT2 submitted in a container (the path as passed).
+      open_events: bool(true),
+    }),
+    file_open: section({
+      enabled: bool(true),
+      ring_buffer_bytes: z
+        .number({ error: 'expected a power of two from 4096 to 1073741824' })
+        .int({ error: 'expected a power of two from 4096 to 1073741824' })
+        .min(4096, { error: 'expected a power of two from 4096 to 1073741824' })
+        .max(1_073_741_824, { error: 'expected a power of two from 4096 to 1073741824' })
+        .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
+        .default(4_194_304),
+      // 0: every open is a record; else repeats within the interval fold into one record with a count.
+      fold_interval_ms: intRange(0, 3_600_000, 10_000),
+      fold_table_entries: intRange(64, 1_048_576, 8192),
+      // Files the runtime bind-mounts into every container (/etc/hosts, /etc/resolv.conf, /etc/hostname).
+      report_runtime_files: bool(false),
+      sensitive_rules: z
+        .array(sensitiveRuleSchema, { error: 'expected a list of rules' })
+        .default(() => DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r }))),
     }),
   }),
 });

@@ -28,6 +28,7 @@ struct cg_path_walk {
 	struct vfsmount *vfsmnt;
 	struct mount *mnt;
 	int off;
+	int complete; /* 1 once the namespace root was reached: nothing was cut */
 };
 
 /* One step up: a name, or a mount crossed. bpf_loop verifies it once for every step. */
@@ -46,8 +47,10 @@ static int cg_path_step(__u32 i, struct cg_path_walk *w)
 	if (dentry == mnt_root || dentry == parent) {
 		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
 
-		if (dentry != mnt_root || up == mnt)
+		if (dentry != mnt_root || up == mnt) {
+			w->complete = 1;
 			return 1; /* the namespace root (or a detached dentry) */
+		}
 		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = up;
 		w->vfsmnt = &up->mnt;
@@ -65,8 +68,12 @@ static int cg_path_step(__u32 i, struct cg_path_walk *w)
 	return 0;
 }
 
-/* Returns the offset in s->buf where the path starts (it ends at CG_PATH_SCRATCH), or -1. */
-static __always_inline int cg_path_build(struct cg_path_scratch *s, struct dentry *dentry, struct vfsmount *vfsmnt)
+/*
+ * Returns the offset in s->buf where the path starts (it ends at CG_PATH_SCRATCH), or -1;
+ * *complete is 0 when the path was cut (deeper than CG_PATH_DEPTH or longer than the buffer).
+ */
+static __always_inline int cg_path_build(struct cg_path_scratch *s, struct dentry *dentry, struct vfsmount *vfsmnt,
+					 int *complete)
 {
 	struct cg_path_walk w = {
 		.s = s,
@@ -79,7 +86,49 @@ static __always_inline int cg_path_build(struct cg_path_scratch *s, struct dentr
 	if (!dentry || !vfsmnt)
 		return -1;
 	bpf_loop(CG_PATH_DEPTH, cg_path_step, &w, 0);
+	*complete = w.complete;
 	if (w.off == CG_PATH_SCRATCH) { /* the root itself */
+		w.off -= 1;
+		s->buf[CG_PATH_SCRATCH - 1] = '/';
+	}
+	return w.off;
+}
+
+/* One step up inside one file system, never crossing a mount: for a file's path within its fs. */
+static int cg_fs_path_step(__u32 i, struct cg_path_walk *w)
+{
+	struct dentry *dentry = w->dentry;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	const unsigned char *name;
+	__u32 len;
+	int off = w->off;
+
+	if (dentry == parent) {
+		w->complete = 1;
+		return 1; /* the file system's root */
+	}
+	len = BPF_CORE_READ(dentry, d_name.len) & CG_NAME_MAX;
+	name = BPF_CORE_READ(dentry, d_name.name);
+	if (off < (int)len + 1)
+		return 1;
+	off -= len + 1;
+	w->s->buf[off & (CG_PATH_SCRATCH - 1)] = '/';
+	bpf_probe_read_kernel(&w->s->buf[(off + 1) & (CG_PATH_SCRATCH - 1)], len, name);
+	w->off = off;
+	w->dentry = parent;
+	return 0;
+}
+
+/* The path of a dentry within its file system (as the host's mount table roots see it). */
+static __always_inline int cg_fs_path_build(struct cg_path_scratch *s, struct dentry *dentry, int *complete)
+{
+	struct cg_path_walk w = { .s = s, .dentry = dentry, .off = CG_PATH_SCRATCH };
+
+	if (!dentry)
+		return -1;
+	bpf_loop(CG_PATH_DEPTH, cg_fs_path_step, &w, 0);
+	*complete = w.complete;
+	if (w.off == CG_PATH_SCRATCH) {
 		w.off -= 1;
 		s->buf[CG_PATH_SCRATCH - 1] = '/';
 	}

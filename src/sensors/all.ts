@@ -3,5 +3,7 @@
 import type { Sensor } from './sensor.js';
 import { execSensor } from './exec/index.js';
 import { syscallsSensor } from './syscalls/index.js';
+import { ioUringSensor } from './io_uring/index.js';
+import { fileOpenSensor } from './file_open/index.js';
 
-export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor];
+export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor, ioUringSensor, fileOpenSensor];

@@ -80,7 +80,7 @@ export interface CgroupProgramSpec {
 /**
  * What a running sensor declares; the agent does the rest. Two ways to get data out of the
  * kernel, both declared here: `rings` (streamed events) and `periodic` (maps read on a timer).
- * Teardown order, run by the agent: rings drained and closed, periodic work stopped, stop()
+ * Teardown order, run by the agent: beforeFinalDrain(), rings drained and closed, periodic work stopped, stop()
  * (final reads), outputs and metrics flushed and shut down, release() (unmap), detach, close.
  */
 export interface SensorInstance {
@@ -95,6 +95,8 @@ export interface SensorInstance {
   /** A container got a registry slot / its cgroup is gone (final reads; the slot is freed after). */
   onContainerTracked?(entry: RegistryEntry): void;
   onContainerRemoved?(entry: RegistryEntry): void;
+  /** At shutdown, before the rings' last drain: push what the kernel still holds into them. */
+  beforeFinalDrain?(): void;
   /** Final reads and records (memory is still mapped; observable callbacks may still run). */
   stop?(): Promise<void> | void;
   /** After metrics shut down: nothing reads this sensor's memory any more; unmap it. */

@@ -31,6 +31,13 @@ export const agentTelemetry: TelemetrySpec = {
       description: 'Records an output dropped because its stream stayed congested past its buffer cap (8 MiB); OTLP drops are counted by the OTel SDK (otel.sdk.* metrics).',
       attributes: ['output'],
     },
+    {
+      name: 'contguard.sensor.up',
+      instrument: 'gauge',
+      unit: '1',
+      description: 'Whether each enabled sensor runs (1) or this kernel could not load or attach it (0).',
+      attributes: ['sensor', 'contguard.sensor.variant'],
+    },
   ],
   events: [],
 };

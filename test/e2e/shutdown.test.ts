@@ -11,9 +11,23 @@ import { freePort, startAgent, waitForJsonLine } from '../support/agent-process.
 import { dockerRm, dockerRun, ensureTestImage, uniqueName, TEST_IMAGE } from '../support/docker.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
-function agentProgramNames(): string[] {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'list'], { encoding: 'utf8' })) as Array<{ name?: string }>;
-  return progs.map((p) => p.name ?? '').filter((n) => n.startsWith('cg_'));
+interface Prog {
+  id: number;
+  name?: string;
+  pids?: Array<{ pid: number }>;
+}
+function agentPrograms(): Prog[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'list'], { encoding: 'utf8' })) as Prog[];
+  return progs.filter((p) => (p.name ?? '').startsWith('cg_'));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Starts `n` scrapes and resolves once each request is on the wire (their answers may never come). */
@@ -52,6 +66,7 @@ describe('shutdown (real kernel, real Docker)', () => {
 
   it.each([1, 2, 3])('SIGTERM with OTLP on, containers running and scrapes in flight exits 0 (run %i)', async () => {
     const port = await freePort();
+    const before = new Set(agentPrograms().map((p) => p.id));
     const agent = await startAgent({ args: ['--prometheus', `127.0.0.1:${port}`, '--otlp-endpoint', otlp.endpoint] });
     try {
       // The running containers were seeded and are being counted.
@@ -60,7 +75,9 @@ describe('shutdown (real kernel, real Docker)', () => {
       const code = await agent.stop('SIGTERM');
       expect(agent.stderr()).not.toMatch(/Segmentation|SIGSEGV|core dumped/);
       expect(code).toBe(0);
-      expect(agentProgramNames()).toEqual([]);
+      // Nothing it loaded outlives it (another agent running on this host may have its own).
+      const left = agentPrograms().filter((p) => !before.has(p.id) && !(p.pids ?? []).some((o) => o.pid !== agent.pid && isAlive(o.pid)));
+      expect(left.map((p) => p.name)).toEqual([]);
     } finally {
       await agent.cleanup();
     }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import { DEFAULT_SENSITIVE_RULES } from '../../src/sensors/file_open/rules.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,14 @@ outputs:
 sensors:
   exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: sys_enter_execve }
   syscalls: { enabled: false, snapshot_interval_ms: 500 }
+  io_uring: { enabled: false, open_events: false }
+  file_open:
+    enabled: false
+    ring_buffer_bytes: 8192
+    fold_interval_ms: 0
+    fold_table_entries: 64
+    report_runtime_files: true
+    sensitive_rules: [{ name: keys, prefix: /keys/, write_only: true }, { name: dev, file_type: block, fs_type: devtmpfs }]
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 `;
 
@@ -68,6 +77,15 @@ describe('defaults', () => {
       sensors: {
         exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
         syscalls: { enabled: true, snapshot_interval_ms: 10000 },
+        io_uring: { enabled: true, open_events: true },
+        file_open: {
+          enabled: true,
+          ring_buffer_bytes: 4194304,
+          fold_interval_ms: 10000,
+          fold_table_entries: 8192,
+          report_runtime_files: false,
+          sensitive_rules: DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r })),
+        },
       },
     });
   });
@@ -122,6 +140,18 @@ describe('valid config', () => {
       sensors: {
         exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: 'sys_enter_execve' },
         syscalls: { enabled: false, snapshot_interval_ms: 500 },
+        io_uring: { enabled: false, open_events: false },
+        file_open: {
+          enabled: false,
+          ring_buffer_bytes: 8192,
+          fold_interval_ms: 0,
+          fold_table_entries: 64,
+          report_runtime_files: true,
+          sensitive_rules: [
+            { name: 'keys', prefix: '/keys/', write_only: true },
+            { name: 'dev', file_type: 'block', fs_type: 'devtmpfs' },
+          ],
+        },
       },
     } satisfies AgentConfig);
   });
@@ -377,6 +407,25 @@ describe('resolveOtlpEndpoint', () => {
     } finally {
       if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
       else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved;
+    }
+  });
+});
+
+describe('sensors.file_open.sensitive_rules', () => {
+  it.each([
+    ['no selector', '[{ name: x }]', 'expected exactly one of path, prefix, glob, basename, file_type'],
+    ['two selectors', '[{ name: x, path: /a, prefix: /b/ }]', 'expected exactly one of path, prefix, glob, basename, file_type'],
+    ['a relative path', '[{ name: x, path: etc/shadow }]', 'expected an absolute path'],
+    ['a basename with a slash', '[{ name: x, basename: a/b }]', 'expected a file name'],
+    ['an unknown key', '[{ name: x, path: /a, severity: high }]', 'severity'],
+    ['a bad file type', '[{ name: x, file_type: fifo }]', 'expected block or char'],
+  ])('rejects %s in one line', (_what, rules, message) => {
+    expect(() => parseConfig(`sensors:\n  file_open:\n    sensitive_rules: ${rules}\n`, 'x.yaml')).toThrow(message);
+    try {
+      parseConfig(`sensors:\n  file_open:\n    sensitive_rules: ${rules}\n`, 'x.yaml');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('\n');
+      expect((err as Error).message).toMatch(/^config x\.yaml: /);
     }
   });
 });
