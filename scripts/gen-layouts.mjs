@@ -42,7 +42,9 @@ function fieldOf(byId, member) {
   if (t.kind === 'ARRAY') {
     const elem = resolve(byId, t.type_id);
     if (elem.kind === 'INT' && elem.size === 1) {
-      return { kind: t.nr_elems <= STRING_MAX ? 'string' : 'bytes', offset, size: t.nr_elems };
+      // char[] is text; __u8[] (unsigned char) is raw bytes, e.g. an address.
+      const text = elem.name === 'char' && t.nr_elems <= STRING_MAX;
+      return { kind: text ? 'string' : 'bytes', offset, size: t.nr_elems };
     }
     if (elem.kind === 'INT') return { kind: `u${elem.size * 8}[]`, offset, size: t.nr_elems * elem.size, count: t.nr_elems, elemSize: elem.size };
   }

@@ -175,6 +175,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       return work;
     },
     registryEntries: registry.entries,
+    docker,
   };
   registry.bind(ctx);
 

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import YAML, { LineCounter } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_SENSITIVE_RULES, SELECTORS } from './sensors/file_open/rules.js';
+import { networkPolicySchema } from './sensors/network/policy.js';
 import type { CliRunOptions } from './cli/options.js';
 
 /** Accepted values of `log_level` and `--log-level`, most to least severe. */
@@ -206,6 +207,21 @@ const configSchema = z.strictObject({
       sensitive_rules: z
         .array(sensitiveRuleSchema, { error: 'expected a list of rules' })
         .default(() => DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r }))),
+    }),
+    network: section({
+      enabled: bool(true),
+      ring_buffer_bytes: z
+        .number({ error: 'expected a power of two from 4096 to 1073741824' })
+        .int({ error: 'expected a power of two from 4096 to 1073741824' })
+        .min(4096, { error: 'expected a power of two from 4096 to 1073741824' })
+        .max(1_073_741_824, { error: 'expected a power of two from 4096 to 1073741824' })
+        .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
+        .default(2_097_152),
+      // Sockets followed at once (connecting or established).
+      max_sockets: intRange(1024, 4_194_304, 65_536),
+      // How long one end of a connection between two containers here waits for the other.
+      join_window_ms: intRange(0, 10_000, 250),
+      policy: networkPolicySchema,
     }),
   }),
 });

@@ -54,12 +54,18 @@ export async function main(argv: string[]): Promise<number> {
         const { runSeccomp } = await import('./seccomp/command.js');
         return await runSeccomp(cmd.options);
       }
+      case 'policy': {
+        const { runPolicy } = await import('./policy/command.js');
+        return await runPolicy(cmd.options);
+      }
       case 'run':
         return await run(cmd.options);
     }
   } catch (err) {
     if (err instanceof UsageError) return fail(`${err.message} (see "contguard help")`, EXIT_USAGE);
     if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
+    const { PolicyInputError } = await import('./policy/records.js');
+    if (err instanceof PolicyInputError) return fail(`policy: ${err.message}`, EXIT_FAILURE);
     const { AgentStartError } = await import('./agent.js');
     if (err instanceof AgentStartError) return fail(err.message, EXIT_FAILURE);
     const { SeccompInputError } = await import('./seccomp/recordings.js');

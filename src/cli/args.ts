@@ -8,12 +8,15 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, formatValue, isHttpUrl, isValidHost } from '../config.js';
 import type { CliRunOptions, CliSeccompOptions } from './options.js';
+import type { CliPolicyOptions } from './options.js';
+import { parseIsoTime } from '../policy/time.js';
 
 /** What the command line asks for. */
 export type CliCommand =
   | { kind: 'run'; options: CliRunOptions }
   | { kind: 'doctor'; json: boolean }
   | { kind: 'seccomp'; options: CliSeccompOptions }
+  | { kind: 'policy'; options: CliPolicyOptions }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -137,6 +140,48 @@ const COMMANDS: readonly CommandSpec[] = [
       const dockerDefault = nonEmpty(v, 'docker-default', 'a file path');
       if (dockerDefault !== undefined) options.dockerDefault = dockerDefault;
       return { kind: 'seccomp', options };
+    },
+  },
+  {
+    name: 'policy',
+    summary: 'Dry-run a network policy over recorded connections, or suggest one from them',
+    options: {
+      'dry-run': { type: 'boolean', description: 'List the recorded flows the --policy FILE would flag, and a summary' },
+      policy: { type: 'string', value: 'FILE', description: 'The proposed policy: YAML with rules and egress, as sensors.network.policy' },
+      suggest: { type: 'boolean', description: 'Print a minimal allow policy (YAML) covering every recorded flow between containers' },
+      'log-dir': { type: 'string', value: 'DIR', description: 'Where the agent wrote its JSON lines (default: /var/log/contguard)' },
+      since: { type: 'string', value: 'ISO', description: 'Only connections at or after this time, e.g. 2026-11-28T09:00:00Z or 2026-11-28' },
+      until: { type: 'string', value: 'ISO', description: 'Only connections before this time' },
+      json: { type: 'boolean', description: 'Print the report (or the suggested policy) as JSON' },
+    },
+    build(v) {
+      const dryRun = v['dry-run'] === true;
+      const suggest = v.suggest === true;
+      const policy = nonEmpty(v, 'policy', 'a file path');
+      if (dryRun && suggest) throw new UsageError('policy: give either --dry-run or --suggest, not both');
+      if (!dryRun && !suggest) throw new UsageError('policy: expected --dry-run --policy FILE or --suggest');
+      if (dryRun && policy === undefined) throw new UsageError('policy: --dry-run needs --policy FILE');
+      if (suggest && policy !== undefined) throw new UsageError('policy: --suggest takes no --policy (it writes one)');
+      const options: CliPolicyOptions = { mode: dryRun ? 'dry-run' : 'suggest' };
+      if (policy !== undefined) options.policy = policy;
+      const logDir = nonEmpty(v, 'log-dir', 'a directory path');
+      if (logDir !== undefined) options.logDir = logDir;
+      const times: Partial<Record<'since' | 'until', bigint>> = {};
+      for (const which of ['since', 'until'] as const) {
+        const text = str(v, which);
+        if (text === undefined) continue;
+        const ns = parseIsoTime(text);
+        if (ns === null) {
+          throw new UsageError(`--${which}: expected an ISO 8601 time such as 2026-11-28T09:00:00Z or 2026-11-28, got ${formatValue(text)}`);
+        }
+        times[which] = ns;
+        options[which] = text;
+      }
+      if (times.since !== undefined && times.until !== undefined && times.since >= times.until) {
+        throw new UsageError('--since: must be earlier than --until');
+      }
+      if (v.json === true) options.json = true;
+      return { kind: 'policy', options };
     },
   },
   {

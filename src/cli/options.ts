@@ -36,3 +36,19 @@ export interface CliSeccompOptions {
   out?: string;
   dockerDefault?: string;
 }
+
+/** Options of `contguard policy`. */
+export interface CliPolicyOptions {
+  /** `dry-run`: evaluate `policy` over the recorded connections; `suggest`: print a policy covering them. */
+  mode: 'dry-run' | 'suggest';
+  /** The proposed policy (YAML: rules, egress); required for `dry-run`. */
+  policy?: string;
+  /** Where the agent wrote its JSON lines; default /var/log/contguard. */
+  logDir?: string;
+  /** Only records at or after this ISO 8601 time (validated by the parser). */
+  since?: string;
+  /** Only records before this ISO 8601 time. */
+  until?: string;
+  /** Print the report (or the suggested policy) as JSON. */
+  json?: boolean;
+}

@@ -51,6 +51,90 @@ export function metadataFromInspect(
   };
 }
 
+/** One network endpoint of a container, as `docker inspect` reports it (`NetworkSettings.Networks.<name>`). */
+export interface ContainerNetworkEndpoint {
+  NetworkID?: string;
+  IPAddress?: string;
+  GlobalIPv6Address?: string;
+  Gateway?: string;
+  IPv6Gateway?: string;
+  MacAddress?: string;
+  IPAMConfig?: { LinkLocalIPs?: string[] | null } | null;
+}
+
+/**
+ * The network part of a `docker inspect` result, with the Engine API's field names (what the
+ * network sensor's peer directory reads: addresses per network, network mode, the sandbox's
+ * network namespace path, published ports).
+ */
+export interface ContainerNetwork {
+  Id: string;
+  Name?: string;
+  Image?: string;
+  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  State?: { Running?: boolean; Pid?: number };
+  /** `default`/`bridge`, `host`, `none`, `container:<id>`, or a user network's name (or id). */
+  HostConfig?: { NetworkMode?: string };
+  NetworkSettings?: {
+    /** `/var/run/docker/netns/<x>` (`.../default` for host mode; empty for `container:` mode). */
+    SandboxKey?: string;
+    IPAddress?: string;
+    GlobalIPv6Address?: string;
+    LinkLocalIPv6Address?: string;
+    Gateway?: string;
+    IPv6Gateway?: string;
+    MacAddress?: string;
+    SecondaryIPAddresses?: { Addr?: string }[] | null;
+    SecondaryIPv6Addresses?: { Addr?: string }[] | null;
+    /** `"80/tcp"` -> its host bindings; null when exposed but not published. */
+    Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
+    Networks?: Record<string, ContainerNetworkEndpoint> | null;
+  };
+}
+
+/** Keeps only the network part of a `docker inspect` result (see ContainerNetwork). */
+export function containerNetworkFromInspect(info: ContainerNetwork): ContainerNetwork {
+  const ns = info.NetworkSettings;
+  return {
+    Id: info.Id,
+    Name: info.Name,
+    Image: info.Image,
+    Config: info.Config ? { Image: info.Config.Image, Labels: info.Config.Labels } : undefined,
+    State: info.State ? { Running: info.State.Running, Pid: info.State.Pid } : undefined,
+    HostConfig: info.HostConfig ? { NetworkMode: info.HostConfig.NetworkMode } : undefined,
+    NetworkSettings: ns
+      ? {
+          SandboxKey: ns.SandboxKey,
+          IPAddress: ns.IPAddress,
+          GlobalIPv6Address: ns.GlobalIPv6Address,
+          LinkLocalIPv6Address: ns.LinkLocalIPv6Address,
+          Gateway: ns.Gateway,
+          IPv6Gateway: ns.IPv6Gateway,
+          MacAddress: ns.MacAddress,
+          SecondaryIPAddresses: ns.SecondaryIPAddresses,
+          SecondaryIPv6Addresses: ns.SecondaryIPv6Addresses,
+          Ports: ns.Ports,
+          Networks: ns.Networks
+            ? Object.fromEntries(
+                Object.entries(ns.Networks).map(([name, e]) => [
+                  name,
+                  {
+                    NetworkID: e.NetworkID,
+                    IPAddress: e.IPAddress,
+                    GlobalIPv6Address: e.GlobalIPv6Address,
+                    Gateway: e.Gateway,
+                    IPv6Gateway: e.IPv6Gateway,
+                    MacAddress: e.MacAddress,
+                    IPAMConfig: e.IPAMConfig ? { LinkLocalIPs: e.IPAMConfig.LinkLocalIPs } : e.IPAMConfig,
+                  },
+                ]),
+              )
+            : ns.Networks,
+        }
+      : undefined,
+  };
+}
+
 export interface DockerMetadataOptions {
   /** Least time between two lookups of an image whose lookup failed. Default 30 s. */
   imageRetryMs?: number;
@@ -123,6 +207,31 @@ export class DockerMetadataSource {
     }
     const tags = info.Image ? await this.repoTags(info.Image) : [];
     return metadataFromInspect(info, tags);
+  }
+
+  /**
+   * The network part of one container's `docker inspect` (addresses, network mode, SandboxKey,
+   * published ports: see ContainerNetwork), or null when Docker does not know it (404). Rejects
+   * when the daemon could not answer, as inspect() does. A stopped container is returned with
+   * `State.Running: false` and no addresses.
+   */
+  async inspectNetwork(containerId: string): Promise<ContainerNetwork | null> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(containerId).inspect();
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 404) return null;
+      this.logger.debug(`docker inspect (network) ${containerId.slice(0, 12)}: ${(err as Error).message}`);
+      throw err;
+    }
+    return containerNetworkFromInspect(info as unknown as ContainerNetwork);
+  }
+
+  /** Ids of the running containers (to seed what already runs at start). Rejects when the daemon could not answer. */
+  async listRunning(): Promise<string[]> {
+    const list = await this.docker.listContainers({ all: false });
+    return list.map((c) => c.Id).filter((id): id is string => typeof id === 'string' && id.length > 0);
   }
 
   /** Follows container events (rename, destroy) until stop(); reconnects after errors. */

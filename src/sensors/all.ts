@@ -5,5 +5,6 @@ import { execSensor } from './exec/index.js';
 import { syscallsSensor } from './syscalls/index.js';
 import { ioUringSensor } from './io_uring/index.js';
 import { fileOpenSensor } from './file_open/index.js';
+import { networkSensor } from './network/index.js';
 
-export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor, ioUringSensor, fileOpenSensor];
+export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor, ioUringSensor, fileOpenSensor, networkSensor];

@@ -5,6 +5,7 @@ import type { BpfObject } from '../../ffi/bpf-object.js';
 import type { AgentConfig } from '../config.js';
 import type { AgentLogger } from '../log.js';
 import type { ContainerAttributor } from '../containers/attributor.js';
+import type { DockerMetadataSource } from '../containers/docker-metadata.js';
 import type { CgroupIdResolver, CgroupMode } from '../containers/cgroup-fs.js';
 import type { EventRecord } from '../telemetry/record.js';
 import type { RegistryEntry, RegistryVariant } from '../registry/index.js';
@@ -49,6 +50,8 @@ export interface SensorContext extends SensorEnv {
   toUnixNano(monotonicNs: bigint): bigint;
   /** Containers the in-kernel registry tracks now, by slot. */
   registryEntries: ReadonlyMap<number, RegistryEntry>;
+  /** The Docker metadata source, when a daemon answers (network addresses, published ports). */
+  docker: DockerMetadataSource | null;
 }
 
 /**

@@ -192,8 +192,8 @@ describe('seccomp options', () => {
 describe('errors', () => {
   it.each([
     [[], 'missing command; run "contguard help" for usage'],
-    [['start'], 'unknown command "start"; expected one of run, doctor, seccomp, help'],
-    [['help', 'start'], 'unknown command "start"; expected one of run, doctor, seccomp, help'],
+    [['start'], 'unknown command "start"; expected one of run, doctor, seccomp, policy, help'],
+    [['help', 'start'], 'unknown command "start"; expected one of run, doctor, seccomp, policy, help'],
     [['--foo'], 'unknown option --foo for "contguard" (options go after the command)'],
     [['--config=x', 'run'], 'unknown option --config for "contguard" (options go after the command)'],
     [['--version', 'run'], 'unexpected argument "run" after --version'],

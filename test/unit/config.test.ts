@@ -57,6 +57,12 @@ sensors:
     fold_table_entries: 64
     report_runtime_files: true
     sensitive_rules: [{ name: keys, prefix: /keys/, write_only: true }, { name: dev, file_type: block, fs_type: devtmpfs }]
+  network:
+    enabled: false
+    ring_buffer_bytes: 4096
+    max_sockets: 1024
+    join_window_ms: 0
+    policy: { rules: [{ name: web, from: { name: "web-*" }, to: { image: postgres }, ports: [5432] }], egress: { allow: [{ cidr: 10.0.0.0/8 }] } }
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 `;
 
@@ -86,6 +92,7 @@ describe('defaults', () => {
           report_runtime_files: false,
           sensitive_rules: DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r })),
         },
+        network: { enabled: true, ring_buffer_bytes: 2097152, max_sockets: 65536, join_window_ms: 250, policy: { rules: [], egress: null } },
       },
     });
   });
@@ -151,6 +158,16 @@ describe('valid config', () => {
             { name: 'keys', prefix: '/keys/', write_only: true },
             { name: 'dev', file_type: 'block', fs_type: 'devtmpfs' },
           ],
+        },
+        network: {
+          enabled: false,
+          ring_buffer_bytes: 4096,
+          max_sockets: 1024,
+          join_window_ms: 0,
+          policy: {
+            rules: [{ name: 'web', from: { name: 'web-*' }, to: { image: 'postgres' }, ports: [5432] }],
+            egress: { allow: [{ cidr: '10.0.0.0/8' }] },
+          },
         },
       },
     } satisfies AgentConfig);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockerMetadataSource, metadataFromInspect, splitImageReference } from '../../src/containers/docker-metadata.js';
 import { createLogger } from '../../src/log.js';
+import { containerNetworkFromInspect, type ContainerNetwork } from '../../src/containers/docker-metadata.js';
 
 const DIGEST = 'sha256:' + 'ab'.repeat(32);
 const IMAGE_ID = 'sha256:' + 'cd'.repeat(32);
@@ -292,5 +293,138 @@ describe('DockerMetadataSource against a daemon', () => {
     const src = new DockerMetadataSource(daemon.socketPath, quiet);
     expect(internals(src).maxImages).toBe(1024);
     expect(internals(src).imageRetryMs).toBe(30_000);
+  });
+});
+
+describe('DockerMetadataSource: network part (inspectNetwork, listRunning)', () => {
+  const C1 = '1'.repeat(64);
+  const C2 = '2'.repeat(64);
+  const quiet = createLogger('error', () => undefined);
+  /** A `docker inspect` result of a container on a user network with a published port (Docker 20.10), plus fields inspectNetwork drops. */
+  const inspected = {
+    Id: C1,
+    Name: '/web',
+    Image: IMAGE_ID,
+    Path: 'sleep',
+    Args: ['600'],
+    Config: { Image: 'nginx:1.25', Labels: { app: 'web' }, Env: ['SECRET=x'], Cmd: ['sleep', '600'] },
+    State: { Status: 'running', Running: true, Pid: 23926 },
+    HostConfig: { NetworkMode: 'pg-usernet', Binds: ['/a:/b'] },
+    Mounts: [],
+    NetworkSettings: {
+      SandboxID: 'bd07a6d4ade55bb4d228bf826aacc1a2a9fcaec14e9312804bb42a14a4174dce',
+      SandboxKey: '/var/run/docker/netns/bd07a6d4ade5',
+      Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }, { HostIp: '::', HostPort: '18080' }], '443/tcp': null },
+      IPAddress: '',
+      GlobalIPv6Address: '',
+      LinkLocalIPv6Address: '',
+      Gateway: '',
+      IPv6Gateway: '',
+      MacAddress: '',
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      Networks: {
+        'pg-usernet': {
+          IPAMConfig: null,
+          Aliases: ['e88805265024'],
+          NetworkID: '299fd01692545e8c45fdff1b0fc25ab8a31e1d8dff6d7b4c2f4459eed0eb6bed',
+          EndpointID: '159ae4370cf0e148ca51d4f4891c99d61654f736748e0df91c438c6360c7e476',
+          Gateway: '172.18.0.1',
+          IPAddress: '172.18.0.2',
+          IPPrefixLen: 16,
+          IPv6Gateway: '',
+          GlobalIPv6Address: '',
+          GlobalIPv6PrefixLen: 0,
+          MacAddress: '02:42:ac:12:00:02',
+          DriverOpts: null,
+        },
+      },
+    },
+  };
+  const expected: ContainerNetwork = {
+    Id: C1,
+    Name: '/web',
+    Image: IMAGE_ID,
+    Config: { Image: 'nginx:1.25', Labels: { app: 'web' } },
+    State: { Running: true, Pid: 23926 },
+    HostConfig: { NetworkMode: 'pg-usernet' },
+    NetworkSettings: {
+      SandboxKey: '/var/run/docker/netns/bd07a6d4ade5',
+      IPAddress: '',
+      GlobalIPv6Address: '',
+      LinkLocalIPv6Address: '',
+      Gateway: '',
+      IPv6Gateway: '',
+      MacAddress: '',
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }, { HostIp: '::', HostPort: '18080' }], '443/tcp': null },
+      Networks: {
+        'pg-usernet': {
+          NetworkID: '299fd01692545e8c45fdff1b0fc25ab8a31e1d8dff6d7b4c2f4459eed0eb6bed',
+          IPAddress: '172.18.0.2',
+          GlobalIPv6Address: '',
+          Gateway: '172.18.0.1',
+          IPv6Gateway: '',
+          MacAddress: '02:42:ac:12:00:02',
+          IPAMConfig: null,
+        },
+      },
+    },
+  };
+
+  let dir: string;
+  let daemon: FakeDaemon;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'contguard-docker-'));
+    daemon = new FakeDaemon(dir);
+    await daemon.start();
+  });
+  afterEach(async () => {
+    await daemon.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('containerNetworkFromInspect keeps the network part only (no env, mounts, command)', () => {
+    expect(containerNetworkFromInspect(inspected as unknown as ContainerNetwork)).toStrictEqual(expected);
+    expect(containerNetworkFromInspect({ Id: C2 })).toStrictEqual({
+      Id: C2, Name: undefined, Image: undefined, Config: undefined, State: undefined, HostConfig: undefined, NetworkSettings: undefined,
+    });
+  });
+
+  it('inspectNetwork: the network part; 404 is null; a daemon error rejects; no image lookup', async () => {
+    const src = new DockerMetadataSource(daemon.socketPath, quiet);
+    daemon.containers.set(C1, inspected);
+    expect(await src.inspectNetwork(C1)).toStrictEqual(expected);
+    expect(await src.inspectNetwork(C2)).toBeNull();
+    daemon.containers.set(C2, 500);
+    await expect(src.inspectNetwork(C2)).rejects.toThrow();
+    expect(daemon.requests.filter((r) => r.startsWith('/images/'))).toEqual([]);
+  });
+
+  it('listRunning: the ids of running containers (GET /containers/json without all)', async () => {
+    const queries: string[] = [];
+    const sock = path.join(dir, 'list.sock');
+    const server = http.createServer((req, res) => {
+      queries.push(req.url ?? '');
+      const url = (req.url ?? '').split('?')[0]!.replace(/^\/v[0-9.]+/, '');
+      if (url !== '/containers/json') {
+        res.writeHead(404).end('{}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify([{ Id: C1, Names: ['/web'], State: 'running' }, { Id: C2, Names: ['/db'], State: 'running' }]));
+    });
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const src = new DockerMetadataSource(sock, quiet);
+      expect(await src.listRunning()).toEqual([C1, C2]);
+      expect(queries).toHaveLength(1);
+      expect(queries[0]).not.toMatch(/all=(true|1)/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    // Unreachable daemon: rejects.
+    await expect(new DockerMetadataSource(path.join(dir, 'none.sock'), quiet).listRunning()).rejects.toThrow();
   });
 });

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * network sensor: who talks to whom. TCP connections of containers from the kernel
+ * (bpf/network.bpf.c), both ends named when both are containers on this host (one joined
+ * record), failures with the reason, closes with duration and bytes, and an optional policy.
+ */
+import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
+import type { BpfObject } from '../../../ffi/bpf-object.js';
+import type { ContainerInfo } from '../../containers/attributor.js';
+import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
+import { NO_SLOT } from '../../registry/index-table.js';
+import { metricAttributes } from '../../telemetry/container-attributes.js';
+import type { Attributes, EventRecord } from '../../telemetry/record.js';
+import { quoteArg } from '../../telemetry/escape.js';
+import { decodeNetworkEvent, type NetworkEvent } from './layout.gen.js';
+import { PeerDirectory, type PeerMatch } from './peers.js';
+import { compilePolicy, evaluate, type Flow } from './policy.js';
+import {
+  NET_CLOSE_EVENT,
+  NET_CONNECTIONS_COUNTER,
+  NET_CONNECT_EVENT,
+  NET_FAILED_EVENT,
+  NET_VIOLATIONS_COUNTER,
+  NET_VIOLATION_EVENT,
+  networkTelemetry,
+} from './telemetry.js';
+
+/** Mirror bpf/network.h (checked by test/unit/network.test.ts). */
+export const KIND_CONNECT = 1;
+export const KIND_ACCEPT = 2;
+export const KIND_FAILED = 3;
+export const KIND_CLOSE = 4;
+export const DIR_TRANSMIT = 1;
+export const DIR_RECEIVE = 2;
+const AF_INET6 = 10;
+
+const ERRNO_NAMES: Record<number, string> = {
+  104: 'ECONNRESET',
+  110: 'ETIMEDOUT',
+  111: 'ECONNREFUSED',
+  113: 'EHOSTUNREACH',
+  101: 'ENETUNREACH',
+  103: 'ECONNABORTED',
+  22: 'EINVAL',
+};
+
+/** An address from the kernel's bytes (network order; IPv4 in the first four). */
+export function formatAddress(bytes: readonly number[] | Uint8Array, family: number): string {
+  if (family !== AF_INET6) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    // An IPv4 peer of a dual-stack socket: the IPv4 address, as the other end sees it.
+    return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
+  // The longest run of zero groups (2 or more) becomes "::" (RFC 5952).
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+interface Side {
+  container: ContainerInfo | null;
+  address: string;
+  port: number;
+  pid: number;
+  comm: string;
+}
+
+/** "name(addr:port comm)" as the original tool wrote each end. */
+function sideText(s: Side, peerName?: string): string {
+  const who = s.container?.attributes['container.name'] ?? (s.container ? String(s.container.id).slice(0, 12) : peerName ?? 'external');
+  const host = s.address.includes(':') ? `[${s.address}]` : s.address;
+  return `${quoteArg(String(who))}(${host}:${s.port}${s.comm ? ` comm:${quoteArg(s.comm)}` : ''})`;
+}
+
+export function connectionAttributes(e: NetworkEvent, peer: PeerMatch | null, peerProcess: { pid: number; comm: string } | null): Attributes {
+  const a: Attributes = {
+    'network.transport': 'tcp',
+    'network.type': formatAddress(e.peer_addr, e.family).includes(':') ? 'ipv6' : 'ipv4',
+    'network.local.address': formatAddress(e.local_addr, e.family),
+    ...(e.local_port ? { 'network.local.port': e.local_port } : {}), // a failed connect has none left
+    'network.peer.address': formatAddress(e.peer_addr, e.family),
+    'network.peer.port': e.peer_port,
+    'network.io.direction': e.owner.direction === DIR_RECEIVE ? 'receive' : 'transmit',
+    'process.pid': e.owner.tgid,
+    'process.executable.name': e.owner.comm,
+    'contguard.network.netns': e.netns,
+  };
+  if (peer) {
+    a['contguard.network.peer.container.id'] = peer.container.id;
+    if (peer.container.name) a['contguard.network.peer.container.name'] = peer.container.name;
+    if (peer.container.image) a['contguard.network.peer.container.image.name'] = peer.container.image;
+    a['contguard.network.peer.via'] = peer.via;
+    let n = 0;
+    for (const [k, v] of Object.entries(peer.container.labels ?? {})) {
+      if (n++ >= 64) break; // as many as a container's own labels
+      a[`contguard.network.peer.container.label.${k}`] = v;
+    }
+  }
+  if (peerProcess) {
+    a['contguard.network.peer.process.pid'] = peerProcess.pid;
+    a['contguard.network.peer.process.name'] = peerProcess.comm;
+  }
+  return a;
+}
+
+interface Pending {
+  event: NetworkEvent;
+  container: ContainerInfo | null;
+  peer: PeerMatch | null;
+  time: bigint;
+  timer: NodeJS.Timeout;
+}
+
+export const networkSensor: Sensor = {
+  name: 'network',
+  telemetry: networkTelemetry,
+  enabled: (cfg) => cfg.sensors.network.enabled,
+  variants: (_cfg, env) => [env.registryVariant],
+  configure(obj: BpfObject, cfg, variant) {
+    const btf = variant === REGISTRY_VARIANT_TP_BTF;
+    obj.setAutoload('cg_net_state', btf);
+    obj.setAutoload('cg_net_state_raw', !btf);
+    obj.resizeMap('cg_net_events', cfg.sensors.network.ring_buffer_bytes);
+    obj.resizeMap('cg_net_socks', cfg.sensors.network.max_sockets);
+  },
+  start(_obj: BpfObject, ctx: SensorContext): SensorInstance {
+    const cfg = ctx.config.sensors.network;
+    const includeHost = ctx.config.include_host;
+    const peers = new PeerDirectory();
+    const policy = compilePolicy(cfg.policy);
+    const connections = ctx.meter.createCounter(NET_CONNECTIONS_COUNTER, { unit: '{connection}', description: networkTelemetry.metrics[0].description });
+    const violations = ctx.meter.createCounter(NET_VIOLATIONS_COUNTER, { unit: '{connection}', description: networkTelemetry.metrics[1].description });
+    const docker = ctx.docker;
+
+    // The peer directory follows the registry: a container's addresses and published ports.
+    // (refresh and seed drop answers overtaken by a removal, and never reject.)
+    const learn = async (id: string) => {
+      if (docker) await peers.refresh(docker, id);
+    };
+    if (docker) void ctx.track(peers.seed(docker));
+
+    const containerOf = (e: NetworkEvent): ContainerInfo | null | undefined => {
+      if (e.owner.slot !== NO_SLOT) {
+        const entry = ctx.registryEntries.get(e.owner.slot);
+        if (entry && entry.cgroupId === e.owner.cgroup_id && entry.container) return entry.container;
+      }
+      return ctx.containers.attributeKnown({ cgroupId: e.owner.cgroup_id });
+    };
+
+    const resolvePeer = (e: NetworkEvent, container: ContainerInfo | null): PeerMatch | null =>
+      peers.resolve(formatAddress(e.peer_addr, e.family), e.peer_port, 'tcp', { netnsInode: e.netns, localContainerId: container?.id });
+
+    const partyOf = (container: ContainerInfo | null, address: string) => ({
+      container: container
+        ? {
+            id: container.id,
+            name: String(container.attributes['container.name'] ?? container.id),
+            image: String(container.attributes['container.image.name'] ?? ''),
+            labels: container.metadata?.labels ?? {},
+          }
+        : undefined,
+      address,
+    });
+
+    const checkPolicy = (record: EventRecord, flow: Flow, local: ContainerInfo | null) => {
+      const verdict = evaluate(policy, flow);
+      if (!verdict || verdict.allowed) return;
+      const reason = verdict.reason ?? 'no rule matched';
+      ctx.emit({
+        eventName: NET_VIOLATION_EVENT,
+        timeUnixNano: record.timeUnixNano,
+        severity: 'WARN',
+        body: `not allowed (${reason}): ${record.body}`,
+        attributes: { ...record.attributes, 'contguard.network.violation': reason, ...(verdict.rule ? { 'security_rule.name': verdict.rule } : {}) },
+      });
+      violations.add(1, { ...metricAttributes(local?.attributes), 'contguard.network.violation': reason });
+    };
+
+    const count = (container: ContainerInfo | null, direction: string, peer: PeerMatch | null, result: string) =>
+      connections.add(1, {
+        ...metricAttributes(container?.attributes),
+        'network.io.direction': direction,
+        'contguard.network.peer': peer?.container.name ?? (peer ? peer.container.id : 'external'),
+        'contguard.network.result': result,
+      });
+
+    /** One record for a connection: from the client's side, both ends named when known. */
+    const emitConnect = (client: Pending, server: { event: NetworkEvent; container: ContainerInfo | null } | null) => {
+      const e = client.event;
+      const peerProcess = server ? { pid: server.event.owner.tgid, comm: server.event.owner.comm } : null;
+      const local: Side = { container: client.container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: e.owner.tgid, comm: e.owner.comm };
+      const remote: Side = {
+        container: server?.container ?? null,
+        address: formatAddress(e.peer_addr, e.family),
+        port: e.peer_port,
+        pid: peerProcess?.pid ?? 0,
+        comm: peerProcess?.comm ?? '',
+      };
+      const inbound = e.owner.direction === DIR_RECEIVE;
+      const arrow = inbound ? `${sideText(remote, client.peer?.container.name)} --> ${sideText(local)}` : `${sideText(local)} --> ${sideText(remote, client.peer?.container.name)}`;
+      const record: EventRecord = {
+        eventName: NET_CONNECT_EVENT,
+        timeUnixNano: client.time,
+        severity: 'INFO',
+        body: arrow,
+        attributes: { ...(client.container?.attributes ?? {}), ...connectionAttributes(e, client.peer, peerProcess) },
+      };
+      ctx.emit(record);
+      count(client.container, inbound ? 'receive' : 'transmit', client.peer, 'established');
+      if (server) count(server.container, 'receive', { container: { id: client.container?.id ?? '', name: String(client.container?.attributes['container.name'] ?? ''), image: '', labels: {} }, via: 'address' }, 'established');
+      const localAddr = local.address;
+      const peerParty = client.peer
+        ? { container: { id: client.peer.container.id, name: client.peer.container.name ?? client.peer.container.id, image: client.peer.container.image ?? '', labels: client.peer.container.labels ?? {} }, address: remote.address }
+        : partyOf(null, remote.address);
+      const flow: Flow = inbound
+        ? { transport: 'tcp', client: peerParty, server: partyOf(client.container, localAddr), serverPort: e.local_port }
+        : { transport: 'tcp', client: partyOf(client.container, localAddr), server: peerParty, serverPort: e.peer_port };
+      checkPolicy(record, flow, client.container);
+    };
+
+    // Both ends here: the client's CONNECT and the server's ACCEPT are the same 4-tuple seen
+    // from each side (no NAT between containers on one host); whichever comes first waits up
+    // to join_window_ms for the other, then is written alone.
+    const pending = new Map<string, Pending>();
+    const tuple = (clientAddr: string, clientPort: number, serverAddr: string, serverPort: number) =>
+      `${clientAddr}|${clientPort}|${serverAddr}|${serverPort}`;
+    const hold = (key: string, p: Omit<Pending, 'timer'>, onAlone: (p: Pending) => void) => {
+      const held: Pending = { ...p, timer: setTimeout(() => {
+        if (pending.get(key) === held) pending.delete(key);
+        onAlone(held);
+      }, cfg.join_window_ms) };
+      held.timer.unref();
+      pending.set(key, held);
+    };
+    const asPeer = (c: ContainerInfo | null): PeerMatch | null =>
+      c
+        ? {
+            container: {
+              id: c.id,
+              name: c.attributes['container.name'] as string | undefined,
+              image: c.attributes['container.image.name'] as string | undefined,
+              labels: c.metadata?.labels ?? {},
+            },
+            via: 'address',
+          }
+        : null;
+
+    const onEstablished = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
+      if (!container && !includeHost) return;
+      const peer = resolvePeer(e, container);
+      const local = formatAddress(e.local_addr, e.family);
+      const remote = formatAddress(e.peer_addr, e.family);
+      const self: Pending = { event: e, container, peer, time, timer: undefined as unknown as NodeJS.Timeout };
+      if (e.kind === KIND_CONNECT) {
+        const key = tuple(local, e.local_port, remote, e.peer_port);
+        const accepted = pending.get(key);
+        if (accepted) {
+          clearTimeout(accepted.timer);
+          pending.delete(key);
+          emitConnect({ ...self, peer: peer ?? asPeer(accepted.container) }, { event: accepted.event, container: accepted.container });
+          return;
+        }
+        // A peer that may be a container here: wait for its side; anything else at once.
+        if (peer && cfg.join_window_ms > 0) hold(key, self, (p) => emitConnect(p, null));
+        else emitConnect(self, null);
+        return;
+      }
+      // ACCEPT: the server's side, held for the client's side (a container here) to join.
+      const key = tuple(remote, e.peer_port, local, e.local_port);
+      const connected = pending.get(key);
+      if (connected) {
+        clearTimeout(connected.timer);
+        pending.delete(key);
+        emitConnect({ ...connected, peer: connected.peer ?? asPeer(container) }, { event: e, container });
+        return;
+      }
+      if (cfg.join_window_ms > 0) hold(key, self, (p) => emitConnect(p, null));
+      else emitConnect(self, null);
+    };
+
+    const onFailed = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
+      if (!container && !includeHost) return;
+      const peer = resolvePeer(e, container);
+      const error = ERRNO_NAMES[e.error] ?? `errno ${e.error}`;
+      const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: e.owner.tgid, comm: e.owner.comm };
+      const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
+      ctx.emit({
+        eventName: NET_FAILED_EVENT,
+        timeUnixNano: time,
+        severity: 'INFO',
+        body: `${sideText(local)} -x-> ${sideText(remote, peer?.container.name)} ${error}`,
+        attributes: {
+          ...(container?.attributes ?? {}),
+          ...connectionAttributes(e, peer, null),
+          'error.type': error,
+          'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
+        },
+      });
+      count(container, 'transmit', peer, 'failed');
+    };
+
+    const onClose = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
+      if (!container && !includeHost) return;
+      const peer = resolvePeer(e, container);
+      const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: e.owner.tgid, comm: e.owner.comm };
+      const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
+      ctx.emit({
+        eventName: NET_CLOSE_EVENT,
+        timeUnixNano: time,
+        severity: 'INFO',
+        body: `${sideText(local)} x ${sideText(remote, peer?.container.name)} after ${Number(e.duration_ns / 1_000_000n)} ms, sent ${e.bytes_sent} B, received ${e.bytes_received} B`,
+        attributes: {
+          ...(container?.attributes ?? {}),
+          ...connectionAttributes(e, peer, null),
+          'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
+          'contguard.network.bytes_sent': Number(e.bytes_sent),
+          'contguard.network.bytes_received': Number(e.bytes_received),
+          'contguard.network.retransmits': e.retransmits,
+        },
+      });
+    };
+
+    const dispatch = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
+      if (e.kind === KIND_CONNECT || e.kind === KIND_ACCEPT) onEstablished(e, container, time);
+      else if (e.kind === KIND_FAILED) onFailed(e, container, time);
+      else if (e.kind === KIND_CLOSE) onClose(e, container, time);
+    };
+
+    // The record is ring memory: decoded here, synchronously.
+    const handle = (bytes: Uint8Array) => {
+      const e = decodeNetworkEvent(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      // The addresses are views of ring memory: copied, since a record may wait for its other side.
+      e.local_addr = e.local_addr.slice();
+      e.peer_addr = e.peer_addr.slice();
+      const time = ctx.toUnixNano(e.timestamp_ns);
+      const known = containerOf(e);
+      if (known !== undefined) {
+        dispatch(e, known, time);
+        return;
+      }
+      const ref = { cgroupId: e.owner.cgroup_id, name: e.cgroup.name, parentName: e.cgroup.parent_name };
+      void ctx.track(
+        ctx.containers
+          .attribute(ref)
+          .then((c) => dispatch(e, c, time))
+          .catch((err: unknown) => ctx.logger.error(`network: ${(err as Error).message}`)),
+      );
+    };
+
+    return {
+      rings: [{ map: 'cg_net_events', handle }],
+      lossMaps: ['cg_net_lost'],
+      onContainerTracked(entry) {
+        void ctx.track(entry.attributed.then(() => (entry.container ? learn(entry.container.id) : undefined)));
+      },
+      onContainerRemoved(entry) {
+        // Late connections of a removed container still resolve for a while.
+        if (entry.container) peers.removeAfter(entry.container.id, 60_000);
+      },
+      stop() {
+        // Connections still waiting for their other side are written alone.
+        for (const [key, p] of pending) {
+          clearTimeout(p.timer);
+          pending.delete(key);
+          emitConnect(p, null);
+        }
+      },
+    };
+  },
+};
