@@ -223,3 +223,42 @@ int cg_net_state_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	return on_state((const struct sock *)ctx->args[0], (int)ctx->args[1], (int)ctx->args[2]);
 }
+
+/* ---- container.network.io: bytes per container slot, counted in the kernel -------------- */
+
+/* io[slot * 2 + NETWORK_IO_*]; sized by user space, read through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 256 * 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} cg_net_io SEC(".maps");
+
+static __always_inline int count_bytes(struct __sk_buff *skb, __u32 dir)
+{
+	struct registry_cgroup *c = reg_cgroup(bpf_skb_cgroup_id(skb));
+	__u32 idx;
+	__u64 *n;
+
+	if (!c || c->slot == REGISTRY_NO_SLOT)
+		return 1;
+	idx = c->slot * 2 + dir;
+	n = bpf_map_lookup_elem(&cg_net_io, &idx);
+	if (n)
+		__sync_fetch_and_add(n, skb->len);
+	return 1; /* never drops a packet */
+}
+
+/* Attached to each container's cgroup as the registry tracks it. */
+SEC("cgroup_skb/egress")
+int cg_net_skb_egress(struct __sk_buff *skb)
+{
+	return count_bytes(skb, NETWORK_IO_TRANSMIT);
+}
+
+SEC("cgroup_skb/ingress")
+int cg_net_skb_ingress(struct __sk_buff *skb)
+{
+	return count_bytes(skb, NETWORK_IO_RECEIVE);
+}

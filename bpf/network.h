@@ -14,6 +14,9 @@
 #define NETWORK_DIR_TRANSMIT 1 /* this side initiated (outbound) */
 #define NETWORK_DIR_RECEIVE 2  /* this side accepted (inbound) */
 
+#define NETWORK_IO_TRANSMIT 0 /* cg_net_io: bytes a container's sockets sent */
+#define NETWORK_IO_RECEIVE 1  /* and received */
+
 /* What the kernel remembers of a socket between its state changes. */
 struct network_owner {
 	__u64 cgroup_id; /* the owner's container cgroup (the connecting task, or the listener's owner) */

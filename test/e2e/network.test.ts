@@ -32,6 +32,7 @@ describe('network sensor (real kernel, real Docker)', () => {
   let serverIp6 = '';
   const hostPort = 20000 + Math.floor(Math.random() * 20000);
   const v6net = uniqueName('cg-v6');
+  let promPort = 0;
 
   beforeAll(async () => {
     await ensureTestImage();
@@ -51,7 +52,8 @@ describe('network sensor (real kernel, real Docker)', () => {
         '',
       ].join('\n'),
     );
-    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', `127.0.0.1:${await freePort()}`] });
+    promPort = await freePort();
+    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', `127.0.0.1:${promPort}`] });
     // The server: busybox httpd on 8080, serving a known payload, on the v6 network and published.
     ids.push(
       await dockerRun([
@@ -101,6 +103,13 @@ describe('network sensor (real kernel, real Docker)', () => {
     const clientClose = await waitForJsonLine(agent.logDir, (x) => x.event === 'contguard.network.close' && x.attributes['container.name'] === client, 15_000);
     expect(clientClose.attributes['contguard.network.bytes_received']).toBeGreaterThanOrEqual(PAYLOAD_BYTES);
     expect(clientClose.attributes['contguard.network.bytes_received']).toBeLessThan(PAYLOAD_BYTES * 1.03);
+    // container.network.io, counted in the kernel per container: the server sent at least the payload.
+    const metrics = await (await fetch(`http://127.0.0.1:${promPort}/metrics`)).text();
+    const sent = metrics
+      .split('\n')
+      .find((l) => l.startsWith('container_network_io_total{') && l.includes(`container_name="${server}"`) && l.includes('network_io_direction="transmit"'));
+    expect(sent, 'container_network_io_total of the server').toBeDefined();
+    expect(Number(sent!.slice(sent!.lastIndexOf(' ') + 1))).toBeGreaterThanOrEqual(PAYLOAD_BYTES);
     // Allowed by the policy: no violation for this client.
     expect(readJsonLines(agent.logDir).filter((x: any) => x.event === 'contguard.network.policy_violation' && x.attributes['container.name'] === client)).toEqual([]);
   });

@@ -87,7 +87,7 @@ describe('deploy/contguard.service', () => {
 
   it('keeps exactly the needed capabilities, ambient and bounding alike', () => {
     const caps = (v: string) => v.split(/\s+/).filter(Boolean).sort();
-    const want = ['CAP_BPF', 'CAP_DAC_READ_SEARCH', 'CAP_PERFMON', 'CAP_SYS_PTRACE'];
+    const want = ['CAP_BPF', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_PERFMON', 'CAP_SYS_PTRACE'];
     expect(caps(one('AmbientCapabilities'))).toEqual(want);
     expect(caps(one('CapabilityBoundingSet'))).toEqual(want);
     expect(unit).toMatch(/#.*CAP_SYS_RESOURCE.*5\.11|#.*5\.11.*CAP_SYS_RESOURCE/);
@@ -195,7 +195,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     expect(sc.allowPrivilegeEscalation).toBe(false);
     expect(sc.readOnlyRootFilesystem).toBe(true);
     expect(sc.capabilities.drop).toEqual(['ALL']);
-    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
+    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
     expect(pod.tolerations.map((t: { effect: string }) => t.effect).sort()).toEqual(['NoExecute', 'NoSchedule']);
   });
 

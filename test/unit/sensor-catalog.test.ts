@@ -56,11 +56,12 @@ describe('sensor registry', () => {
     expect(sensorDirs).toEqual([...registered].sort());
   });
 
-  it.each(registered)('%s: the telemetry spec names contguard.* events and metrics only', (name) => {
+  it.each(registered)('%s: the telemetry spec names contguard.* events and metrics (or semantic-convention container.* metrics)', (name) => {
     const spec: TelemetrySpec = SENSORS.find((s) => s.name === name)!.telemetry;
     const names = [...spec.metrics.map((m) => m.name), ...spec.events.map((e) => e.name)];
     expect(names.length).toBeGreaterThan(0);
-    for (const n of names) expect(n).toMatch(/^contguard\.[a-z0-9_.]+$/);
+    for (const n of spec.events.map((e) => e.name)) expect(n).toMatch(/^contguard\.[a-z0-9_.]+$/);
+    for (const n of spec.metrics.map((m) => m.name)) expect(n).toMatch(/^(contguard|container)\.[a-z0-9_.]+$/);
     expect(new Set(names).size).toBe(names.length);
     for (const m of spec.metrics) expect(m.description.length, m.name).toBeGreaterThan(0);
     for (const e of spec.events) {

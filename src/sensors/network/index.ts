@@ -6,6 +6,7 @@
  */
 import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
+import { MappedArray } from '../../../ffi/mmap.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { NO_SLOT } from '../../registry/index-table.js';
@@ -20,6 +21,7 @@ import {
   NET_CONNECTIONS_COUNTER,
   NET_CONNECT_EVENT,
   NET_FAILED_EVENT,
+  NET_IO_COUNTER,
   NET_VIOLATIONS_COUNTER,
   NET_VIOLATION_EVENT,
   networkTelemetry,
@@ -32,6 +34,8 @@ export const KIND_FAILED = 3;
 export const KIND_CLOSE = 4;
 export const DIR_TRANSMIT = 1;
 export const DIR_RECEIVE = 2;
+export const IO_TRANSMIT = 0;
+export const IO_RECEIVE = 1;
 const AF_INET6 = 10;
 
 const ERRNO_NAMES: Record<number, string> = {
@@ -139,8 +143,9 @@ export const networkSensor: Sensor = {
     obj.setAutoload('cg_net_state_raw', !btf);
     obj.resizeMap('cg_net_events', cfg.sensors.network.ring_buffer_bytes);
     obj.resizeMap('cg_net_socks', cfg.sensors.network.max_sockets);
+    obj.resizeMap('cg_net_io', cfg.registry.max_containers * 2);
   },
-  start(_obj: BpfObject, ctx: SensorContext): SensorInstance {
+  start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const cfg = ctx.config.sensors.network;
     const includeHost = ctx.config.include_host;
     const peers = new PeerDirectory();
@@ -148,6 +153,21 @@ export const networkSensor: Sensor = {
     const connections = ctx.meter.createCounter(NET_CONNECTIONS_COUNTER, { unit: '{connection}', description: networkTelemetry.metrics[0].description });
     const violations = ctx.meter.createCounter(NET_VIOLATIONS_COUNTER, { unit: '{connection}', description: networkTelemetry.metrics[1].description });
     const docker = ctx.docker;
+
+    // container.network.io: bytes per container slot, counted by cgroup_skb programs.
+    const io = MappedArray.mapU64(obj.mapFd('cg_net_io'), ctx.config.registry.max_containers * 2, 'cg_net_io');
+    ctx.meter
+      .createObservableCounter(NET_IO_COUNTER, { unit: 'By', description: networkTelemetry.metrics[2].description })
+      .addCallback((result) => {
+        if (io.isClosed) return;
+        const v = io.u64;
+        for (const entry of ctx.registryEntries.values()) {
+          if (!entry.container) continue;
+          const base = metricAttributes(entry.container.attributes);
+          result.observe(Number(v[entry.slot * 2 + IO_TRANSMIT] ?? 0n), { ...base, 'network.io.direction': 'transmit' });
+          result.observe(Number(v[entry.slot * 2 + IO_RECEIVE] ?? 0n), { ...base, 'network.io.direction': 'receive' });
+        }
+      });
 
     // The peer directory follows the registry: a container's addresses and published ports.
     // (refresh and seed drop answers overtaken by a removal, and never reject.)
@@ -367,12 +387,20 @@ export const networkSensor: Sensor = {
     return {
       rings: [{ map: 'cg_net_events', handle }],
       lossMaps: ['cg_net_lost'],
+      cgroupPrograms: [
+        { program: 'cg_net_skb_egress', scope: 'container' },
+        { program: 'cg_net_skb_ingress', scope: 'container' },
+      ],
       onContainerTracked(entry) {
         void ctx.track(entry.attributed.then(() => (entry.container ? learn(entry.container.id) : undefined)));
       },
       onContainerRemoved(entry) {
         // Late connections of a removed container still resolve for a while.
         if (entry.container) peers.removeAfter(entry.container.id, 60_000);
+        if (!io.isClosed) io.u64.fill(0n, entry.slot * 2, entry.slot * 2 + 2); // the next container starts from nothing
+      },
+      release() {
+        io.close();
       },
       stop() {
         // Connections still waiting for their other side are written alone.

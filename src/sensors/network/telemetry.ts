@@ -9,6 +9,7 @@ export const NET_CLOSE_EVENT = 'contguard.network.close';
 export const NET_VIOLATION_EVENT = 'contguard.network.policy_violation';
 export const NET_CONNECTIONS_COUNTER = 'contguard.network.connections';
 export const NET_VIOLATIONS_COUNTER = 'contguard.network.policy_violations';
+export const NET_IO_COUNTER = 'container.network.io';
 
 const CONNECTION_ATTRIBUTES: Record<string, string> = {
   ...CONTAINER_ATTRIBUTES,
@@ -46,6 +47,13 @@ export const networkTelemetry: TelemetrySpec = {
       unit: '{connection}',
       description: 'Connections sensors.network.policy does not allow, per container (the client side) and rule or reason.',
       attributes: [...METRIC_CONTAINER_KEYS, 'contguard.network.violation'],
+    },
+    {
+      name: NET_IO_COUNTER,
+      instrument: 'counter',
+      unit: 'By',
+      description: 'Bytes a container sent and received (all its sockets, every protocol), counted in the kernel by cgroup_skb programs attached to its cgroup (cgroup v2 and hybrid hosts).',
+      attributes: [...METRIC_CONTAINER_KEYS, 'network.io.direction'],
     },
   ],
   events: [
