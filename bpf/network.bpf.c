@@ -19,6 +19,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET_ 2
 #define AF_INET6_ 10
 #define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
+
+const volatile __u64 net_udp_interval_ns = 60000000000ULL; /* one UDP record per flow per interval */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct network_udp_key);
+	__type(value, __u64);
+} cg_net_udp SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -250,10 +262,71 @@ static __always_inline int count_bytes(struct __sk_buff *skb, __u32 dir)
 	return 1; /* never drops a packet */
 }
 
+/* The first UDP datagram of a container to a (peer, port) in the interval: one record. */
+static __always_inline void udp_first(struct __sk_buff *skb)
+{
+	struct network_udp_key k = {};
+	struct network_event *e;
+	__u8 local[16] = {};
+	__u16 ports[2];
+	__u32 zero = 0, l4;
+	__u64 now, *last;
+	__u8 proto, vihl;
+	struct registry_cgroup *c;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
+		if (bpf_skb_load_bytes(skb, 0, &vihl, 1) || bpf_skb_load_bytes(skb, 9, &proto, 1) || proto != IPPROTO_UDP_)
+			return;
+		l4 = (vihl & 0xf) * 4;
+		if (bpf_skb_load_bytes(skb, 12, local, 4) || bpf_skb_load_bytes(skb, 16, k.peer_addr, 4))
+			return;
+		k.family = AF_INET_;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
+		if (bpf_skb_load_bytes(skb, 6, &proto, 1) || proto != IPPROTO_UDP_) /* no extension headers */
+			return;
+		l4 = 40;
+		if (bpf_skb_load_bytes(skb, 8, local, 16) || bpf_skb_load_bytes(skb, 24, k.peer_addr, 16))
+			return;
+		k.family = AF_INET6_;
+	} else {
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, l4 & 0x3f, ports, sizeof(ports)))
+		return;
+	k.peer_port = bpf_ntohs(ports[1]);
+	k.cgroup_id = bpf_skb_cgroup_id(skb);
+	now = bpf_ktime_get_ns();
+	last = bpf_map_lookup_elem(&cg_net_udp, &k);
+	if (last && now - *last < net_udp_interval_ns)
+		return;
+	bpf_map_update_elem(&cg_net_udp, &k, &now, BPF_ANY);
+	c = reg_cgroup(k.cgroup_id);
+	if (!c)
+		return;
+	e = bpf_map_lookup_elem(&cg_net_scratch, &zero);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->timestamp_ns = now;
+	e->kind = NETWORK_KIND_UDP;
+	e->family = k.family;
+	e->protocol = IPPROTO_UDP_;
+	e->local_port = bpf_ntohs(ports[0]);
+	e->peer_port = k.peer_port;
+	__builtin_memcpy(e->local_addr, local, 16);
+	__builtin_memcpy(e->peer_addr, k.peer_addr, 16);
+	e->owner.cgroup_id = k.cgroup_id;
+	e->owner.slot = c->slot;
+	e->owner.direction = NETWORK_DIR_TRANSMIT;
+	e->cgroup.cgroup_id = k.cgroup_id;
+	send(e);
+}
+
 /* Attached to each container's cgroup as the registry tracks it. */
 SEC("cgroup_skb/egress")
 int cg_net_skb_egress(struct __sk_buff *skb)
 {
+	udp_first(skb);
 	return count_bytes(skb, NETWORK_IO_TRANSMIT);
 }
 

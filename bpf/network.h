@@ -10,6 +10,7 @@
 #define NETWORK_KIND_ACCEPT 2  /* an inbound connection is established (the listening socket's owner) */
 #define NETWORK_KIND_FAILED 3  /* an outbound connect failed: error holds the reason (sk_err) */
 #define NETWORK_KIND_CLOSE 4   /* a connection this sensor saw established is closed */
+#define NETWORK_KIND_UDP 5     /* the first UDP datagram of a container to a peer and port in the interval */
 
 #define NETWORK_DIR_TRANSMIT 1 /* this side initiated (outbound) */
 #define NETWORK_DIR_RECEIVE 2  /* this side accepted (inbound) */
@@ -27,6 +28,15 @@ struct network_owner {
 	__u16 local_port; /* kept at establishment: the socket has let go of it by close */
 	__u16 pad;
 	char comm[NETWORK_COMM_LEN];
+};
+
+/* UDP flows already reported in the current interval. */
+struct network_udp_key {
+	__u64 cgroup_id;
+	__u8 peer_addr[16];
+	__u16 peer_port;
+	__u16 family;
+	__u32 pad;
 };
 
 /* A listening socket, by network namespace and port. */

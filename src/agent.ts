@@ -81,7 +81,12 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     metadataWaitMs: cfg.docker.metadata_wait_ms,
     selfCgroupPath: ownCgroupPath(mode),
   });
-  docker?.watch((action, id, attrs) => containers.onRuntimeEvent(action, id, attrs));
+  // Runtime events: container ones to the attributor, all of them to sensors that follow them.
+  const runtimeListeners: Array<(type: string, action: string, id: string, attrs: Record<string, string>) => void> = [];
+  docker?.watch((action, id, attrs, type) => {
+    if (type === 'container') containers.onRuntimeEvent(action, id, attrs);
+    for (const l of runtimeListeners) l(type, action, id, attrs);
+  });
 
   // Outputs.
   const resource = agentResource(version);
@@ -244,6 +249,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         break;
       }
     }
+    for (const { instance } of loaded) if (instance.onRuntimeEvent) runtimeListeners.push(instance.onRuntimeEvent);
     for (const { sensor, instance } of loaded) {
       registry.subscribe({
         onTracked: (entry) => instance.onContainerTracked?.(entry),

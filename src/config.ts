@@ -221,6 +221,8 @@ const configSchema = z.strictObject({
       max_sockets: intRange(1024, 4_194_304, 65_536),
       // How long one end of a connection between two containers here waits for the other.
       join_window_ms: intRange(0, 10_000, 250),
+      // One record per (container, UDP peer, port) per interval.
+      udp_interval_ms: intRange(1000, 3_600_000, 60_000),
       policy: networkPolicySchema,
     }),
   }),

@@ -235,11 +235,11 @@ export class DockerMetadataSource {
   }
 
   /** Follows container events (rename, destroy) until stop(); reconnects after errors. */
-  watch(onEvent: (action: string, id: string, attributes: Record<string, string>) => void): void {
+  watch(onEvent: (action: string, id: string, attributes: Record<string, string>, type: string) => void): void {
     const connect = async (since: number): Promise<void> => {
       if (this.stopped) return;
       try {
-        const stream = (await this.docker.getEvents({ since, filters: { type: ['container'] } })) as NodeJS.ReadableStream;
+        const stream = (await this.docker.getEvents({ since, filters: { type: ['container', 'network'] } })) as NodeJS.ReadableStream;
         this.events = stream;
         let buffered = '';
         let last = since;
@@ -250,9 +250,9 @@ export class DockerMetadataSource {
             const line = buffered.slice(0, nl);
             buffered = buffered.slice(nl + 1);
             try {
-              const e = JSON.parse(line) as { Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number };
+              const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number };
               if (e.time) last = e.time;
-              if (e.Action && e.Actor?.ID) onEvent(e.Action, e.Actor.ID, e.Actor.Attributes ?? {});
+              if (e.Action && e.Actor?.ID) onEvent(e.Action, e.Actor.ID, e.Actor.Attributes ?? {}, e.Type ?? 'container');
             } catch {
               // a malformed line is skipped; the next one is independent
             }

@@ -98,6 +98,8 @@ export interface SensorInstance {
   /** A container got a registry slot / its cgroup is gone (final reads; the slot is freed after). */
   onContainerTracked?(entry: RegistryEntry): void;
   onContainerRemoved?(entry: RegistryEntry): void;
+  /** A container runtime event (Docker: type container or network, and its action). */
+  onRuntimeEvent?(type: string, action: string, id: string, attributes: Record<string, string>): void;
   /** At shutdown, before the rings' last drain: push what the kernel still holds into them. */
   beforeFinalDrain?(): void;
   /** Final reads and records (memory is still mapped; observable callbacks may still run). */

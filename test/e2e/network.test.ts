@@ -155,4 +155,15 @@ describe('network sensor (real kernel, real Docker)', () => {
     expect(f.attributes['network.peer.port']).toBe(8081);
     expect(f.attributes['contguard.network.peer.container.name']).toBe(server);
   });
+
+  it('UDP: the first datagram of a container to a peer and port in the interval is one record', async () => {
+    const client = uniqueName('cg-client-udp');
+    ids.push(await dockerRun(['--name', client, '--network', v6net, TEST_IMAGE, 'sh', '-c', `for i in 1 2 3; do /bin/nslookup -timeout=1 -retry=1 cg.test ${serverIp}; done; true`]));
+    await waitForExit(client, 30_000);
+    const r = await waitForJsonLine(agent.logDir, connects((x) => x.attributes['container.name'] === client && x.attributes['network.transport'] === 'udp'), 15_000);
+    expect(r.attributes['network.peer.port']).toBe(53);
+    expect(r.attributes['contguard.network.peer.container.name']).toBe(server);
+    const all = readJsonLines(agent.logDir).filter(connects((x) => x.attributes['container.name'] === client && x.attributes['network.transport'] === 'udp' && x.attributes['network.peer.port'] === 53));
+    expect(all).toHaveLength(1); // three queries (three sockets), one record in the interval
+  });
 });

@@ -62,6 +62,7 @@ sensors:
     ring_buffer_bytes: 4096
     max_sockets: 1024
     join_window_ms: 0
+    udp_interval_ms: 1000
     policy: { rules: [{ name: web, from: { name: "web-*" }, to: { image: postgres }, ports: [5432] }], egress: { allow: [{ cidr: 10.0.0.0/8 }] } }
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 `;
@@ -92,7 +93,7 @@ describe('defaults', () => {
           report_runtime_files: false,
           sensitive_rules: DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r })),
         },
-        network: { enabled: true, ring_buffer_bytes: 2097152, max_sockets: 65536, join_window_ms: 250, policy: { rules: [], egress: null } },
+        network: { enabled: true, ring_buffer_bytes: 2097152, max_sockets: 65536, join_window_ms: 250, udp_interval_ms: 60000, policy: { rules: [], egress: null } },
       },
     });
   });
@@ -164,6 +165,7 @@ describe('valid config', () => {
           ring_buffer_bytes: 4096,
           max_sockets: 1024,
           join_window_ms: 0,
+          udp_interval_ms: 1000,
           policy: {
             rules: [{ name: 'web', from: { name: 'web-*' }, to: { image: 'postgres' }, ports: [5432] }],
             egress: { allow: [{ cidr: '10.0.0.0/8' }] },

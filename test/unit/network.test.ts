@@ -2,7 +2,7 @@
 /** network sensor in user space: the kernel's constants, addresses, record attributes. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DIR_RECEIVE, DIR_TRANSMIT, KIND_ACCEPT, KIND_CLOSE, KIND_CONNECT, KIND_FAILED, connectionAttributes, formatAddress } from '../../src/sensors/network/index.js';
+import { DIR_RECEIVE, DIR_TRANSMIT, KIND_ACCEPT, KIND_CLOSE, KIND_CONNECT, KIND_FAILED, KIND_UDP, connectionAttributes, formatAddress } from '../../src/sensors/network/index.js';
 import type { NetworkEvent } from '../../src/sensors/network/layout.gen.js';
 
 const header = readFileSync(new URL('../../bpf/network.h', import.meta.url), 'utf8');
@@ -27,6 +27,7 @@ describe('network: user space and bpf/network.h agree', () => {
     expect(KIND_ACCEPT).toBe(define('NETWORK_KIND_ACCEPT'));
     expect(KIND_FAILED).toBe(define('NETWORK_KIND_FAILED'));
     expect(KIND_CLOSE).toBe(define('NETWORK_KIND_CLOSE'));
+    expect(KIND_UDP).toBe(define('NETWORK_KIND_UDP'));
     expect(DIR_TRANSMIT).toBe(define('NETWORK_DIR_TRANSMIT'));
     expect(DIR_RECEIVE).toBe(define('NETWORK_DIR_RECEIVE'));
   });

@@ -14,7 +14,7 @@ import { metricAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { decodeNetworkEvent, type NetworkEvent } from './layout.gen.js';
-import { PeerDirectory, type PeerMatch } from './peers.js';
+import { PeerDirectory, handlePeerDockerEvent, type PeerMatch } from './peers.js';
 import { compilePolicy, evaluate, type Flow } from './policy.js';
 import {
   NET_CLOSE_EVENT,
@@ -32,6 +32,8 @@ export const KIND_CONNECT = 1;
 export const KIND_ACCEPT = 2;
 export const KIND_FAILED = 3;
 export const KIND_CLOSE = 4;
+export const KIND_UDP = 5;
+const IPPROTO_UDP = 17;
 export const DIR_TRANSMIT = 1;
 export const DIR_RECEIVE = 2;
 export const IO_TRANSMIT = 0;
@@ -95,17 +97,19 @@ function sideText(s: Side, peerName?: string): string {
 
 export function connectionAttributes(e: NetworkEvent, peer: PeerMatch | null, peerProcess: { pid: number; comm: string } | null): Attributes {
   const a: Attributes = {
-    'network.transport': 'tcp',
+    'network.transport': e.protocol === IPPROTO_UDP ? 'udp' : 'tcp',
     'network.type': formatAddress(e.peer_addr, e.family).includes(':') ? 'ipv6' : 'ipv4',
     'network.local.address': formatAddress(e.local_addr, e.family),
     ...(e.local_port ? { 'network.local.port': e.local_port } : {}), // a failed connect has none left
     'network.peer.address': formatAddress(e.peer_addr, e.family),
     'network.peer.port': e.peer_port,
     'network.io.direction': e.owner.direction === DIR_RECEIVE ? 'receive' : 'transmit',
-    'process.pid': e.owner.tgid,
-    'process.executable.name': e.owner.comm,
     'contguard.network.netns': e.netns,
   };
+  if (e.owner.tgid) {
+    a['process.pid'] = e.owner.tgid; // a UDP datagram is seen on its way out: no process
+    a['process.executable.name'] = e.owner.comm;
+  }
   if (peer) {
     a['contguard.network.peer.container.id'] = peer.container.id;
     if (peer.container.name) a['contguard.network.peer.container.name'] = peer.container.name;
@@ -144,6 +148,7 @@ export const networkSensor: Sensor = {
     obj.resizeMap('cg_net_events', cfg.sensors.network.ring_buffer_bytes);
     obj.resizeMap('cg_net_socks', cfg.sensors.network.max_sockets);
     obj.resizeMap('cg_net_io', cfg.registry.max_containers * 2);
+    obj.setRodata({ net_udp_interval_ns: BigInt(cfg.sensors.network.udp_interval_ms) * 1_000_000n });
   },
   start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const cfg = ctx.config.sensors.network;
@@ -357,8 +362,29 @@ export const networkSensor: Sensor = {
       });
     };
 
+    const onUdp = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
+      if (!container && !includeHost) return;
+      const peer = peers.resolve(formatAddress(e.peer_addr, e.family), e.peer_port, 'udp', { localContainerId: container?.id });
+      const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: 0, comm: '' };
+      const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
+      const record: EventRecord = {
+        eventName: NET_CONNECT_EVENT,
+        timeUnixNano: time,
+        severity: 'INFO',
+        body: `udp ${sideText(local)} --> ${sideText(remote, peer?.container.name)}`,
+        attributes: { ...(container?.attributes ?? {}), ...connectionAttributes(e, peer, null) },
+      };
+      ctx.emit(record);
+      count(container, 'transmit', peer, 'sent');
+      const server = peer
+        ? { container: { id: peer.container.id, name: peer.container.name ?? peer.container.id, image: peer.container.image ?? '', labels: peer.container.labels ?? {} }, address: remote.address }
+        : partyOf(null, remote.address);
+      checkPolicy(record, { transport: 'udp', client: partyOf(container, local.address), server, serverPort: e.peer_port }, container);
+    };
+
     const dispatch = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
-      if (e.kind === KIND_CONNECT || e.kind === KIND_ACCEPT) onEstablished(e, container, time);
+      if (e.kind === KIND_UDP) onUdp(e, container, time);
+      else if (e.kind === KIND_CONNECT || e.kind === KIND_ACCEPT) onEstablished(e, container, time);
       else if (e.kind === KIND_FAILED) onFailed(e, container, time);
       else if (e.kind === KIND_CLOSE) onClose(e, container, time);
     };
@@ -391,6 +417,13 @@ export const networkSensor: Sensor = {
         { program: 'cg_net_skb_egress', scope: 'container' },
         { program: 'cg_net_skb_ingress', scope: 'container' },
       ],
+      onRuntimeEvent(type, action, id, attributes) {
+        // Network connect/disconnect, container start/die: addresses and published ports change.
+        if (docker) {
+          const work = handlePeerDockerEvent(peers, docker, type, action, id, attributes);
+          if (work) void ctx.track(work);
+        }
+      },
       onContainerTracked(entry) {
         void ctx.track(entry.attributed.then(() => (entry.container ? learn(entry.container.id) : undefined)));
       },

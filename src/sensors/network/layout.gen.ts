@@ -120,3 +120,29 @@ export function decodeNetworkOwner(v: DataView, base = 0): NetworkOwner {
     comm: cString(v, base + 32, 16),
   };
 }
+
+export const NETWORK_UDP_KEY_SIZE = 32;
+export const NetworkUdpKeyLayout = {
+  cgroup_id: { offset: 0, size: 8, kind: 'u64' },
+  peer_addr: { offset: 8, size: 16, kind: 'bytes' },
+  peer_port: { offset: 24, size: 2, kind: 'u16' },
+  family: { offset: 26, size: 2, kind: 'u16' },
+  pad: { offset: 28, size: 4, kind: 'u32' },
+} as const;
+export interface NetworkUdpKey {
+  cgroup_id: bigint;
+  peer_addr: Uint8Array;
+  peer_port: number;
+  family: number;
+  pad: number;
+}
+/** Decodes a `struct network_udp_key` at `base`; strings stop at NUL or at the end of `v`. */
+export function decodeNetworkUdpKey(v: DataView, base = 0): NetworkUdpKey {
+  return {
+    cgroup_id: v.getBigUint64(base + 0, true),
+    peer_addr: cBytes(v, base + 8, 16),
+    peer_port: v.getUint16(base + 24, true),
+    family: v.getUint16(base + 26, true),
+    pad: v.getUint32(base + 28, true),
+  };
+}

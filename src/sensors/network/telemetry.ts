@@ -13,7 +13,7 @@ export const NET_IO_COUNTER = 'container.network.io';
 
 const CONNECTION_ATTRIBUTES: Record<string, string> = {
   ...CONTAINER_ATTRIBUTES,
-  'network.transport': 'tcp',
+  'network.transport': 'tcp or udp',
   'network.type': 'ipv4 or ipv6',
   'network.local.address': 'this side’s address',
   'network.local.port': 'this side’s port',
@@ -38,7 +38,7 @@ export const networkTelemetry: TelemetrySpec = {
       name: NET_CONNECTIONS_COUNTER,
       instrument: 'counter',
       unit: '{connection}',
-      description: 'TCP connections of a container by direction, peer container (or "external") and result (established or failed).',
+      description: 'TCP connections of a container by direction, peer container (or "external") and result (established or failed); UDP flows (first datagram per interval) with result sent.',
       attributes: [...METRIC_CONTAINER_KEYS, 'network.io.direction', 'contguard.network.peer', 'contguard.network.result'],
     },
     {
@@ -61,7 +61,7 @@ export const networkTelemetry: TelemetrySpec = {
       name: NET_CONNECT_EVENT,
       severity: 'INFO',
       description:
-        'A TCP connection of a container is established, outbound (the connecting task) or inbound (the listening socket’s owner). When both ends are containers on this host it is one joined record, from the client’s side, naming both ends with address, port, pid and comm.',
+        'A TCP connection of a container is established, outbound (the connecting task) or inbound (the listening socket’s owner). When both ends are containers on this host it is one joined record, from the client’s side, naming both ends with address, port, pid and comm. For UDP: the first datagram of a container to a peer address and port in sensors.network.udp_interval_ms (seen on its way out: no process).',
       attributes: CONNECTION_ATTRIBUTES,
     },
     {
