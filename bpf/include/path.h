@@ -31,6 +31,23 @@ struct cg_path_walk {
 	int complete; /* 1 once the namespace root was reached: nothing was cut */
 };
 
+/* Writes "/<name of dentry>" in front of what the walk has so far, then moves up to parent. */
+static __always_inline int cg_path_prepend(struct cg_path_walk *w, struct dentry *dentry, struct dentry *parent)
+{
+	__u32 len = BPF_CORE_READ(dentry, d_name.len) & CG_NAME_MAX;
+	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+	int off = w->off;
+
+	if (off < (int)len + 1)
+		return 1; /* the buffer is full: the tail is kept */
+	off -= len + 1;
+	w->s->buf[off & (CG_PATH_SCRATCH - 1)] = '/';
+	bpf_probe_read_kernel(&w->s->buf[(off + 1) & (CG_PATH_SCRATCH - 1)], len, name);
+	w->off = off;
+	w->dentry = parent;
+	return 0;
+}
+
 /* One step up: a name, or a mount crossed. bpf_loop verifies it once for every step. */
 static int cg_path_step(__u32 i, struct cg_path_walk *w)
 {
@@ -40,9 +57,6 @@ static int cg_path_step(__u32 i, struct cg_path_walk *w)
 	struct mount *mnt = w->mnt;
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	const unsigned char *name;
-	__u32 len;
-	int off = w->off;
 
 	if (dentry == mnt_root || dentry == parent) {
 		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
@@ -56,16 +70,7 @@ static int cg_path_step(__u32 i, struct cg_path_walk *w)
 		w->vfsmnt = &up->mnt;
 		return 0;
 	}
-	len = BPF_CORE_READ(dentry, d_name.len) & CG_NAME_MAX;
-	name = BPF_CORE_READ(dentry, d_name.name);
-	if (off < (int)len + 1)
-		return 1;
-	off -= len + 1;
-	w->s->buf[off & (CG_PATH_SCRATCH - 1)] = '/';
-	bpf_probe_read_kernel(&w->s->buf[(off + 1) & (CG_PATH_SCRATCH - 1)], len, name);
-	w->off = off;
-	w->dentry = parent;
-	return 0;
+	return cg_path_prepend(w, dentry, parent);
 }
 
 /*
@@ -99,24 +104,12 @@ static int cg_fs_path_step(__u32 i, struct cg_path_walk *w)
 {
 	struct dentry *dentry = w->dentry;
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	const unsigned char *name;
-	__u32 len;
-	int off = w->off;
 
 	if (dentry == parent) {
 		w->complete = 1;
 		return 1; /* the file system's root */
 	}
-	len = BPF_CORE_READ(dentry, d_name.len) & CG_NAME_MAX;
-	name = BPF_CORE_READ(dentry, d_name.name);
-	if (off < (int)len + 1)
-		return 1;
-	off -= len + 1;
-	w->s->buf[off & (CG_PATH_SCRATCH - 1)] = '/';
-	bpf_probe_read_kernel(&w->s->buf[(off + 1) & (CG_PATH_SCRATCH - 1)], len, name);
-	w->off = off;
-	w->dentry = parent;
-	return 0;
+	return cg_path_prepend(w, dentry, parent);
 }
 
 /* The path of a dentry within its file system (as the host's mount table roots see it). */

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { metricSum, scrape, waitFor } from '../support/metrics.js';
 import { freePort, readJsonLines, startAgent as startAgentProcess, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerExec, dockerRm, dockerRun, ensureTestImage, uniqueName, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 import { startAgent, type RunningAgent } from '../../src/agent.js';
@@ -39,36 +40,8 @@ const SUBMISSIONS = 'contguard_io_uring_submissions_total';
 const OPENAT = IO_URING_OPCODE_NAMES.indexOf('OPENAT');
 const INSTANCES = 'contguard_io_uring_instances_total';
 
-async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  return res.text();
-}
 
-/** Sum of a metric's samples whose labels contain every given label (0 when there is none). */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -209,19 +182,19 @@ describe('io_uring sensor (agent process, real kernel, real Docker)', () => {
   it('counts an openat and a read submitted through io_uring, per container and opcode, exactly', async () => {
     const labels = (opcode: string) => ({ container_name: c.name, io_uring_opcode: opcode });
     // The probe run of uringContainer(): one OPENAT, one READ.
-    await waitFor('the first run counted', async () => metricValue(await scrape(port), SUBMISSIONS, labels('READ')) >= 1);
+    await waitFor('the first run counted', async () => metricSum(await scrape(port), SUBMISSIONS, labels('READ')) >= 1);
     const before = await scrape(port);
-    expect(metricValue(before, SUBMISSIONS, labels('OPENAT'))).toBe(1);
-    expect(metricValue(before, SUBMISSIONS, labels('READ'))).toBe(1);
+    expect(metricSum(before, SUBMISSIONS, labels('OPENAT'))).toBe(1);
+    expect(metricSum(before, SUBMISSIONS, labels('READ'))).toBe(1);
 
     expect(await c.run(['/etc/passwd'])).toMatch(OUTPUT);
-    await waitFor('the second run counted', async () => metricValue(await scrape(port), SUBMISSIONS, labels('READ')) >= 2);
+    await waitFor('the second run counted', async () => metricSum(await scrape(port), SUBMISSIONS, labels('READ')) >= 2);
     const text = await scrape(port);
-    expect(metricValue(text, SUBMISSIONS, labels('OPENAT'))).toBe(2);
-    expect(metricValue(text, SUBMISSIONS, labels('READ'))).toBe(2);
+    expect(metricSum(text, SUBMISSIONS, labels('OPENAT'))).toBe(2);
+    expect(metricSum(text, SUBMISSIONS, labels('READ'))).toBe(2);
     // Every opcode the container used, and nothing else.
-    expect(metricValue(text, SUBMISSIONS, { container_name: c.name })).toBe(4);
-    expect(metricValue(text, INSTANCES, { container_name: c.name })).toBe(2);
+    expect(metricSum(text, SUBMISSIONS, { container_name: c.name })).toBe(4);
+    expect(metricSum(text, INSTANCES, { container_name: c.name })).toBe(2);
     // The series carries the container attributes the other sensors' metrics carry.
     const line = text.split('\n').find((l) => l.startsWith(`${SUBMISSIONS}{`) && l.includes(`container_name="${c.name}"`))!;
     expect(line).toContain(`container_id="${c.id}"`);
@@ -259,7 +232,7 @@ describe('io_uring sensor (agent process, real kernel, real Docker)', () => {
 
   it('sees requests an SQPOLL kernel thread submits (no syscall submits them), attributed to the container', async () => {
     const labels = { container_name: c.name, io_uring_opcode: 'OPENAT' };
-    const before = metricValue(await scrape(port), SUBMISSIONS, labels);
+    const before = metricSum(await scrape(port), SUBMISSIONS, labels);
     expect(await c.run(['--sqpoll', '/etc/group'])).toMatch(OUTPUT);
     const open = await waitForJsonLine(
       agent!.logDir,
@@ -269,13 +242,13 @@ describe('io_uring sensor (agent process, real kernel, real Docker)', () => {
     expect(open.attributes['thread.name']).toMatch(/^iou-sqp-\d+$/);
     expect(open.attributes['contguard.io_uring.io_thread']).toBe(true);
     expect(open.attributes['process.executable.name']).toBe('uring-open');
-    await waitFor('the SQPOLL openat counted', async () => metricValue(await scrape(port), SUBMISSIONS, labels) === before + 1);
+    await waitFor('the SQPOLL openat counted', async () => metricSum(await scrape(port), SUBMISSIONS, labels) === before + 1);
   });
 
   it('adds nothing for the same program run on the host', async () => {
     const total = async () => {
       const text = await scrape(port);
-      return { submissions: metricValue(text, SUBMISSIONS), instances: metricValue(text, INSTANCES), received: metricValue(text, 'contguard_events_received_total', { sensor: 'io_uring' }) };
+      return { submissions: metricSum(text, SUBMISSIONS), instances: metricSum(text, INSTANCES), received: metricSum(text, 'contguard_events_received_total', { sensor: 'io_uring' }) };
     };
     await sleep(1000); // let the container's records drain first
     const before = await total();
@@ -346,10 +319,10 @@ describe('io_uring sensor: classic tracepoint fallback and slot reuse (in proces
     ids.push(id);
     await waitFor('the three runs', async () => (await dockerExec(id, ['cat', '/tmp/done']).then(() => true, () => false)));
     const labels = (opcode: string) => ({ container_name: name, io_uring_opcode: opcode });
-    await waitFor('three openats counted', async () => metricValue(await scrape(port), SUBMISSIONS, labels('OPENAT')) === 3);
+    await waitFor('three openats counted', async () => metricSum(await scrape(port), SUBMISSIONS, labels('OPENAT')) === 3);
     const text = await scrape(port);
-    expect(metricValue(text, SUBMISSIONS, labels('READ'))).toBe(3);
-    expect(metricValue(text, INSTANCES, { container_name: name })).toBe(3);
+    expect(metricSum(text, SUBMISSIONS, labels('READ'))).toBe(3);
+    expect(metricSum(text, INSTANCES, { container_name: name })).toBe(3);
 
     const slot = [...slots.values()].find((s) => row(s)[OPENAT] === 3n && row(s)[ROW_CREATES] === 3n);
     expect(slot, 'the slot whose row holds the three openats').toBeDefined();
@@ -357,6 +330,6 @@ describe('io_uring sensor: classic tracepoint fallback and slot reuse (in proces
     await waitFor('the registry freed the slot', async () => removed.has(slot!));
     expect(row(slot!).every((v) => v === 0n)).toBe(true);
     // The finished container's series stays for the scrapes that follow.
-    expect(metricValue(await scrape(port), SUBMISSIONS, labels('OPENAT'))).toBe(3);
+    expect(metricSum(await scrape(port), SUBMISSIONS, labels('OPENAT'))).toBe(3);
   });
 });

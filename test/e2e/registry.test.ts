@@ -9,41 +9,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { metricValue, scrape, waitFor } from '../support/metrics.js';
 import { freePort, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 
-async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  return res.text();
-}
 
-/** Sum of a metric's samples whose labels contain every given label. */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    found = true;
-  }
-  return found ? sum : NaN;
-}
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
 
 function configFile(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'cg-reg-'));

@@ -21,6 +21,7 @@
  */
 import { BlockList, isIP, SocketAddress } from 'node:net';
 import { z } from 'zod';
+import { formatValue, valueAt } from '../../validation.js';
 
 /** A port (1-65535) or an inclusive range written `"N-M"`. */
 export type PortSpec = number | string;
@@ -277,15 +278,6 @@ export const networkPolicySchema = z.preprocess(
 // ---------------------------------------------------------------------------------------------
 // Issue reporting (the same shape as the config module's, which cannot be imported here)
 
-function formatValue(value: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(value) ?? String(value);
-  } catch {
-    s = String(value);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
 
 /** `rules[0].from.label["app.kubernetes.io/name"]` */
 export function formatPolicyPath(path: readonly PropertyKey[]): string {
@@ -298,14 +290,6 @@ export function formatPolicyPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function valueAt(data: unknown, path: readonly PropertyKey[]): { found: boolean; value?: unknown } {
-  let cur: unknown = data;
-  for (const k of path) {
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return { found: false };
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return { found: cur !== undefined, value: cur };
-}
 
 /** One line naming the field: `rules[1].ports[0]: expected a port ..., got "http"`. */
 export function describePolicyIssue(issue: z.core.$ZodIssue, data: unknown): string {
