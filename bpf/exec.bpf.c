@@ -110,6 +110,7 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 old_tid = ctx->old_pid;
 	__u32 zero = 0;
 	struct exec_event *e;
+	struct registry_cgroup *c;
 	char *caller;
 	struct pid *tpid;
 	struct upid upid = {};
@@ -119,7 +120,8 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	if (cg_self_tgid && tgid == cg_self_tgid)
 		return 0;
-	if (!wanted(task))
+	c = reg_task_container(task);
+	if (!c && !cg_include_host)
 		return 0;
 
 	e = bpf_map_lookup_elem(&cg_exec_scratch, &zero);
@@ -134,7 +136,10 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->gid = BPF_CORE_READ(task, cred, egid.val);
 	e->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	e->flags = 0;
-	e->pad0 = 0;
+	e->slot = c ? c->slot : REGISTRY_NO_SLOT;
+	/* The process image's identity in traces (bpf/process.h): exec already bumped self_exec_id. */
+	e->start_time_ns = BPF_CORE_READ(task, group_leader, start_time);
+	e->exec_id = BPF_CORE_READ(task, group_leader, self_exec_id);
 
 	tpid = BPF_CORE_READ(task, thread_pid);
 	level = BPF_CORE_READ(tpid, level);
@@ -179,7 +184,7 @@ int cg_exec(struct trace_event_raw_sched_process_exec *ctx)
 	size = offsetof(struct exec_event, args) + (args_len & (2 * EXEC_ARGS_LEN - 1));
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&cg_exec_events, e, size, 0))
+	if (bpf_ringbuf_output(&cg_exec_events, e, size, cg_ringbuf_flags(&cg_exec_events)))
 		cg_count_loss(&cg_exec_lost);
 	return 0;
 }

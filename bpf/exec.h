@@ -13,6 +13,8 @@
 
 struct exec_event {
 	__u64 timestamp_ns;       /* CLOCK_MONOTONIC */
+	__u64 start_time_ns;      /* the process's start (task->start_time, CLOCK_MONOTONIC): its trace span id */
+	__u64 exec_id;            /* task->self_exec_id after this exec: its trace span id (bpf/process.h) */
 	__u32 pid;                /* tgid on the host */
 	__u32 vpid;               /* pid in the container's pid namespace */
 	__u32 ppid;               /* real parent's tgid on the host */
@@ -22,7 +24,7 @@ struct exec_event {
 	__u32 mntns;              /* mount namespace inode */
 	__u32 flags;              /* EXEC_FLAG_* */
 	__u32 args_size;          /* bytes used in args[] */
-	__u32 pad0;
+	__u32 slot;               /* the container's registry slot (REGISTRY_NO_SLOT for a host task) */
 	struct cg_cgroup_ref cgroup;
 	char caller_comm[EXEC_COMM_LEN]; /* comm of the process that called execve */
 	char comm[EXEC_COMM_LEN];        /* comm after exec */

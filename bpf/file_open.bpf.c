@@ -336,7 +336,7 @@ static __always_inline int send(struct file_open_event *e)
 
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&cg_fo_events, e, size, 0))
+	if (bpf_ringbuf_output(&cg_fo_events, e, size, cg_ringbuf_flags(&cg_fo_events)))
 		cg_count_loss(&cg_fo_lost);
 	else
 		stat_inc(STAT_SENT);
@@ -510,6 +510,64 @@ int BPF_PROG(cg_fo_exit, struct pt_regs *regs, long ret)
 		return 0;
 	return on_open(task, regs, ret);
 }
+
+/*
+ * Per-syscall tracepoints (syscalls:sys_exit_open*): only these syscalls run a program. The raw
+ * sys_exit hook runs one on every syscall of every task (the cost of a second program on each
+ * syscall, measured in bench/); these cost a non-open syscall a bitmap test in the kernel's
+ * syscall tracing. The user registers come from bpf_task_pt_regs (5.15+).
+ */
+struct fo_syscall_exit {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+static __always_inline int on_syscall_tp(long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct registry_cgroup *c = reg_task_container(task);
+	struct registry_task *ts;
+
+	if (!c && !cg_include_host)
+		return 0;
+	if (c) {
+		/* runtime init (runc setting the container up) is not the container's behaviour */
+		ts = reg_use_task_storage ? bpf_task_storage_get(&cg_reg_tasks, task, 0, 0)
+					  : (c->init_tasks ? reg_task_by_tid((__u32)bpf_get_current_pid_tgid()) : NULL);
+		if (ts && ts->state != REGISTRY_TASK_WORKLOAD)
+			return 0;
+	}
+	if (cg_self_tgid && (bpf_get_current_pid_tgid() >> 32) == cg_self_tgid)
+		return 0;
+	return on_open(task, (struct pt_regs *)bpf_task_pt_regs(task), ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int cg_fo_tp_openat(struct fo_syscall_exit *ctx)
+{
+	return on_syscall_tp(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int cg_fo_tp_openat2(struct fo_syscall_exit *ctx)
+{
+	return on_syscall_tp(ctx->ret);
+}
+
+#if defined(__TARGET_ARCH_x86)
+SEC("tracepoint/syscalls/sys_exit_open")
+int cg_fo_tp_open(struct fo_syscall_exit *ctx)
+{
+	return on_syscall_tp(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int cg_fo_tp_creat(struct fo_syscall_exit *ctx)
+{
+	return on_syscall_tp(ctx->ret);
+}
+#endif
 
 /* raw_tracepoint variant: the registry's cgroup index (runtime-init tasks by thread id). */
 SEC("raw_tracepoint/sys_exit")

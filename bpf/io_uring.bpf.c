@@ -193,7 +193,7 @@ static __always_inline void send_open(struct task_struct *task, __u32 flags, __u
 	e->dfd = BPF_CORE_READ(open, dfd);
 	e->opcode = opcode;
 	e->file_slot = bpf_core_field_exists(open->file_slot) ? BPF_CORE_READ(open, file_slot) : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, cg_ringbuf_flags(&cg_uring_events));
 }
 
 /* After the filter: a host request costs the cgroup lookup only. */
@@ -235,7 +235,7 @@ static __always_inline int on_create(int fd, __u32 sq_entries, __u32 cq_entries,
 	e->sq_entries = sq_entries;
 	e->cq_entries = cq_entries;
 	e->setup_flags = setup_flags;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, cg_ringbuf_flags(&cg_uring_events));
 	return 0;
 }
 

@@ -119,7 +119,7 @@ static __always_inline struct network_event *event_for(const struct sock *sk, st
 
 static __always_inline void send(struct network_event *e)
 {
-	if (bpf_ringbuf_output(&cg_net_events, e, sizeof(*e), 0))
+	if (bpf_ringbuf_output(&cg_net_events, e, sizeof(*e), cg_ringbuf_flags(&cg_net_events)))
 		cg_count_loss(&cg_net_lost);
 }
 

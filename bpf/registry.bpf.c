@@ -87,7 +87,7 @@ static __always_inline void emit_notice(__u32 kind, __u32 slot, __u32 tgid, stru
 	if (parent)
 		bpf_probe_read_kernel_str(n->cgroup.parent_name, sizeof(n->cgroup.parent_name),
 					  BPF_CORE_READ(parent, name));
-	bpf_ringbuf_submit(n, 0);
+	bpf_ringbuf_submit(n, cg_ringbuf_flags(&cg_reg_notices));
 }
 
 /* ---- which cgroups are containers ------------------------------------------------------- */

@@ -7,6 +7,9 @@ import koffi from 'koffi';
 import { libbpf, ring_buffer_sample_fn } from './libbpf.js';
 import { BpfError } from './errors.js';
 
+/** How often the rings are drained when the kernel did not wake user space (bounded latency). */
+export const RING_DRAIN_INTERVAL_MS = 10;
+
 /**
  * Receives one record as a view of ring memory, valid only during the call (the kernel reuses
  * it after return): decode it there, keep no reference. No copy is made.
@@ -31,6 +34,7 @@ export class RingBufferPoller {
   readonly received: number[] = [];
   private readonly callback: unknown;
   private closed = false;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly onHandlerError: (err: unknown) => void,
@@ -64,9 +68,14 @@ export class RingBufferPoller {
     }
   }
 
-  /** Starts draining on readiness. */
-  start(): void {
+  /**
+   * Starts draining: on readiness (the kernel wakes user space only when a ring is filling up)
+   * and every `intervalMs` (records are submitted without a wake-up, so one drain takes many).
+   */
+  start(intervalMs = RING_DRAIN_INTERVAL_MS): void {
     if (!this.rb || this.poll) return;
+    this.timer = setInterval(() => this.drain(), intervalMs);
+    this.timer.unref();
     const fd = libbpf.ring_buffer__epoll_fd(this.rb);
     this.poll = (koffi as unknown as { node: { poll: Function } }).node.poll(
       fd,
@@ -93,6 +102,7 @@ export class RingBufferPoller {
     if (this.closed) return;
     this.drain();
     this.closed = true;
+    if (this.timer) clearInterval(this.timer);
     this.poll?.close();
     this.poll = null;
     if (this.rb) libbpf.ring_buffer__free(this.rb);

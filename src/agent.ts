@@ -16,9 +16,11 @@ import type { EventRecord, EventSink } from './telemetry/record.js';
 import { ConsoleSink } from './telemetry/console-sink.js';
 import { JsonLinesSink } from './telemetry/jsonl-sink.js';
 import { OtlpLogSink, agentResource, createMetrics, routeOtelDiagnostics } from './telemetry/otel.js';
+import { TraceOutput } from './telemetry/traces.js';
 import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
+import { ResourceCollector } from './resources/index.js';
 
 export { BPF_BUILD_DIR };
 const CG_CGROUP_MODE_V1 = 1;
@@ -139,6 +141,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   let draining = false;
   const emit = (record: EventRecord) => {
     for (const s of sinks) s.write(record);
+    traces?.observe(record); // a WARN record makes its container's run traced (sensors.process)
     if (!draining && !batchScheduled) {
       batchScheduled = true;
       setImmediate(endBatch);
@@ -164,6 +167,11 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     await metrics.shutdown().catch(() => undefined);
     throw new AgentStartError((err as Error).message);
   }
+  // Spans (each container's process tree as one trace, sensors.process) go by OTLP only.
+  const traces =
+    otlpEndpoint && cfg.outputs.otlp.traces && cfg.sensors.process.enabled
+      ? new TraceOutput({ endpoint: otlpEndpoint, headers: cfg.outputs.otlp.headers, resource, version, meterProvider: metrics.provider })
+      : null;
   const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant };
   const ctx: SensorContext = {
     ...env,
@@ -181,8 +189,11 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     },
     registryEntries: registry.entries,
     docker,
+    traces,
   };
   registry.bind(ctx);
+  // Per-container resource metrics from the cgroup files (read on a timer, reported at collection).
+  const resources = cfg.resources.enabled ? new ResourceCollector(ctx, cfg.resources) : null;
 
   // Sensors: open, share the registry's maps, configure, load; attach once all are loaded.
   const poller = new RingBufferPoller(
@@ -214,6 +225,10 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     logger.info(`registry (${registry.variant}): attached ${tracking.join(', ')}`);
     for (const sensor of opts.sensors ?? SENSORS) {
       if (!sensor.enabled(cfg)) continue;
+      if (sensor.output === 'traces' && !traces) {
+        logger.info(`sensor ${sensor.name}: not loaded: its spans go by OTLP only, and no OTLP endpoint is set`);
+        continue;
+      }
       const variants: ReadonlyArray<string | undefined> = sensor.variants?.(cfg, env) ?? [undefined];
       for (let v = 0; v < variants.length; v++) {
         const variant = variants[v];
@@ -300,6 +315,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     poller.close();
     for (const l of loaded) l.instance.release?.();
     closeObjects();
+    await traces?.shutdown().catch(() => undefined);
     await metrics.shutdown().catch(() => undefined);
     throw new AgentStartError((err as Error).message);
   }
@@ -344,6 +360,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     timers.push(t);
   };
   every('registry reconciliation', cfg.registry.reconcile_interval_ms, () => registry.reconcile());
+  if (resources) every('resource reads', cfg.resources.interval_ms, () => void resources.tick());
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
   poller.start();
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
@@ -370,6 +387,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         endBatch();
         docker?.stop();
         for (const s of sinks) await s.shutdown().catch((err: Error) => logger.warn(`output shutdown: ${err.message}`));
+        await traces?.shutdown().catch((err: Error) => logger.warn(`trace output shutdown: ${err.message}`));
+        await resources?.stop(); // no more reads; the cached values serve the last collection
         // The last collection (OTLP export, a scrape in flight) still reads the maps: they are
         // unmapped only after the meter provider is shut down.
         await metrics.shutdown().catch((err: Error) => logger.warn(`metrics shutdown: ${err.message}`));

@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import YAML, { LineCounter } from 'yaml';
 import { z } from 'zod';
+import { formatValue, valueAt } from './validation.js';
+
+export { formatValue };
 import { DEFAULT_SENSITIVE_RULES, SELECTORS } from './sensors/file_open/rules.js';
 import { networkPolicySchema } from './sensors/network/policy.js';
 import type { CliRunOptions } from './cli/options.js';
@@ -38,16 +41,6 @@ export function isHttpUrl(value: string): boolean {
   }
 }
 
-/** JSON form of a value for error messages, cut to 60 characters so messages stay one short line. */
-export function formatValue(value: unknown): string {
-  let s: string;
-  try {
-    s = typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value));
-  } catch {
-    s = String(value);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
 
 /** Collapses line breaks so a message can never span lines, whatever went into it. */
 function oneLine(s: string): string {
@@ -77,6 +70,12 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T
 }
 
 const isPowerOfTwo = (n: number) => Number.isInteger(Math.log2(n));
+
+/** A kernel ring buffer size: a power of two from 4 KiB to 1 GiB. */
+function ringBufferBytes(def: number) {
+  const error = 'expected a power of two from 4096 to 1073741824';
+  return z.number({ error }).int({ error }).min(4096, { error }).max(1_073_741_824, { error }).refine(isPowerOfTwo, { error }).default(def);
+}
 
 // An empty section (`docker:` with nothing under it) parses as null: treat it as "all defaults".
 function section<S extends z.core.$ZodLooseShape>(shape: S) {
@@ -158,6 +157,8 @@ const configSchema = z.strictObject({
         .default(null),
       logs: bool(true),
       metrics: bool(true),
+      // Spans (each container's process tree as a trace: sensors.process).
+      traces: bool(true),
       export_interval_ms: intRange(100, 3_600_000, 10_000),
       headers: z
         .record(z.string(), z.string({ error: 'expected a string header value' }), {
@@ -169,13 +170,7 @@ const configSchema = z.strictObject({
   sensors: section({
     exec: section({
       enabled: bool(true),
-      ring_buffer_bytes: z
-        .number({ error: 'expected a power of two from 4096 to 1073741824' })
-        .int({ error: 'expected a power of two from 4096 to 1073741824' })
-        .min(4096, { error: 'expected a power of two from 4096 to 1073741824' })
-        .max(1_073_741_824, { error: 'expected a power of two from 4096 to 1073741824' })
-        .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
-        .default(1_048_576),
+      ring_buffer_bytes: ringBufferBytes(1_048_576),
       max_args: intRange(1, 1024, 32),
       // auto: sched_prepare_exec where the kernel has it (6.11+), else sys_enter_execve(at).
       caller_hook: oneOf(['auto', 'sched_prepare_exec', 'sys_enter_execve'] as const, 'auto'),
@@ -192,13 +187,7 @@ const configSchema = z.strictObject({
     }),
     file_open: section({
       enabled: bool(true),
-      ring_buffer_bytes: z
-        .number({ error: 'expected a power of two from 4096 to 1073741824' })
-        .int({ error: 'expected a power of two from 4096 to 1073741824' })
-        .min(4096, { error: 'expected a power of two from 4096 to 1073741824' })
-        .max(1_073_741_824, { error: 'expected a power of two from 4096 to 1073741824' })
-        .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
-        .default(4_194_304),
+      ring_buffer_bytes: ringBufferBytes(4_194_304),
       // 0: every open is a record; else repeats within the interval fold into one record with a count.
       fold_interval_ms: intRange(0, 3_600_000, 10_000),
       fold_table_entries: intRange(64, 1_048_576, 8192),
@@ -210,13 +199,7 @@ const configSchema = z.strictObject({
     }),
     network: section({
       enabled: bool(true),
-      ring_buffer_bytes: z
-        .number({ error: 'expected a power of two from 4096 to 1073741824' })
-        .int({ error: 'expected a power of two from 4096 to 1073741824' })
-        .min(4096, { error: 'expected a power of two from 4096 to 1073741824' })
-        .max(1_073_741_824, { error: 'expected a power of two from 4096 to 1073741824' })
-        .refine(isPowerOfTwo, { error: 'expected a power of two from 4096 to 1073741824' })
-        .default(2_097_152),
+      ring_buffer_bytes: ringBufferBytes(2_097_152),
       // Sockets followed at once (connecting or established).
       max_sockets: intRange(1024, 4_194_304, 65_536),
       // How long one end of a connection between two containers here waits for the other.
@@ -225,6 +208,30 @@ const configSchema = z.strictObject({
       udp_interval_ms: intRange(1000, 3_600_000, 60_000),
       policy: networkPolicySchema,
     }),
+    // Each container run's process tree as one trace (exported by OTLP only: outputs.otlp.traces).
+    process: section({
+      enabled: bool(true),
+      ring_buffer_bytes: ringBufferBytes(1_048_576),
+      // Fraction of container runs traced (decided from the trace id); a run with a WARN record always is.
+      sample_ratio: z
+        .number({ error: 'expected a number from 0 to 1' })
+        .min(0, { error: 'expected a number from 0 to 1' })
+        .max(1, { error: 'expected a number from 0 to 1' })
+        .default(1),
+      // A process span longer than this ends and a linked continuation span begins.
+      max_span_ms: intRange(1000, 604_800_000, 3_600_000),
+      // Process spans open (or held for a WARN) at once, per container and in all.
+      max_open_spans_per_container: intRange(16, 1_048_576, 4096),
+      max_open_spans: intRange(16, 4_194_304, 65_536),
+    }),
+  }),
+  // Per-container CPU, memory, disk I/O, task and pressure metrics read from the cgroup files (src/resources/).
+  resources: section({
+    enabled: bool(true),
+    // How often every container's cgroup files are read; metrics report the last read.
+    interval_ms: intRange(500, 3_600_000, 10_000),
+    // How long the last values of a removed container stay on /metrics before its series go.
+    retire_after_ms: intRange(0, 3_600_000, 60_000),
   }),
 });
 
@@ -250,15 +257,6 @@ function formatPath(path: readonly PropertyKey[]): string {
     .join('.');
 }
 
-// The offending value is looked up in the raw YAML data, so it is reported as the user wrote it.
-function valueAt(data: unknown, path: readonly PropertyKey[]): { found: boolean; value?: unknown } {
-  let cur: unknown = data;
-  for (const k of path) {
-    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return { found: false };
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return { found: cur !== undefined, value: cur };
-}
 
 function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
   const where = issue.path.length === 0 ? 'top level' : formatPath(issue.path);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Throwaway diagnosis programs for bench/run.mjs (not part of the agent): the hot path
- * of bpf/syscalls.bpf.c (cg_sys_enter -> task_cgroup_state -> count_syscall) rebuilt one
+ * of bpf/syscalls.bpf.c (cg_sys_enter -> registry task storage -> count_in_slot) rebuilt one
  * step at a time, so the cost each step adds on a sys_enter can be measured on its own.
  * run.mjs loads exactly one program per configuration and, for the "hit" variants, puts
  * the benchmark container's cgroup into diag_cgroups / diag_cgroups_by_id from user space

@@ -69,6 +69,19 @@ static __always_inline void cg_fill_cgroup_ref(struct cg_cgroup_ref *ref, struct
 		ref->parent_name[0] = 0;
 }
 
+/*
+ * Wake-ups are batched: a record does not wake user space, which drains every ring on a short
+ * timer (src/agent.ts), unless the ring is an eighth full, when it wakes it at once. One wake-up
+ * per record costs user space more than the record itself (bench/exec.mjs).
+ */
+static __always_inline __u64 cg_ringbuf_flags(void *ring)
+{
+	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE);
+
+	return avail > size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Per-sensor counters of what the kernel could not deliver (ring buffer full). */
 #define CG_DEFINE_LOSS_COUNTER(name)                                                               \
 	struct {                                                                                   \

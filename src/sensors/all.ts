@@ -6,5 +6,6 @@ import { syscallsSensor } from './syscalls/index.js';
 import { ioUringSensor } from './io_uring/index.js';
 import { fileOpenSensor } from './file_open/index.js';
 import { networkSensor } from './network/index.js';
+import { processSensor } from './process/index.js';
 
-export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor, ioUringSensor, fileOpenSensor, networkSensor];
+export const SENSORS: readonly Sensor[] = [execSensor, syscallsSensor, ioUringSensor, fileOpenSensor, networkSensor, processSensor];

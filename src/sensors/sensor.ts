@@ -9,6 +9,7 @@ import type { DockerMetadataSource } from '../containers/docker-metadata.js';
 import type { CgroupIdResolver, CgroupMode } from '../containers/cgroup-fs.js';
 import type { EventRecord } from '../telemetry/record.js';
 import type { RegistryEntry, RegistryVariant } from '../registry/index.js';
+import type { TraceOutput } from '../telemetry/traces.js';
 
 /** Documents one metric or log event; README's telemetry table is rendered from these. */
 export interface MetricSpec {
@@ -52,6 +53,8 @@ export interface SensorContext extends SensorEnv {
   registryEntries: ReadonlyMap<number, RegistryEntry>;
   /** The Docker metadata source, when a daemon answers (network addresses, published ports). */
   docker: DockerMetadataSource | null;
+  /** The span output (OTLP traces), when traces are exported; absent or null otherwise. */
+  traces?: TraceOutput | null;
 }
 
 /**
@@ -114,6 +117,8 @@ export interface Sensor {
   /** The compiled object; default bpf/build/<name>.bpf.o (tests load their own). */
   readonly objectPath?: string;
   readonly telemetry: TelemetrySpec;
+  /** 'traces': spans are its only output: not loaded when no trace exporter exists (no OTLP endpoint). */
+  readonly output?: 'traces';
   enabled(config: AgentConfig): boolean;
   /**
    * Alternative program sets, tried in order until one loads and attaches: a hook this

@@ -20,6 +20,9 @@ export function toJsonLine(r: EventRecord): string {
     severity: r.severity,
     body: r.body,
     attributes: r.attributes,
+    // The trace context, when the record has one (undefined keys are not written).
+    trace_id: r.traceId,
+    span_id: r.spanId,
   });
 }
 

@@ -2,7 +2,7 @@
 /** OpenTelemetry providers: metrics (Prometheus pull + optional OTLP push) and logs (OTLP). */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { diag, DiagLogLevel, type Meter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, TraceFlags, diag, DiagLogLevel, trace, type Meter } from '@opentelemetry/api';
 import type { AgentLogger } from '../log.js';
 import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { Metadata } from '@grpc/grpc-js';
@@ -17,6 +17,8 @@ import { Severity } from './record.js';
 import { otlpLogFields } from './escape.js';
 
 export const SERVICE_NAME = 'contguard';
+/** Series one instrument may have (4096 containers x ~25 syscall names each, say). */
+export const METRIC_SERIES_LIMIT = 100_000;
 
 /**
  * Recognises an OTLP/gRPC export that failed because no collector answers (gRPC status
@@ -161,7 +163,13 @@ export function createMetrics(opts: MetricsOptions, version: string): Metrics {
       }),
     );
   }
-  const provider = new MeterProvider({ resource: opts.resource, readers });
+  // The SDK's default (2000 series per instrument, then `otel.metric.overflow`) is a few dozen
+  // containers for contguard.syscalls; per-container series are bounded by registry.max_containers.
+  const provider = new MeterProvider({
+    resource: opts.resource,
+    readers,
+    views: [{ instrumentName: '*', aggregationCardinalityLimit: METRIC_SERIES_LIMIT }],
+  });
   return {
     provider,
     meter: provider.getMeter(SERVICE_NAME, version),
@@ -217,6 +225,10 @@ export class OtlpLogSink implements EventSink {
       severityText: r.severity,
       body,
       attributes,
+      // The record's trace and span (e.g. of its process image): the log record's traceId/spanId.
+      ...(r.traceId && r.spanId
+        ? { context: trace.setSpanContext(ROOT_CONTEXT, { traceId: r.traceId, spanId: r.spanId, traceFlags: r.traceFlags ?? TraceFlags.SAMPLED }) }
+        : {}),
     });
   }
 

@@ -25,6 +25,15 @@ export interface EventRecord {
   body: string;
   /** Semantic-convention attributes: container.*, process.*, ... */
   attributes: Attributes;
+  /**
+   * The trace and span of what the record is about (hex, 32 and 16 digits; e.g. the span of
+   * the process image an exec started, src/telemetry/trace-ids.ts), when traces are on.
+   * JSON lines write them as top-level `trace_id`/`span_id`; OTLP sets the log record's context.
+   */
+  traceId?: string;
+  spanId?: string;
+  /** W3C trace flags of that span (1: sampled, its trace is exported); default 1. */
+  traceFlags?: number;
 }
 
 /** Where event records go: console, JSON lines, OTel logs. */

@@ -71,6 +71,8 @@ export interface OtlpCodec {
   ExportLogsServiceResponse: MessageType;
   ExportMetricsServiceRequest: MessageType;
   ExportMetricsServiceResponse: MessageType;
+  ExportTraceServiceRequest: MessageType;
+  ExportTraceServiceResponse: MessageType;
   /** name -> number and number -> name, as protobufjs generates enums. */
   SeverityNumber: Record<string, number | string>;
   AggregationTemporality: Record<string, number | string>;
@@ -78,10 +80,14 @@ export interface OtlpCodec {
   decodeLogsRequest(buf: Uint8Array): Record<string, any>;
   /** Decodes an ExportMetricsServiceRequest and returns its plain-object form (TO_OBJECT_OPTIONS). */
   decodeMetricsRequest(buf: Uint8Array): Record<string, any>;
+  /** Decodes an ExportTraceServiceRequest and returns its plain-object form (TO_OBJECT_OPTIONS). */
+  decodeTracesRequest(buf: Uint8Array): Record<string, any>;
   /** Encoded, empty ExportLogsServiceResponse (full success). */
   emptyLogsResponse(): Buffer;
   /** Encoded, empty ExportMetricsServiceResponse (full success). */
   emptyMetricsResponse(): Buffer;
+  /** Encoded, empty ExportTraceServiceResponse (full success). */
+  emptyTracesResponse(): Buffer;
   /** Encodes a request from its plain-object form (handy for hand-made fixtures). */
   encodeLogsRequest(obj: Record<string, any>): Buffer;
   encodeMetricsRequest(obj: Record<string, any>): Buffer;
@@ -192,8 +198,12 @@ function buildCodec(rootJs: string): OtlpCodec {
   if (!proto?.collector?.logs?.v1?.ExportLogsServiceRequest) {
     throw new Error(`otlp-codec: ${rootJs} does not export opentelemetry.proto.collector.logs.v1`);
   }
+  if (!proto.collector?.trace?.v1?.ExportTraceServiceRequest) {
+    throw new Error(`otlp-codec: ${rootJs} does not export opentelemetry.proto.collector.trace.v1`);
+  }
   const logsSvc = proto.collector.logs.v1;
   const metricsSvc = proto.collector.metrics.v1;
+  const traceSvc = proto.collector.trace.v1;
 
   const decode = (type: MessageType, buf: Uint8Array) =>
     type.toObject(type.decode(buf), TO_OBJECT_OPTIONS);
@@ -209,12 +219,16 @@ function buildCodec(rootJs: string): OtlpCodec {
     ExportLogsServiceResponse: logsSvc.ExportLogsServiceResponse,
     ExportMetricsServiceRequest: metricsSvc.ExportMetricsServiceRequest,
     ExportMetricsServiceResponse: metricsSvc.ExportMetricsServiceResponse,
+    ExportTraceServiceRequest: traceSvc.ExportTraceServiceRequest,
+    ExportTraceServiceResponse: traceSvc.ExportTraceServiceResponse,
     SeverityNumber: proto.logs.v1.SeverityNumber,
     AggregationTemporality: proto.metrics.v1.AggregationTemporality,
     decodeLogsRequest: (buf) => decode(logsSvc.ExportLogsServiceRequest, buf),
     decodeMetricsRequest: (buf) => decode(metricsSvc.ExportMetricsServiceRequest, buf),
+    decodeTracesRequest: (buf) => decode(traceSvc.ExportTraceServiceRequest, buf),
     emptyLogsResponse: () => Buffer.from(logsSvc.ExportLogsServiceResponse.encode({}).finish()),
     emptyMetricsResponse: () => Buffer.from(metricsSvc.ExportMetricsServiceResponse.encode({}).finish()),
+    emptyTracesResponse: () => Buffer.from(traceSvc.ExportTraceServiceResponse.encode({}).finish()),
     encodeLogsRequest: (obj) => encode(logsSvc.ExportLogsServiceRequest, obj),
     encodeMetricsRequest: (obj) => encode(metricsSvc.ExportMetricsServiceRequest, obj),
   };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * A tiny OTLP/gRPC receiver for tests: decodes with the official OTLP protos
- * (see otlp-codec.ts) and keeps flattened log records and metric data points.
+ * (see otlp-codec.ts) and keeps flattened log records, metric data points and spans.
  *
  *   const rx = await startOtlpReceiver();
  *   // point the agent / SDK at rx.endpoint (http://127.0.0.1:PORT)
@@ -13,6 +13,7 @@ import { loadOtlpCodec, type OtlpCodec } from './otlp-codec.js';
 
 export const LOGS_EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 export const METRICS_EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
+export const TRACES_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 /** A flattened OTLP AnyValue. int64 values become numbers (decimal strings if beyond 2^53). */
 export type FlatValue =
@@ -66,9 +67,31 @@ export interface FlatPoint {
   scope: { name: string; version: string };
 }
 
+export interface FlatSpan {
+  /** Hex ids; parentSpanId '' for a root span. */
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** e.g. 'SPAN_KIND_INTERNAL'. */
+  kind: string;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: FlatAttributes;
+  /** code e.g. 'STATUS_CODE_ERROR' ('STATUS_CODE_UNSET' when absent). */
+  status: { code: string; message: string };
+  links: Array<{ traceId: string; spanId: string; attributes: FlatAttributes }>;
+  events: Array<{ name: string; timeUnixNano: string; attributes: FlatAttributes }>;
+  /** W3C trace flags in the low 8 bits, plus the OTLP HAS_IS_REMOTE/IS_REMOTE bits. */
+  flags: number;
+  resource: FlatAttributes;
+  scope: { name: string; version: string };
+}
+
 export interface ReceiverState {
   logs: FlatLog[];
   metrics: FlatPoint[];
+  spans: FlatSpan[];
 }
 
 export interface OtlpReceiver extends ReceiverState {
@@ -78,6 +101,7 @@ export interface OtlpReceiver extends ReceiverState {
   /** Raw decoded requests (toObject form), in arrival order. */
   logRequests: Record<string, any>[];
   metricRequests: Record<string, any>[];
+  traceRequests: Record<string, any>[];
   /** Requests that failed to decode. */
   errors: Error[];
   /**
@@ -89,6 +113,8 @@ export interface OtlpReceiver extends ReceiverState {
   waitForLog(pred: (log: FlatLog) => boolean, timeoutMs?: number): Promise<FlatLog>;
   /** Resolves with the latest data point matching pred. */
   waitForMetric(pred: (point: FlatPoint) => boolean, timeoutMs?: number): Promise<FlatPoint>;
+  /** Resolves with the first span matching pred. */
+  waitForSpan(pred: (span: FlatSpan) => boolean, timeoutMs?: number): Promise<FlatSpan>;
   /** Forgets everything received so far. */
   clear(): void;
   close(): Promise<void>;
@@ -223,6 +249,43 @@ export function flattenMetricsRequest(req: Record<string, any>): FlatPoint[] {
   return out;
 }
 
+export function flattenTracesRequest(req: Record<string, any>): FlatSpan[] {
+  const out: FlatSpan[] = [];
+  for (const rs of req.resourceSpans ?? []) {
+    const resource = flattenAttributes(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans ?? []) {
+      const scope = { name: ss.scope?.name ?? '', version: ss.scope?.version ?? '' };
+      for (const sp of ss.spans ?? []) {
+        out.push({
+          traceId: b64ToHex(sp.traceId),
+          spanId: b64ToHex(sp.spanId),
+          parentSpanId: b64ToHex(sp.parentSpanId),
+          name: sp.name ?? '',
+          kind: String(sp.kind ?? 'SPAN_KIND_UNSPECIFIED'),
+          startTimeUnixNano: String(sp.startTimeUnixNano ?? '0'),
+          endTimeUnixNano: String(sp.endTimeUnixNano ?? '0'),
+          attributes: flattenAttributes(sp.attributes),
+          status: { code: String(sp.status?.code ?? 'STATUS_CODE_UNSET'), message: sp.status?.message ?? '' },
+          links: (sp.links ?? []).map((l: Record<string, any>) => ({
+            traceId: b64ToHex(l.traceId),
+            spanId: b64ToHex(l.spanId),
+            attributes: flattenAttributes(l.attributes),
+          })),
+          events: (sp.events ?? []).map((e: Record<string, any>) => ({
+            name: e.name ?? '',
+            timeUnixNano: String(e.timeUnixNano ?? '0'),
+            attributes: flattenAttributes(e.attributes),
+          })),
+          flags: toNumber(sp.flags),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}
+
 // ---- server ----------------------------------------------------------------------------------
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -235,6 +298,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const metrics: FlatPoint[] = [];
   const logRequests: Record<string, any>[] = [];
   const metricRequests: Record<string, any>[] = [];
+  const spans: FlatSpan[] = [];
+  const traceRequests: Record<string, any>[] = [];
   const errors: Error[] = [];
   const listeners = new Set<() => void>();
   const notify = () => {
@@ -272,6 +337,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const metricsService: grpc.ServiceDefinition = {
     Export: unary(METRICS_EXPORT_PATH, codec.decodeMetricsRequest, codec.emptyMetricsResponse),
   };
+  const tracesService: grpc.ServiceDefinition = {
+    Export: unary(TRACES_EXPORT_PATH, codec.decodeTracesRequest, codec.emptyTracesResponse),
+  };
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -292,6 +360,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       notify();
     },
   });
+  server.addService(tracesService, {
+    Export: (call: grpc.ServerUnaryCall<Record<string, any>, object>, cb: grpc.sendUnaryData<object>) => {
+      traceRequests.push(call.request);
+      for (const sp of flattenTracesRequest(call.request)) spans.push(sp);
+      cb(null, {});
+      notify();
+    },
+  });
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -300,14 +376,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   );
 
   let closed = false;
-  const state: ReceiverState = { logs, metrics };
+  const state: ReceiverState = { logs, metrics, spans };
 
   const summary = () => {
     const names = [...new Set(logs.map((l) => l.eventName))].slice(0, 20);
     const mnames = [...new Set(metrics.map((m) => m.name))].slice(0, 20);
     return (
       `received ${logs.length} log record(s) [eventNames: ${names.join(', ') || '-'}], ` +
-      `${metrics.length} data point(s) [metrics: ${mnames.join(', ') || '-'}], ${errors.length} decode error(s)`
+      `${metrics.length} data point(s) [metrics: ${mnames.join(', ') || '-'}], ${spans.length} span(s), ${errors.length} decode error(s)`
     );
   };
 
@@ -353,17 +429,22 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     port,
     logs,
     metrics,
+    spans,
     logRequests,
     metricRequests,
+    traceRequests,
     errors,
     waitFor,
     waitForLog: (pred, timeoutMs) => waitFor((s) => s.logs.find(pred), timeoutMs),
     waitForMetric: (pred, timeoutMs) => waitFor((s) => findLast(s.metrics, pred), timeoutMs),
+    waitForSpan: (pred, timeoutMs) => waitFor((s) => s.spans.find(pred), timeoutMs),
     clear() {
       logs.length = 0;
       metrics.length = 0;
+      spans.length = 0;
       logRequests.length = 0;
       metricRequests.length = 0;
+      traceRequests.length = 0;
       errors.length = 0;
     },
     async close() {

@@ -44,6 +44,7 @@ outputs:
     endpoint: https://collector:4317
     logs: false
     metrics: false
+    traces: false
     export_interval_ms: 5000
     headers: { authorization: "Bearer x" }
 sensors:
@@ -64,7 +65,9 @@ sensors:
     join_window_ms: 0
     udp_interval_ms: 1000
     policy: { rules: [{ name: web, from: { name: "web-*" }, to: { image: postgres }, ports: [5432] }], egress: { allow: [{ cidr: 10.0.0.0/8 }] } }
+  process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304 }
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
+resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 }
 `;
 
 describe('defaults', () => {
@@ -79,7 +82,7 @@ describe('defaults', () => {
         console: { enabled: true },
         jsonl: { enabled: true, dir: '/var/log/contguard', max_file_bytes: 10485760, max_files: 5 },
         prometheus: { enabled: true, host: '127.0.0.1', port: 9464, path: '/metrics' },
-        otlp: { endpoint: null, logs: true, metrics: true, export_interval_ms: 10000, headers: {} },
+        otlp: { endpoint: null, logs: true, metrics: true, traces: true, export_interval_ms: 10000, headers: {} },
       },
       sensors: {
         exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
@@ -94,7 +97,9 @@ describe('defaults', () => {
           sensitive_rules: DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r })),
         },
         network: { enabled: true, ring_buffer_bytes: 2097152, max_sockets: 65536, join_window_ms: 250, udp_interval_ms: 60000, policy: { rules: [], egress: null } },
+        process: { enabled: true, ring_buffer_bytes: 1048576, sample_ratio: 1, max_span_ms: 3600000, max_open_spans_per_container: 4096, max_open_spans: 65536 },
       },
+      resources: { enabled: true, interval_ms: 10000, retire_after_ms: 60000 },
     });
   });
 
@@ -141,6 +146,7 @@ describe('valid config', () => {
           endpoint: 'https://collector:4317',
           logs: false,
           metrics: false,
+          traces: false,
           export_interval_ms: 5000,
           headers: { authorization: 'Bearer x' },
         },
@@ -171,7 +177,9 @@ describe('valid config', () => {
             egress: { allow: [{ cidr: '10.0.0.0/8' }] },
           },
         },
+        process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304 },
       },
+      resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 },
     } satisfies AgentConfig);
   });
 
@@ -232,6 +240,14 @@ describe('invalid values', () => {
     ],
     ['sensors: { exec: { max_args: 0 } }', 'sensors.exec.max_args: expected an integer from 1 to 1024, got 0'],
     ['sensors: { exec: { max_args: 1025 } }', 'sensors.exec.max_args: expected an integer from 1 to 1024, got 1025'],
+    ['sensors: { process: { sample_ratio: 1.5 } }', 'sensors.process.sample_ratio: expected a number from 0 to 1, got 1.5'],
+    ['sensors: { process: { sample_ratio: "all" } }', 'sensors.process.sample_ratio: expected a number from 0 to 1, got "all"'],
+    ['sensors: { process: { max_span_ms: 999 } }', 'sensors.process.max_span_ms: expected an integer from 1000 to 604800000, got 999'],
+    ['sensors: { process: { max_open_spans: 8 } }', 'sensors.process.max_open_spans: expected an integer from 16 to 4194304, got 8'],
+    ['outputs: { otlp: { traces: 1 } }', 'outputs.otlp.traces: expected true or false, got 1'],
+    ['resources: { interval_ms: 100 }', 'resources.interval_ms: expected an integer from 500 to 3600000, got 100'],
+    ['resources: { retire_after_ms: -1 }', 'resources.retire_after_ms: expected an integer from 0 to 3600000, got -1'],
+    ['resources: { enabled: 1 }', 'resources.enabled: expected true or false, got 1'],
   ])('%s', (text, expected) => {
     const source = expected.startsWith('config ') ? '/etc/contguard.yaml' : 'x.yaml';
     const message = configError(text, source);

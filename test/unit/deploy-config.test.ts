@@ -235,7 +235,7 @@ describe('otel-config/collector.yaml', () => {
       for (const e of p.exporters) expect(cfg.exporters, `${name}: exporter ${e}`).toHaveProperty([e]);
       expect(p.processors[0], name).toBe('memory_limiter');
     }
-    expect(Object.keys(cfg.service.pipelines).sort()).toEqual(['logs', 'metrics']);
+    expect(Object.keys(cfg.service.pipelines).sort()).toEqual(['logs', 'metrics', 'traces']);
   });
 
   it('takes OTLP/gRPC on 4317 and regroups logs by the container keys the agent sets', () => {
@@ -257,6 +257,9 @@ describe('otel-config/collector.yaml', () => {
       enable_open_metrics: true,
     });
     expect(cfg.exporters).not.toHaveProperty('debug');
+    // Process-tree traces to Tempo over OTLP/gRPC (otlp_grpc: the 0.144 name of the otlp exporter).
+    expect(cfg.service.pipelines.traces.exporters).toEqual(['otlp_grpc/tempo']);
+    expect(cfg.exporters['otlp_grpc/tempo'].endpoint).toBe('tempo:4317');
     expect(read('otel-config/collector.yaml')).toMatch(/^ *# *debug:/m);
   });
 });

@@ -10,6 +10,7 @@ import { requireOrSkip } from '../support/require.js';
 import type { MetricSpec, TelemetrySpec } from '../../src/sensors/sensor.js';
 import { agentTelemetry } from '../../src/telemetry/agent-telemetry.js';
 import { registryTelemetry } from '../../src/registry/telemetry.js';
+import { resourcesTelemetry } from '../../src/resources/telemetry.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(ROOT, 'scripts/gen-docs.mjs');
@@ -124,6 +125,7 @@ describe('gen-docs helpers', () => {
 describe.each([
   ['src/agent.ts', agentTelemetry],
   ['src/registry/index.ts', registryTelemetry],
+  ['src/resources/index.ts', resourcesTelemetry],
 ])('telemetry spec of %s', (file, spec) => {
   it('matches every instrument the file creates (name, unit, description)', () => {
     const agentTelemetry = spec;

@@ -214,4 +214,21 @@ describe('OtlpLogSink (in-memory exporter, no network)', () => {
     await sink.shutdown();
     await metrics.shutdown();
   });
+
+  it('gives a record with a trace context that context (traceId, spanId, flags); none to one without', async () => {
+    const exporter = new InMemoryLogRecordExporter();
+    const metrics = new MeterProvider();
+    const sink = new OtlpLogSink('http://127.0.0.1:1', {}, resourceFromAttributes({ 'service.name': 't' }), metrics, '0.0.0', exporter);
+    const base = { eventName: 'contguard.process.exec', timeUnixNano: 1_000_000_000n, severity: 'INFO' as const, body: 'x', attributes: {} };
+    sink.write({ ...base, traceId: '0123456789abcdef0123456789abcdef', spanId: 'fedcba9876543210', traceFlags: 0 });
+    sink.write({ ...base, traceId: '0123456789abcdef0123456789abcdef', spanId: '1111111111111111' });
+    sink.write(base);
+    await sink.flush();
+    const [unsampled, sampled, plain] = exporter.getFinishedLogRecords();
+    expect(unsampled!.spanContext).toMatchObject({ traceId: '0123456789abcdef0123456789abcdef', spanId: 'fedcba9876543210', traceFlags: 0 });
+    expect(sampled!.spanContext).toMatchObject({ spanId: '1111111111111111', traceFlags: 1 });
+    expect(plain!.spanContext).toBeUndefined();
+    await sink.shutdown();
+    await metrics.shutdown();
+  });
 });

@@ -33,6 +33,9 @@ const bytesOf = (b: Bytes): Uint8Array => (typeof b === 'string' ? enc.encode(b)
 
 interface RecordSpec {
   timestamp_ns?: bigint;
+  start_time_ns?: bigint;
+  exec_id?: bigint;
+  slot?: number;
   pid?: number;
   vpid?: number;
   ppid?: number;
@@ -83,6 +86,9 @@ function buildRecord(spec: RecordSpec = {}): DataView {
   const v = new DataView(full.buffer);
   const L = ExecEventLayout;
   v.setBigUint64(L.timestamp_ns.offset, spec.timestamp_ns ?? 123_456_789n, true);
+  v.setBigUint64(L.start_time_ns.offset, spec.start_time_ns ?? 123_000_000n, true);
+  v.setBigUint64(L.exec_id.offset, spec.exec_id ?? 3n, true);
+  v.setUint32(L.slot.offset, spec.slot ?? 0, true);
   v.setUint32(L.pid.offset, spec.pid ?? 4242, true);
   v.setUint32(L.vpid.offset, spec.vpid ?? 7, true);
   v.setUint32(L.ppid.offset, spec.ppid ?? 4000, true);
@@ -161,6 +167,9 @@ describe('decodeExecEvent', () => {
     const e = decodeExecEvent(
       buildRecord({
         timestamp_ns: 0xfedcba9876543210n,
+        start_time_ns: 0x0123456789abcdefn,
+        exec_id: 0x8000000000000001n,
+        slot: 17,
         pid: 0xffffffff,
         vpid: 1,
         ppid: 2,
@@ -180,6 +189,8 @@ describe('decodeExecEvent', () => {
     );
     expect(e).toMatchObject({
       timestamp_ns: 0xfedcba9876543210n,
+      start_time_ns: 0x0123456789abcdefn,
+      exec_id: 0x8000000000000001n,
       pid: 0xffffffff,
       vpid: 1,
       ppid: 2,
@@ -189,7 +200,7 @@ describe('decodeExecEvent', () => {
       mntns: 4026532000,
       flags: 0,
       args_size: 9,
-      pad0: 0,
+      slot: 17,
       cgroup: { cgroup_id: 0x1122334455667788n, name: 'container', parent_name: `libpod-${CID}.scope` },
       caller_comm: 'runc:[2:INIT]',
       comm: 'sh',

@@ -98,6 +98,14 @@ describe('toJsonLine', () => {
     });
   });
 
+  it('writes the record\'s trace context as top-level trace_id and span_id, after attributes', () => {
+    const r = { ...record(7), traceId: '0123456789abcdef0123456789abcdef', spanId: '0123456789abcdef', traceFlags: 1 };
+    const j = JSON.parse(toJsonLine(r)) as Record<string, unknown>;
+    expect(Object.keys(j)).toEqual(['time', 'event', 'severity', 'body', 'attributes', 'trace_id', 'span_id']);
+    expect(j.trace_id).toBe(r.traceId);
+    expect(j.span_id).toBe(r.spanId);
+  });
+
   it('is one line even for hostile strings, and round-trips them exactly', () => {
     const body = 'a\nb\r\x1b[2J\u202e\u2028"\\';
     const line = toJsonLine(record(1, { body, attributes: { 'container.name': 'x\ny', 'process.command_args': ['\0', '\n'] } }));

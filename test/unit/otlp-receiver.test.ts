@@ -10,6 +10,8 @@ import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-log
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { TraceOutput } from '../../src/telemetry/traces.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { loadOtlpCodec } from '../support/otlp-codec.js';
 
@@ -110,6 +112,54 @@ describe('OTLP/gRPC test receiver', () => {
       expect(rx.errors).toEqual([]);
     } finally {
       await provider.shutdown();
+    }
+  });
+
+  it('decodes spans the agent\'s trace output (BatchSpanProcessor + OTLPTraceExporter) sends', async () => {
+    const metrics = new MeterProvider();
+    const out = new TraceOutput({ endpoint: rx.endpoint, headers: {}, resource: resourceFromAttributes({ 'service.name': 'contguard-test', 'container.name': 'web' }), version: '9.9.9', meterProvider: metrics });
+    const traceId = '0123456789abcdef0123456789abcdef';
+    const base = { traceId, traceFlags: TraceFlags.SAMPLED };
+    try {
+      out.export({
+        name: 'exec ls',
+        kind: SpanKind.INTERNAL,
+        spanContext: () => ({ ...base, spanId: '1111111111111111' }),
+        parentSpanContext: { ...base, spanId: '2222222222222222' },
+        startTime: [1_700_000_000, 5],
+        endTime: [1_700_000_001, 7],
+        duration: [1, 2],
+        status: { code: SpanStatusCode.ERROR, message: 'exit code 2' },
+        attributes: { 'process.pid': 42, 'process.command_args': ['/bin/ls', '/x'], 'process.exit.code': 2 },
+        links: [{ context: { ...base, spanId: '3333333333333333' }, attributes: { 'contguard.link': 'previous_segment' } }],
+        events: [],
+        ended: true,
+        resource: out.resource,
+        instrumentationScope: out.scope,
+        droppedAttributesCount: 0,
+        droppedEventsCount: 0,
+        droppedLinksCount: 0,
+      });
+      await out.flush();
+      const span = await rx.waitForSpan((x) => x.name === 'exec ls', 10_000);
+      expect(span).toMatchObject({
+        traceId,
+        spanId: '1111111111111111',
+        parentSpanId: '2222222222222222',
+        kind: 'SPAN_KIND_INTERNAL',
+        startTimeUnixNano: '1700000000000000005',
+        endTimeUnixNano: '1700000001000000007',
+        status: { code: 'STATUS_CODE_ERROR', message: 'exit code 2' },
+        attributes: { 'process.pid': 42, 'process.command_args': ['/bin/ls', '/x'], 'process.exit.code': 2 },
+        links: [{ traceId, spanId: '3333333333333333', attributes: { 'contguard.link': 'previous_segment' } }],
+        resource: { 'service.name': 'contguard-test', 'container.name': 'web' },
+        scope: { name: 'contguard', version: '9.9.9' },
+      });
+      expect(span.flags & 0xff).toBe(TraceFlags.SAMPLED);
+      expect(rx.errors).toEqual([]);
+    } finally {
+      await out.shutdown();
+      await metrics.shutdown();
     }
   });
 

@@ -10,6 +10,10 @@ import type { ContainerInfo } from '../../containers/attributor.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
 import { kernelHas } from '../../../ffi/features.js';
 import { EXEC_COUNTER, EXEC_EVENT_NAME, execTelemetry } from './telemetry.js';
+import type { ImageId } from '../../telemetry/trace-ids.js';
+
+/** Mirrors REGISTRY_NO_SLOT (bpf/registry.h): the exec of a host task. */
+const NO_SLOT = 0xffffffff;
 
 /** Where the caller's comm is taken: sched_prepare_exec (>= 6.11), else the execve entry tracepoints. */
 export const CALLER_HOOK_PREPARE = 'sched_prepare_exec';
@@ -107,15 +111,24 @@ export const execSensor: Sensor = {
     // Metric attributes per container, built once (a rename builds a new attributes object).
     const metricAttrsOf = new WeakMap<object, Record<string, string>>();
 
-    const deliver = (container: ContainerInfo | null, details: ExecDetails, time: bigint) => {
+    /** The process image this exec started, as traces name it (bpf/process.h), and when. */
+    interface TraceRef {
+      cgroupId: bigint;
+      image: ImageId;
+      atNs: bigint;
+    }
+    const deliver = (container: ContainerInfo | null, details: ExecDetails, time: bigint, ref: TraceRef) => {
       if (!container && !includeHost) return; // the agent's own container, or a cgroup that is no container
       const containerAttrs = container?.attributes ?? hostAttributes;
+      // The span of the image this exec started, when the process sensor traces containers.
+      const trace = container ? ctx.traces?.processes?.logContext(container.id, ref.cgroupId, ref.image, ref.atNs) : null;
       ctx.emit({
         eventName: EXEC_EVENT_NAME,
         timeUnixNano: time,
         severity: 'INFO',
         body: execBody(details),
         attributes: { ...containerAttrs, ...execAttributes(details) },
+        ...(trace ? { traceId: trace.traceId, spanId: trace.spanId, traceFlags: trace.traceFlags } : {}),
       });
       let metricAttrs = metricAttrsOf.get(containerAttrs);
       if (!metricAttrs) {
@@ -131,16 +144,21 @@ export const execSensor: Sensor = {
       const details = execDetails(e, maxArgs);
       const time = ctx.toUnixNano(e.timestamp_ns);
       const ref = { cgroupId: e.cgroup.cgroup_id, name: e.cgroup.name, parentName: e.cgroup.parent_name };
+      const traceRef: TraceRef = { cgroupId: ref.cgroupId, image: { pid: e.pid, startNs: e.start_time_ns, execId: e.exec_id }, atNs: e.timestamp_ns };
+      const tracer = ctx.traces?.processes;
+      if (tracer && e.slot !== NO_SLOT) {
+        tracer.execDetails({ cgroupId: ref.cgroupId, image: traceRef.image, exePath: details.exePath, filename: details.filename, argv: details.argv, argsTruncated: details.argsTruncated });
+      }
       // Known container (the common case): no promise, no wait.
       const known = ctx.containers.attributeKnown(ref);
       if (known !== undefined) {
-        deliver(known, details, time);
+        deliver(known, details, time, traceRef);
         return;
       }
       void ctx.track(
         ctx.containers
           .attribute(ref)
-          .then((container) => deliver(container, details, time))
+          .then((container) => deliver(container, details, time, traceRef))
           .catch((err: unknown) => ctx.logger.error(`exec: ${(err as Error).message}`)),
       );
     };

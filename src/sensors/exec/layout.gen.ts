@@ -4,28 +4,32 @@
 import { cString, cBytes } from '../decode.js';
 import { decodeCgCgroupRef, type CgCgroupRef } from '../shared.gen.js';
 
-export const EXEC_EVENT_SIZE = 5464;
+export const EXEC_EVENT_SIZE = 5480;
 export const ExecEventLayout = {
   timestamp_ns: { offset: 0, size: 8, kind: 'u64' },
-  pid: { offset: 8, size: 4, kind: 'u32' },
-  vpid: { offset: 12, size: 4, kind: 'u32' },
-  ppid: { offset: 16, size: 4, kind: 'u32' },
-  uid: { offset: 20, size: 4, kind: 'u32' },
-  ruid: { offset: 24, size: 4, kind: 'u32' },
-  gid: { offset: 28, size: 4, kind: 'u32' },
-  mntns: { offset: 32, size: 4, kind: 'u32' },
-  flags: { offset: 36, size: 4, kind: 'u32' },
-  args_size: { offset: 40, size: 4, kind: 'u32' },
-  pad0: { offset: 44, size: 4, kind: 'u32' },
-  cgroup: { offset: 48, size: 264, kind: 'struct' },
-  caller_comm: { offset: 312, size: 16, kind: 'string' },
-  comm: { offset: 328, size: 16, kind: 'string' },
-  filename: { offset: 344, size: 512, kind: 'string' },
-  exe_path: { offset: 856, size: 512, kind: 'string' },
-  args: { offset: 1368, size: 4096, kind: 'bytes' },
+  start_time_ns: { offset: 8, size: 8, kind: 'u64' },
+  exec_id: { offset: 16, size: 8, kind: 'u64' },
+  pid: { offset: 24, size: 4, kind: 'u32' },
+  vpid: { offset: 28, size: 4, kind: 'u32' },
+  ppid: { offset: 32, size: 4, kind: 'u32' },
+  uid: { offset: 36, size: 4, kind: 'u32' },
+  ruid: { offset: 40, size: 4, kind: 'u32' },
+  gid: { offset: 44, size: 4, kind: 'u32' },
+  mntns: { offset: 48, size: 4, kind: 'u32' },
+  flags: { offset: 52, size: 4, kind: 'u32' },
+  args_size: { offset: 56, size: 4, kind: 'u32' },
+  slot: { offset: 60, size: 4, kind: 'u32' },
+  cgroup: { offset: 64, size: 264, kind: 'struct' },
+  caller_comm: { offset: 328, size: 16, kind: 'string' },
+  comm: { offset: 344, size: 16, kind: 'string' },
+  filename: { offset: 360, size: 512, kind: 'string' },
+  exe_path: { offset: 872, size: 512, kind: 'string' },
+  args: { offset: 1384, size: 4096, kind: 'bytes' },
 } as const;
 export interface ExecEvent {
   timestamp_ns: bigint;
+  start_time_ns: bigint;
+  exec_id: bigint;
   pid: number;
   vpid: number;
   ppid: number;
@@ -35,7 +39,7 @@ export interface ExecEvent {
   mntns: number;
   flags: number;
   args_size: number;
-  pad0: number;
+  slot: number;
   cgroup: CgCgroupRef;
   caller_comm: string;
   comm: string;
@@ -47,21 +51,23 @@ export interface ExecEvent {
 export function decodeExecEvent(v: DataView, base = 0): ExecEvent {
   return {
     timestamp_ns: v.getBigUint64(base + 0, true),
-    pid: v.getUint32(base + 8, true),
-    vpid: v.getUint32(base + 12, true),
-    ppid: v.getUint32(base + 16, true),
-    uid: v.getUint32(base + 20, true),
-    ruid: v.getUint32(base + 24, true),
-    gid: v.getUint32(base + 28, true),
-    mntns: v.getUint32(base + 32, true),
-    flags: v.getUint32(base + 36, true),
-    args_size: v.getUint32(base + 40, true),
-    pad0: v.getUint32(base + 44, true),
-    cgroup: decodeCgCgroupRef(v, base + 48),
-    caller_comm: cString(v, base + 312, 16),
-    comm: cString(v, base + 328, 16),
-    filename: cString(v, base + 344, 512),
-    exe_path: cString(v, base + 856, 512),
-    args: cBytes(v, base + 1368, 4096),
+    start_time_ns: v.getBigUint64(base + 8, true),
+    exec_id: v.getBigUint64(base + 16, true),
+    pid: v.getUint32(base + 24, true),
+    vpid: v.getUint32(base + 28, true),
+    ppid: v.getUint32(base + 32, true),
+    uid: v.getUint32(base + 36, true),
+    ruid: v.getUint32(base + 40, true),
+    gid: v.getUint32(base + 44, true),
+    mntns: v.getUint32(base + 48, true),
+    flags: v.getUint32(base + 52, true),
+    args_size: v.getUint32(base + 56, true),
+    slot: v.getUint32(base + 60, true),
+    cgroup: decodeCgCgroupRef(v, base + 64),
+    caller_comm: cString(v, base + 328, 16),
+    comm: cString(v, base + 344, 16),
+    filename: cString(v, base + 360, 512),
+    exe_path: cString(v, base + 872, 512),
+    args: cBytes(v, base + 1384, 4096),
   };
 }

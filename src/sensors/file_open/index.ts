@@ -25,6 +25,9 @@ export const ACCESS_CREATE = 4;
 export const ACCESS_TRUNCATE = 8;
 export const WHY_SHARED = 1;
 export const WHY_CANDIDATE = 2;
+/** The sensor's preferred hook set: syscalls:sys_exit_open, _openat, _openat2, _creat. */
+export const VARIANT_SYSCALL_TRACEPOINTS = 'syscall_tracepoints';
+
 /** The kernel's word for "the fold table was full: sent unfolded, counts 1". */
 export const TOTAL_UNFOLDED = 0xffffffffffffffffn;
 export const FLAG_PATH_CUT = 1;
@@ -146,12 +149,17 @@ export const fileOpenSensor: Sensor = {
   name: 'file_open',
   telemetry: fileOpenTelemetry,
   enabled: (cfg) => cfg.sensors.file_open.enabled,
-  variants: (_cfg, env) => [env.registryVariant],
+  // syscalls:sys_exit_open* first: only open syscalls run a program (a raw sys_exit program
+  // would run on every syscall of every task); then the registry's variant of sys_exit.
+  variants: (_cfg, env) => [VARIANT_SYSCALL_TRACEPOINTS, env.registryVariant],
   configure(obj: BpfObject, cfg, variant) {
     const c = cfg.sensors.file_open;
-    const btf = variant === REGISTRY_VARIANT_TP_BTF;
-    obj.setAutoload('cg_fo_exit', btf);
-    obj.setAutoload('cg_fo_exit_raw', !btf);
+    const perSyscall = variant === VARIANT_SYSCALL_TRACEPOINTS;
+    for (const p of obj.programs()) {
+      if (p.name.startsWith('cg_fo_tp_')) obj.setAutoload(p.name, perSyscall);
+    }
+    obj.setAutoload('cg_fo_exit', !perSyscall && variant === REGISTRY_VARIANT_TP_BTF);
+    obj.setAutoload('cg_fo_exit_raw', !perSyscall && variant !== REGISTRY_VARIANT_TP_BTF);
     obj.resizeMap('cg_fo_events', c.ring_buffer_bytes);
     obj.resizeMap('cg_fo_folds', c.fold_table_entries);
     obj.setRodata({ fo_fold_ns: BigInt(c.fold_interval_ms) * 1_000_000n });

@@ -12,6 +12,7 @@ import type { RegistryEntry } from '../../registry/index.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { metricAttributes } from '../../telemetry/container-attributes.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
+import { forgetSeries } from '../../telemetry/forget-series.js';
 import { hostSyscallArch } from './names.js';
 import { MAX_NR, PHASES, SlotHistory, clearSlot, readSlot, type SlotCounts } from './recorder.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, syscallsTelemetry } from './telemetry.js';
@@ -79,9 +80,8 @@ export const syscallsSensor: Sensor = {
       });
     };
 
-    ctx.meter
-      .createObservableCounter(SYSCALLS_COUNTER, { unit: '{syscall}', description: syscallsTelemetry.metrics[0].description })
-      .addCallback((result) => {
+    const syscallsCounter = ctx.meter.createObservableCounter(SYSCALLS_COUNTER, { unit: '{syscall}', description: syscallsTelemetry.metrics[0].description });
+    syscallsCounter.addCallback((result) => {
         if (counts.isClosed) return;
         const report = (rec: Recording, c: SlotCounts) => {
           if (!rec.entry.container) return;
@@ -101,6 +101,8 @@ export const syscallsSensor: Sensor = {
         result.observe(Number(stats[STAT_OVERFLOW]), { reason: 'number_out_of_range' });
       });
 
+    const recordingOf = (containerId: string) => [...recordings.values()].some((r) => r.entry.container?.id === containerId);
+
     return {
       rings: [],
       lossMaps: [],
@@ -111,7 +113,11 @@ export const syscallsSensor: Sensor = {
           run() {
             for (const rec of recordings.values()) snapshot(rec, false);
             const cutoff = Date.now() - RETIRED_KEEP_MS;
-            while (retired.length && (retired[0].retiredAt ?? 0) < cutoff) retired.shift();
+            while (retired.length && (retired[0].retiredAt ?? 0) < cutoff) {
+              // Its series leave /metrics (the SDK would otherwise export them for ever).
+              const id = retired.shift()?.entry.container?.id;
+              if (id && !recordingOf(id)) forgetSeries(syscallsCounter, (a) => a['container.id'] === id);
+            }
           },
         },
       ],
