@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startAgent, freePort, readJsonLines, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
@@ -13,9 +14,18 @@ import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.j
 const IMAGE_NAME = TEST_IMAGE.split(':')[0];
 const WORKLOAD = '/bin/cat /etc/hostname; /bin/ls /tmp';
 
-function agentProgramNames(): string[] {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'list'], { encoding: 'utf8' })) as Array<{ name?: string }>;
-  return progs.map((p) => p.name ?? '').filter((n) => n.startsWith('cg_'));
+/** Ids of the BPF programs a process holds (its fds: programs and links name them in fdinfo). */
+function programIdsOf(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    if (m) ids.add(Number(m[1]));
+  }
+  return ids;
+}
+
+function programs(): Array<{ id: number; name?: string }> {
+  return JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'list'], { encoding: 'utf8' })) as Array<{ id: number; name?: string }>;
 }
 
 const isExec = (r: any, container: string) => r.event === 'contguard.process.exec' && r.attributes['container.name'] === container;
@@ -103,10 +113,13 @@ describe('exec sensor (real kernel, real Docker)', () => {
   });
 
   it('detaches every program on SIGTERM and exits 0', async () => {
-    expect(agentProgramNames()).toEqual(expect.arrayContaining(['cg_exec']));
+    const ids = programIdsOf(agent.pid);
+    const mine = programs().filter((p) => ids.has(p.id));
+    expect(mine.map((p) => p.name)).toEqual(expect.arrayContaining(['cg_exec']));
     const code = await agent.stop('SIGTERM');
     expect(code).toBe(0);
-    expect(agentProgramNames()).toEqual([]);
+    // Every program it held is gone (none pinned or leaked).
+    expect(programs().filter((p) => ids.has(p.id)).map((p) => p.name)).toEqual([]);
   });
 });
 
@@ -155,7 +168,7 @@ describe('attribution fallbacks', () => {
     const { agent } = await runWith('docker:\n  socket: /nonexistent/docker.sock\n');
     try {
       const id = containers[containers.length - 1];
-      const r = await waitForJsonLine(agent.logDir, (x) => x.attributes['container.id'] === id && x.attributes['process.command_args'][0] === '/bin/true');
+      const r = await waitForJsonLine(agent.logDir, (x) => x.event === 'contguard.process.exec' && x.attributes['container.id'] === id && x.attributes['process.command_args'][0] === '/bin/true');
       expect(r.attributes['container.name']).toBeUndefined();
       expect(r.attributes['container.runtime.name']).toBe('docker');
       expect(agent.stderr().match(/no Docker daemon/g)?.length).toBe(1);

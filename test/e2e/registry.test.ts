@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { metricValue, scrape, waitFor } from '../support/metrics.js';
 import { freePort, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
-import { dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
+import { docker, dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 
 
 
@@ -143,8 +143,10 @@ describe('registry reconciliation', () => {
   it('adopts and frees containers whose notices were lost, so no slot leaks (max_containers: 2, three containers)', async () => {
     await ensureTestImage();
     const port = await freePort();
+    // Two slots besides those of containers already running on this host (another test's, a bench's).
+    const running = (await docker(['ps', '-q'])).split('\n').filter(Boolean).length;
     const agent = await startAgent({
-      args: ['--config', configFile('registry:\n  max_containers: 2\n  reconcile_interval_ms: 1000\nsensors:\n  syscalls:\n    snapshot_interval_ms: 500\n'), '--prometheus', `127.0.0.1:${port}`],
+      args: ['--config', configFile(`registry:\n  max_containers: ${running + 2}\n  reconcile_interval_ms: 1000\nsensors:\n  syscalls:\n    snapshot_interval_ms: 500\n`), '--prometheus', `127.0.0.1:${port}`],
       env: { CONTGUARD_TEST_DROP_REGISTRY_NOTICES: '1' },
     });
     const ids: string[] = [];
