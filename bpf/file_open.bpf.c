@@ -308,7 +308,7 @@ static __always_inline __u64 fold(struct file_open_key *key)
 	__u64 now;
 
 	if (!fo_fold_ns)
-		return 1;
+		return 0xffffffffffffffffULL; /* no folding: each record counts one */
 	now = bpf_ktime_get_ns();
 	f = bpf_map_lookup_elem(&cg_fo_folds, key);
 	if (f) {

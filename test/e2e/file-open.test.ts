@@ -103,3 +103,32 @@ describe('file_open sensor (real kernel, real Docker)', () => {
     expect(records[0].attributes['contguard.file.open.count']).toBe(1);
   });
 });
+
+describe('file_open without folding (fold_interval_ms: 0)', () => {
+  it('writes one record per open, each counting one', async () => {
+    await ensureTestImage();
+    const shared = realpathSync(mkdtempSync(join(tmpdir(), 'cg-nofold-')));
+    writeFileSync(join(shared, 'f.txt'), 'x\n');
+    const dir = mkdtempSync(join(tmpdir(), 'cg-nofold-cfg-'));
+    writeFileSync(join(dir, 'contguard.yaml'), 'sensors:\n  file_open:\n    fold_interval_ms: 0\n');
+    const agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', 'off'] });
+    const name = uniqueName('cg-nofold');
+    let id = '';
+    try {
+      id = await dockerRun(['--name', name, '-v', `${shared}:/mnt/data`, TEST_IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 50 ]; do read x < /mnt/data/f.txt; i=$((i+1)); done']);
+      await waitForExit(name);
+      const mine = (r: any) => r.event === 'contguard.file.open' && r.attributes['container.name'] === name && r.attributes['file.path'] === '/mnt/data/f.txt';
+      const end = Date.now() + 15_000;
+      let records: any[] = [];
+      while (Date.now() < end && records.length < 50) {
+        records = readJsonLines(agent.logDir).filter(mine);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(records).toHaveLength(50);
+      expect(records.every((r) => r.attributes['contguard.file.open.count'] === 1)).toBe(true);
+    } finally {
+      await agent.cleanup();
+      await dockerRm([id]);
+    }
+  });
+});

@@ -28,7 +28,7 @@ export const WHY_CANDIDATE = 2;
 /** The sensor's preferred hook set: syscalls:sys_exit_open, _openat, _openat2, _creat. */
 export const VARIANT_SYSCALL_TRACEPOINTS = 'syscall_tracepoints';
 
-/** The kernel's word for "the fold table was full: sent unfolded, counts 1". */
+/** The kernel's word for "sent unfolded (fold table full, or folding off): counts 1". */
 export const TOTAL_UNFOLDED = 0xffffffffffffffffn;
 export const FLAG_PATH_CUT = 1;
 export const FLAG_PATH_AS_GIVEN = 2;
