@@ -345,21 +345,28 @@ export function ownCgroupPath(
   } catch {
     return null;
   }
+  // The unified (`0::`) entry for v2 and hybrid, the memory controller's for v1.
+  return parseProcCgroup(text).get(mode === 'v1' ? 'memory' : '') ?? null;
+}
+
+/**
+ * /proc/<pid>/cgroup: `hierarchy-id:controllers:path` lines. Keys are the v1 controllers of each
+ * line (`cpu`, `cpuacct`, `memory`, ...; `name=systemd` as written) and `''` for the unified
+ * (`0::`) hierarchy; the path may itself contain ':'.
+ */
+export function parseProcCgroup(text: string): Map<string, string> {
+  const out = new Map<string, string>();
   for (const line of text.split('\n')) {
-    // `hierarchy-id:controllers:path`; the path itself may contain ':'.
     const first = line.indexOf(':');
     if (first === -1) continue;
     const second = line.indexOf(':', first + 1);
     if (second === -1) continue;
     const hierarchy = line.slice(0, first);
     const controllers = line.slice(first + 1, second);
-    const cgPath = line.slice(second + 1).replace(/\r$/, '');
-    if (cgPath === '') continue;
-    if (mode === 'v1') {
-      if (controllers.split(',').includes('memory')) return cgPath;
-    } else if (hierarchy === '0' && controllers === '') {
-      return cgPath;
-    }
+    const path = line.slice(second + 1).replace(/\r$/, '');
+    if (path === '') continue;
+    if (hierarchy === '0' && controllers === '') out.set('', path);
+    else for (const c of controllers.split(',')) if (c) out.set(c, path);
   }
-  return null;
+  return out;
 }

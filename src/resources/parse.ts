@@ -90,24 +90,4 @@ export function parsePressure(text: string): PressureLine[] {
   return out;
 }
 
-/**
- * /proc/<pid>/cgroup: `hierarchy-id:controllers:path` lines. Keys are the v1 controllers of each
- * line (`cpu`, `cpuacct`, `memory`, ...; `name=systemd` as written) and `''` for the unified
- * (`0::`) hierarchy; the path may itself contain ':'.
- */
-export function parseProcCgroup(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const first = line.indexOf(':');
-    if (first === -1) continue;
-    const second = line.indexOf(':', first + 1);
-    if (second === -1) continue;
-    const hierarchy = line.slice(0, first);
-    const controllers = line.slice(first + 1, second);
-    const path = line.slice(second + 1).replace(/\r$/, '');
-    if (path === '') continue;
-    if (hierarchy === '0' && controllers === '') out.set('', path);
-    else for (const c of controllers.split(',')) if (c) out.set(c, path);
-  }
-  return out;
-}
+export { parseProcCgroup } from '../containers/cgroup-fs.js';

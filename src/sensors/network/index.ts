@@ -14,7 +14,7 @@ import { metricAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { decodeNetworkEvent, type NetworkEvent } from './layout.gen.js';
-import { PeerDirectory, handlePeerDockerEvent, type PeerMatch } from './peers.js';
+import { PeerDirectory, handlePeerDockerEvent, normalizeAddress, type PeerMatch } from './peers.js';
 import { compilePolicy, evaluate, type Flow } from './policy.js';
 import {
   NET_CLOSE_EVENT,
@@ -50,34 +50,10 @@ const ERRNO_NAMES: Record<number, string> = {
   22: 'EINVAL',
 };
 
-/** An address from the kernel's bytes (network order; IPv4 in the first four). */
-export function formatAddress(bytes: readonly number[] | Uint8Array, family: number): string {
-  if (family !== AF_INET6) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    // An IPv4 peer of a dual-stack socket: the IPv4 address, as the other end sees it.
-    return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  }
-  // The longest run of zero groups (2 or more) becomes "::" (RFC 5952).
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+/** An address from the kernel's bytes (network order; IPv4 in the first four; an IPv4-mapped
+ * IPv6 peer of a dual-stack socket as its IPv4 address, as the other end sees it). */
+export function formatAddress(bytes: Uint8Array, family: number): string {
+  return normalizeAddress(family === AF_INET6 ? bytes.subarray(0, 16) : bytes.subarray(0, 4)) ?? '';
 }
 
 interface Side {
