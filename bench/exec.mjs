@@ -18,6 +18,15 @@
  *                 counter has grown by >= N (bounded wait): agent CPU per received event, user and
  *                 system separately; the exec records in the JSON lines are counted too.
  *
+ * Then, once (unless --no-process-phase): process events. The process sensor loads only with an
+ * OTLP endpoint (it exports spans only), so a fresh agent gets `--otlp-endpoint
+ * http://127.0.0.1:<a free port nothing listens on>` (its exports fail; spans are dropped after
+ * the exporter's retries, which is part of what is measured); after the warm-up, R container
+ * loops: contguard_events_received_total{sensor="process"} per loop against the expected
+ * 3 x N (fork + exec + exit of each child), contguard_events_lost_total{sensor="process"}, and the
+ * agent's CPU from the loop's start until that count is reached, per process event (the exec
+ * sensor runs too: its events are in the same CPU, and reported alongside).
+ *
  * Reported: agent CPU µs per container exec event (median of the rounds; target <= 30 µs) and
  * the implied events/s at one core; the agent's CPU during the host loops; ns per exec (the best
  * of the phase's R loops) with the agent on minus off (host and container, median of the
@@ -30,6 +39,7 @@
  *   --set K=V an agent config override, repeatable, for attribution runs (e.g. --set
  *             outputs.console.enabled=false); the default run uses none
  *   --strict  exit 1 when the agent's CPU per event is over the 30 µs target
+ *   --no-process-phase  skip the process-sensor phase
  *   --quick   a smoke run: --rounds 2 --execs 500 --reps 1 --warmup 100 unless given;
  *             writes exec-<date>-quick.json (with --set: exec-<date>-custom.json)
  */
@@ -70,6 +80,7 @@ const { values: opt } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
+    'no-process-phase': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -312,7 +323,7 @@ function cpuDelta(a, b) {
   };
 }
 
-async function startAgent() {
+async function startAgent({ otlpEndpoint = null } = {}) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-exec-'));
   tmpDirs.add(tmp);
   const port = await freePort();
@@ -333,7 +344,7 @@ async function startAgent() {
   const errFd = openSync(path.join(tmp, 'agent.log'), 'w');
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('OTEL_')) delete env[k]; // no OTLP export
-  const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', cfg, '--ready-file', ready], { cwd: REPO, env, stdio: ['ignore', consoleFd, errFd] });
+  const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', cfg, '--ready-file', ready, ...(otlpEndpoint ? ['--otlp-endpoint', otlpEndpoint] : [])], { cwd: REPO, env, stdio: ['ignore', consoleFd, errFd] });
   closeSync(consoleFd);
   closeSync(errFd);
   children.add(child);
@@ -357,25 +368,25 @@ async function startAgent() {
   const agent = {
     child, tmp, port, jsonlDir, jsonlOn: config.outputs.jsonl.enabled !== false, pid: child.pid, readyMs: Date.now() - t0, scrapes: 0,
     log: agentLog,
-    /** contguard_events_{received,lost}_total{sensor="exec"} */
-    async counters() {
+    /** contguard_events_{received,lost}_total{sensor=SENSOR} */
+    async counters(sensor = 'exec') {
       this.scrapes++;
       const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
       const body = await res.text();
       const get = (name) => {
         let v = null;
         for (const line of body.split('\n')) {
-          if (line.startsWith(`${name}{`) && line.includes('sensor="exec"')) v = (v ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+          if (line.startsWith(`${name}{`) && line.includes(`sensor="${sensor}"`)) v = (v ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
         }
         return v;
       };
       return { received: get('contguard_events_received_total') ?? 0, lost: get('contguard_events_lost_total') ?? 0 };
     },
     /** Polls until received >= target (bounded); the last counters. */
-    async waitReceived(target, timeoutMs) {
+    async waitReceived(target, timeoutMs, sensor = 'exec') {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const c = await this.counters();
+        const c = await this.counters(sensor);
         if (c.received >= target || Date.now() > deadline) return { ...c, reached: c.received >= target };
         await sleep(100);
       }
@@ -557,6 +568,68 @@ async function phaseOn(container) {
   }
 }
 
+/**
+ * Process events: an agent with an OTLP endpoint nothing listens on (the process sensor loads only
+ * with one); R container loops; per loop the process events received against 3 x N expected (fork,
+ * exec, exit of each child) and the agent's CPU until they arrived (bounded wait).
+ */
+async function phaseProcess(container) {
+  const sinkPort = await freePort(); // nothing listens there: exports fail, spans are dropped
+  const agent = await startAgent({ otlpEndpoint: `http://127.0.0.1:${sinkPort}` });
+  try {
+    const w0 = await agent.counters('process');
+    await containerLoop(container, WARMUP);
+    const w1 = await agent.waitReceived(w0.received + 3 * WARMUP, 30_000, 'process');
+    if (!w1.reached) throw new Error(`process warm-up: the agent received ${w1.received - w0.received} process events of ${3 * WARMUP} expected\n${agent.log()}`);
+    const loops = [];
+    for (let i = 0; i < REPS; i++) {
+      await sleep(SETTLE_MS);
+      const p0 = await agent.counters('process');
+      const e0 = await agent.counters('exec');
+      const s0 = cpuSample(agent.pid);
+      const ns = await containerLoop(container, N);
+      const p1 = await agent.waitReceived(p0.received + 3 * N, 60_000, 'process');
+      const s1 = cpuSample(agent.pid);
+      const e1 = await agent.counters('exec');
+      const cpu = cpuDelta(s0, s1);
+      const received = p1.received - p0.received;
+      loops.push({
+        ns_per_exec: ns,
+        ...cpu,
+        expected: 3 * N,
+        received,
+        per_child: received / N,
+        reached: p1.reached,
+        lost_total: p1.lost,
+        lost_in_loop: p1.lost - p0.lost,
+        exec_events_received: e1.received - e0.received,
+        total_us_per_process_event: received > 0 ? cpu.total_us / received : null,
+        total_us_per_child: cpu.total_us / N,
+      });
+    }
+    const sum = (k) => loops.reduce((a, l) => a + l[k], 0);
+    const received = sum('received');
+    return {
+      otlp_endpoint: `http://127.0.0.1:${sinkPort} (nothing listening)`,
+      attached: [...agent.log(Infinity).matchAll(/\b(sensor process.*?): attached (.+)$/gm)].map((m) => `${m[1]}: ${m[2]}`),
+      expected: 3 * N * REPS,
+      received,
+      per_child: received / (N * REPS),
+      lost_total: Math.max(...loops.map((l) => l.lost_total)),
+      exec_events_received: sum('exec_events_received'),
+      total_us_per_process_event: received > 0 ? sum('total_us') / received : null,
+      user_us_per_process_event: received > 0 ? sum('user_us') / received : null,
+      sys_us_per_process_event: received > 0 ? sum('sys_us') / received : null,
+      total_us_per_child: sum('total_us') / (N * REPS),
+      process_events_per_s_at_one_core: received > 0 ? (received * 1e6) / sum('total_us') : null,
+      ok: loops.every((l) => l.reached && l.lost_total === 0),
+      loops,
+    };
+  } finally {
+    await agent.stop();
+  }
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 /** Hash of what the agent runs (BPF objects, compiled agent): a rebuild mid-run mixes two versions. */
@@ -631,6 +704,19 @@ async function main() {
     );
   }
   if (!rounds.length) throw new Error('no round completed');
+
+  // ---- process events (one agent with an OTLP endpoint) ----
+  let processPhase = null;
+  if (!opt['no-process-phase']) {
+    processPhase = await phaseProcess(id);
+    const pp = processPhase;
+    log(
+      `process sensor: ${pp.received} process events received for ${REPS} x ${N} children (${fmt(pp.per_child, 3)} per child, expected 3: fork+exec+exit), lost ${pp.lost_total}; ` +
+        `agent CPU ${fmt(pp.total_us_per_process_event)} µs per process event (user ${fmt(pp.user_us_per_process_event)}, sys ${fmt(pp.sys_us_per_process_event)}), ${fmt(pp.total_us_per_child)} µs per child with the exec sensor's ${pp.exec_events_received} exec events in the same CPU; ` +
+        `${fmt(pp.process_events_per_s_at_one_core, 0)} process events/s at one core${pp.ok ? '' : ' (FAIL: not reached or lost)'}`,
+    );
+    for (const l of pp.loops) log(`  loop: received ${l.received} of ${l.expected}${l.reached ? '' : ' (NOT reached in 60 s)'}, lost_total ${l.lost_total}, exec events ${l.exec_events_received}, ${fmt(l.total_us_per_process_event)} µs/process event, ${fmt(l.ns_per_exec, 0)} ns per exec`);
+  }
 
   // ---- summary ----
   const col = (f) => rounds.map(f);
@@ -712,7 +798,7 @@ async function main() {
     container: r.on.container.ok,
     host_not_received: r.on.host.ok,
   }));
-  const checksOk = checks.every((c) => c.container && c.host_not_received);
+  const checksOk = checks.every((c) => c.container && c.host_not_received) && (!processPhase || processPhase.ok);
   log();
   log('== checks ==');
   for (const r of rounds) {
@@ -772,6 +858,7 @@ async function main() {
     parameters: { config_overrides: opt.set, quick: opt.quick, execs: N, reps_per_phase: REPS, warmup: WARMUP, rounds_requested: ROUNDS, rounds_done: rounds.length, truncated, exec_path: EXEC_PATH, image: IMAGE, host_tail_ms: HOST_TAIL_MS, settle_ms: SETTLE_MS, agent_config: 'defaults; console -> file, jsonl -> temp dir, prometheus 127.0.0.1:<free port>' },
     summary,
     rounds,
+    process_phase: processPhase,
     checks,
     verdict,
     within_target: cpuOk,

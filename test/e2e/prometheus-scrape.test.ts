@@ -3,11 +3,50 @@
 import { underCi } from '../support/require.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { freePort, startAgent, type AgentHandle } from '../support/agent-process.js';
-import { dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
+import { dockerInspect, dockerLogs, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
+
+const CGROUP = '/sys/fs/cgroup';
+const RESOURCES_INTERVAL_MS = 500;
+
+/**
+ * The test's own reading of a container's CPU time (s, by mode) and memory usage (bytes) from its
+ * cgroup files, independent of src/resources: the unified cpu.stat where there is one (v2, hybrid),
+ * else v1 cpuacct.stat; v1 memory.usage_in_bytes where the memory controller is v1, else memory.current.
+ */
+function cgroupReading(pid: number): { user: number; system: number; memory: number } {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter(Boolean);
+  const v2 = existsSync(join(CGROUP, 'cgroup.controllers'));
+  const unifiedRoot = v2 ? CGROUP : existsSync(join(CGROUP, 'unified', 'cgroup.procs')) ? join(CGROUP, 'unified') : null;
+  const unified = lines.find((x) => x.startsWith('0::'));
+  const v1Dir = (c: string) => {
+    const l = lines.find((x) => x.split(':')[1]?.split(',').includes(c));
+    return l ? join(CGROUP, c, l.split(':').slice(2).join(':')) : '/nonexistent';
+  };
+  const keyed = (text: string, key: string) => Number(text.split('\n').find((l) => l.startsWith(`${key} `))?.split(' ')[1]);
+  const stat = unified && unifiedRoot ? join(unifiedRoot, unified.slice(3), 'cpu.stat') : '';
+  let user: number;
+  let system: number;
+  if (stat && existsSync(stat)) {
+    const t = readFileSync(stat, 'utf8');
+    user = keyed(t, 'user_usec') / 1e6;
+    system = keyed(t, 'system_usec') / 1e6;
+  } else {
+    const t = readFileSync(join(v1Dir('cpuacct'), 'cpuacct.stat'), 'utf8');
+    user = keyed(t, 'user') / 100;
+    system = keyed(t, 'system') / 100;
+  }
+  const memory =
+    !v2 && existsSync(join(CGROUP, 'memory', 'tasks'))
+      ? Number(readFileSync(join(v1Dir('memory'), 'memory.usage_in_bytes'), 'utf8'))
+      : Number(readFileSync(join(unifiedRoot ?? CGROUP, (unified ?? '0::/').slice(3), 'memory.current'), 'utf8'));
+  return { user, system, memory };
+}
+
+const within = (actual: number, expected: number, rel: number, abs = 0) => Math.abs(actual - expected) <= Math.max(abs, Math.abs(expected) * rel);
 
 function hasPrometheus(): boolean {
   try {
@@ -30,23 +69,40 @@ describe.skipIf(!hasPrometheus() && !underCi())('Prometheus scrape (real prometh
   let promPort: number;
   const ids: string[] = [];
   const name = uniqueName('cg-scrape');
+  const burnName = uniqueName('cg-scrape-burn');
+  let burnPid = 0;
+  const measured: string[] = [];
 
   beforeAll(async () => {
     await ensureTestImage();
     const agentPort = await freePort();
     promPort = await freePort();
-    agent = await startAgent({ args: ['--prometheus', `127.0.0.1:${agentPort}`] });
     const dir = mkdtempSync(join(tmpdir(), 'cg-prom-'));
+    writeFileSync(join(dir, 'contguard.yaml'), `resources:\n  interval_ms: ${RESOURCES_INTERVAL_MS}\noutputs:\n  console:\n    enabled: false\n`);
+    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', `127.0.0.1:${agentPort}`] });
     writeFileSync(
       join(dir, 'prometheus.yml'),
       `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: contguard\n    static_configs:\n      - targets: ['127.0.0.1:${agentPort}']\n`,
     );
     prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', '/bin/true a; /bin/true b; sleep 3']));
+    // 20 MB into tmpfs (charged to the container, held), a bounded CPU burn, then idle.
+    const burn = await dockerRun([
+      '--name', burnName, TEST_IMAGE, 'sh', '-c',
+      'dd if=/dev/zero of=/dev/shm/fill bs=1M count=20 2>/dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo done; exec sleep 600',
+    ]);
+    ids.push(burn);
     await waitForExit(name, 20_000);
+    const deadline = Date.now() + 60_000;
+    while (!(await dockerLogs(burn)).stdout.includes('done')) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the burn container to finish its work');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    burnPid = (await dockerInspect(burn)).State.Pid as number;
   });
 
   afterAll(async () => {
+    if (measured.length) process.stdout.write(`prometheus scrape measurements:\n  ${measured.join('\n  ')}\n`);
     prom?.kill('SIGTERM');
     await agent?.cleanup();
     await dockerRm(ids);
@@ -70,5 +126,37 @@ describe.skipIf(!hasPrometheus() && !underCi())('Prometheus scrape (real prometh
     expect(Number(syscalls[0].value[1])).toBeGreaterThanOrEqual(3);
     const up = await query(promPort, 'up{job="contguard"}');
     expect(up[0]?.value[1]).toBe('1');
+  });
+
+  it('stores CPU time by mode and memory usage of a busy container within tolerance of its cgroup files', async () => {
+    // The container is idle now: wait (bounded) until Prometheus holds a scrape of the settled values.
+    let user = NaN;
+    let system = NaN;
+    let memory = NaN;
+    let file = cgroupReading(burnPid);
+    let cpuSeries: Awaited<ReturnType<typeof query>> = [];
+    let memSeries: Awaited<ReturnType<typeof query>> = [];
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      file = cgroupReading(burnPid);
+      cpuSeries = await query(promPort, `container_cpu_time_total{container_name="${burnName}"}`).catch(() => []);
+      memSeries = await query(promPort, `container_memory_usage{container_name="${burnName}"}`).catch(() => []);
+      user = Number(cpuSeries.find((r) => r.metric.cpu_mode === 'user')?.value[1] ?? NaN);
+      system = Number(cpuSeries.find((r) => r.metric.cpu_mode === 'system')?.value[1] ?? NaN);
+      memory = Number(memSeries[0]?.value[1] ?? NaN);
+      if (within(user, file.user, 0.02, 0.02) && within(system, file.system, 0.02, 0.02) && within(memory, file.memory, 0.1)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    measured.push(`cpu user: PromQL ${user} s, cgroup file ${file.user} s; system: PromQL ${system} s, cgroup file ${file.system} s`);
+    measured.push(`memory usage: PromQL ${memory} B, cgroup file ${file.memory} B`);
+    expect(cpuSeries.map((r) => r.metric.cpu_mode).sort()).toEqual(['system', 'user']);
+    expect(memSeries).toHaveLength(1);
+    expect(cpuSeries[0].metric.job).toBe('contguard');
+    expect(memSeries[0].metric.container_image_name).toBe('contguard-test/busybox');
+    expect(user).toBeGreaterThan(0.05); // the burn is user time
+    expect(within(user, file.user, 0.02, 0.02), `user ${user} vs file ${file.user}`).toBe(true);
+    expect(within(system, file.system, 0.02, 0.02), `system ${system} vs file ${file.system}`).toBe(true);
+    expect(memory).toBeGreaterThan(20e6); // the tmpfs fill
+    expect(within(memory, file.memory, 0.1), `memory ${memory} vs file ${file.memory}`).toBe(true);
   });
 });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import Docker from 'dockerode';
 import { freePort, startAgent, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerInspect, dockerLogs, dockerRm, dockerRun, ensureTestImage, uniqueName, TEST_IMAGE } from '../support/docker.js';
+import { startOtlpReceiver, type FlatPoint, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const INTERVAL_MS = 500;
 const RETIRE_MS = 4000;
@@ -313,6 +314,82 @@ describe('per-container resource metrics (real agent, real Docker)', () => {
     expect(goneAfter).toBeLessThanOrEqual(RETIRE_MS + 2 * INTERVAL_MS + 3000);
     // Other containers' series are untouched, and the agent stops cleanly.
     expect(agent!.stderr()).not.toMatch(/resources: /);
+    expect(await agent!.stop()).toBe(0);
+  });
+});
+
+describe('per-container resource metrics over OTLP (real agent, real Docker, test OTLP receiver)', () => {
+  const ids: string[] = [];
+  let agent: AgentHandle | undefined;
+  let rx: OtlpReceiver | undefined;
+  const name = uniqueName('cg-res-otlp');
+  let id = '';
+  let pid = 0;
+  const measured: string[] = [];
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    rx = await startOtlpReceiver();
+    const dir = mkdtempSync(join(tmpdir(), 'cg-res-otlp-'));
+    writeFileSync(
+      join(dir, 'contguard.yaml'),
+      `resources:\n  interval_ms: ${INTERVAL_MS}\noutputs:\n  console:\n    enabled: false\n  otlp:\n    export_interval_ms: 1000\n`,
+    );
+    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--otlp-endpoint', rx.endpoint] });
+    // 20 MB into tmpfs (charged to the container, held), a bounded CPU burn, then idle.
+    const script = 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=20 2>/dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo done; exec sleep 600';
+    id = await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', script]);
+    ids.push(id);
+    await waitFor('the container to finish its work', async () => (await dockerLogs(id)).stdout.includes('done'), 60_000);
+    pid = (await dockerInspect(id)).State.Pid as number;
+    // Settled values in the agent's cache; then only exports from here on count.
+    await sleep(3 * INTERVAL_MS);
+    rx.clear();
+  });
+
+  afterAll(async () => {
+    if (measured.length) process.stdout.write(`resources OTLP e2e measurements:\n  ${measured.join('\n  ')}\n`);
+    await agent?.cleanup();
+    await rx?.close();
+    await dockerRm(ids);
+  });
+
+  /** The latest data point of `metric` for this container (and the given extra attributes). */
+  const latest = (points: FlatPoint[], metric: string, extra: Record<string, string> = {}): FlatPoint | undefined =>
+    points.filter((p) => p.name === metric && p.attributes['container.name'] === name && Object.entries(extra).every(([k, v]) => p.attributes[k] === v)).at(-1);
+
+  it('exports container.cpu.time by cpu.mode within tolerance of the cgroup files', async () => {
+    const [user, system] = await rx!.waitFor((st) => {
+      const u = latest(st.metrics, 'container.cpu.time', { 'cpu.mode': 'user' });
+      const s = latest(st.metrics, 'container.cpu.time', { 'cpu.mode': 'system' });
+      return u && s ? [u, s] : null;
+    }, 15_000);
+    const files = cgroupFiles(pid);
+    const fileUser = files.cpu('user');
+    const fileSystem = files.cpu('system');
+    measured.push(`cpu user: OTLP ${user.value.toFixed(4)} s, cgroup file ${fileUser.toFixed(4)} s; system: OTLP ${system.value.toFixed(4)} s, cgroup file ${fileSystem.toFixed(4)} s`);
+    expect(user.kind).toBe('sum');
+    expect(user.isMonotonic).toBe(true);
+    expect(user.temporality).toBe('AGGREGATION_TEMPORALITY_CUMULATIVE');
+    expect(user.unit).toBe('s');
+    expect(user.attributes['container.id']).toBe(id);
+    expect(user.attributes['container.image.name']).toBe('contguard-test/busybox');
+    expect(user.value).toBeGreaterThan(0.05); // the burn is user time
+    expect(within(user.value, fileUser, 0.02, 0.02), `user ${user.value} vs file ${fileUser}`).toBe(true);
+    expect(within(system.value, fileSystem, 0.02, 0.02), `system ${system.value} vs file ${fileSystem}`).toBe(true);
+    expect(within(user.value + system.value, files.cpuTotal(), 0.01, 0.021), `user+system vs run time ${files.cpuTotal()}`).toBe(true);
+  });
+
+  it('exports container.memory.usage within tolerance of the cgroup file', async () => {
+    const usage = await rx!.waitFor((st) => latest(st.metrics, 'container.memory.usage'), 15_000);
+    const fileUsage = cgroupFiles(pid).memoryUsage();
+    measured.push(`memory usage: OTLP ${usage.value} B, cgroup file ${fileUsage} B`);
+    expect(usage.kind).toBe('sum');
+    expect(usage.isMonotonic).toBe(false);
+    expect(usage.unit).toBe('By');
+    expect(usage.attributes['container.id']).toBe(id);
+    expect(usage.value).toBeGreaterThan(20e6); // the tmpfs fill
+    expect(within(usage.value, fileUsage, 0.1), `usage ${usage.value} vs file ${fileUsage}`).toBe(true);
     expect(await agent!.stop()).toBe(0);
   });
 });
