@@ -36,8 +36,9 @@
  * sum_exec_runtime, and utime+stime of /proc/PID/stat) is taken from a loop's start until
  * contguard_events_received_total + contguard_events_lost_total of the sensor has grown by what
  * the loop makes (N opens; 4 events per connection), or stopped growing (bounded), or +0.5 s when
- * it makes nothing; the benchmark's own /metrics polls in that window are subtracted at their
- * measured cost. The JSON lines are read outside those windows (the benchmark raises
+ * it makes nothing, and then on until the agent is idle (under 5 % of a CPU over 100 ms: records
+ * wait for attribution, mount tables and output writes after the events arrive); the
+ * benchmark's own /metrics polls in that window are subtracted at their measured cost. The JSON lines are read outside those windows (the benchmark raises
  * outputs.jsonl.max_file_bytes so that nothing rotates away before it is counted; every other
  * setting is the default).
  *
@@ -93,6 +94,9 @@ const TAIL_MS = 500; // after a loop that makes no event: anything that gets thr
 const WAIT_EVENTS_MS = 60_000; // bound on waiting for a loop's events to reach the agent
 const POLL_MS = 250; // /metrics polls while waiting (each scrape costs the agent CPU: measured, subtracted)
 const STABLE_MS = 1000; // after the loop: counters unchanged this long = every event that will come came
+const IDLE_STEP_MS = 100; // then the agent is done once it spends under IDLE_CPU_SHARE of a CPU over a step
+const IDLE_CPU_SHARE = 0.05;
+const IDLE_WAIT_MS = 30_000; // bound on that wait
 const PHASE_ATTEMPTS = 3; // a phase overlapped by another benchmark or agent runs again, this often at most
 const EVENTS_PER_CONNECTION = 4; // connect (client), accept (server), a close on each side
 const LOOP_MAX_S = 60; // every loop stops itself after this long
@@ -226,16 +230,44 @@ function otherBenchPids() {
   return [...otherProcesses().keys()];
 }
 
-/** Every second while a phase runs: another benchmark or agent seen at any moment flags the phase. */
+/** Docker containers running now (their cgroup directories: cheaper than `docker ps`), not this run's. */
+const CGROUP_DOCKER_DIRS = ['/sys/fs/cgroup/unified/docker', '/sys/fs/cgroup/docker', '/sys/fs/cgroup/system.slice'];
+function otherContainerIds() {
+  const ids = new Set();
+  for (const dir of CGROUP_DOCKER_DIRS) {
+    let names = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const id = n.match(/(?:^|docker-)([0-9a-f]{64})(?:\.scope)?$/)?.[1];
+      if (id && !ourContainers.has(id)) ids.add(id);
+    }
+  }
+  return ids;
+}
+
+/**
+ * Every second while a phase runs: another benchmark or agent seen at any moment, or a container
+ * of someone else's started or stopped (a test suite at work), flags the phase.
+ */
 const overlapSeen = new Map();
+let containersAtStart = new Set();
 function startOverlapMonitor() {
   setInterval(() => {
     for (const [pid, cmd] of otherProcesses()) overlapSeen.set(pid, cmd);
+    const now = otherContainerIds();
+    for (const id of now) if (!containersAtStart.has(id)) overlapSeen.set(`container ${id}`, 'started');
+    for (const id of containersAtStart) if (!now.has(id)) overlapSeen.set(`container ${id}`, 'stopped');
   }, 1000).unref();
 }
 function takeOverlap() {
-  const seen = [...overlapSeen].map(([pid, cmd]) => `${pid}: ${cmd}`);
+  // (a container of ours may show before `docker run` returned its id)
+  const seen = [...overlapSeen].filter(([k]) => !ourContainers.has(String(k).replace(/^container /, ''))).map(([k, what]) => `${String(k).replace(/^(container [0-9a-f]{12})[0-9a-f]+$/, '$1')}: ${what}`);
   overlapSeen.clear();
+  containersAtStart = otherContainerIds();
   return seen;
 }
 
@@ -269,6 +301,7 @@ async function waitForOthersOnly(what) {
 // ---- cleanup --------------------------------------------------------------------------------
 
 const containers = new Set();
+const ourContainers = new Set(); // every container this run started (removed ones too)
 const children = new Set();
 const tmpDirs = new Set();
 const bpfObjects = new Set();
@@ -662,7 +695,8 @@ async function scrapeCost(agent) {
  */
 async function cpuWindow(agent, sensor, expect, loop) {
   await sleep(SETTLE_MS);
-  const k0 = await agent.sensorCounters(sensor);
+  const all0 = await agent.counters();
+  const k0 = all0[sensor] ?? { received: 0, lost: 0 };
   const scrapes0 = agent.scrapes;
   const s0 = cpuSample(agent.pid);
   const t0 = Date.now();
@@ -702,18 +736,39 @@ async function cpuWindow(agent, sensor, expect, loop) {
     scrapes1 = agent.scrapes;
     k1 = await agent.sensorCounters(sensor);
   }
+  // Events received are not yet events handled: records wait for an attribution or a mount
+  // table read, outputs write after the drain. The window ends once the agent goes idle.
+  const idleDeadline = Date.now() + IDLE_WAIT_MS;
+  let idleReached = false;
+  for (;;) {
+    await sleep(IDLE_STEP_MS);
+    const s = cpuSample(agent.pid);
+    const busyNs = s.runtimeNs - s1.runtimeNs;
+    const wallNs = Number(s.at - s1.at);
+    if (busyNs < IDLE_CPU_SHARE * wallNs) {
+      idleReached = true;
+      break;
+    }
+    s1 = s;
+    if (Date.now() > idleDeadline) break;
+  }
   const d = cpuDelta(s0, s1);
   const scrapes = scrapes1 - scrapes0;
+  // Records an output dropped (over its buffer cap) meanwhile: read after the window.
+  const all1 = await agent.counters();
+  const outputDropped = Object.fromEntries(Object.entries(all1._output_dropped).map(([o, n]) => [o, n - (all0._output_dropped[o] ?? 0)]));
   const cost = agent.scrapeCost ?? { runtime_us: 0, total_us: 0 };
   return {
     result,
     ...d,
     scrapes_in_window: scrapes,
+    output_dropped: outputDropped,
     total_us_net: d.total_us - scrapes * cost.total_us,
     runtime_us_net: d.runtime_us - scrapes * cost.runtime_us,
     received: k1.received - k0.received,
     lost: k1.lost - k0.lost,
     reached,
+    idle_reached: idleReached,
     loop_ms: loopMs,
     window_ms: d.wall_ms,
   };
@@ -968,6 +1023,7 @@ async function startContainers(binDir) {
   const start = async (tag, args) => {
     const id = (await run('docker', [...base, '--name', `${LABEL}-${process.pid}-${tag}`, ...args])).trim();
     containers.add(id);
+    ourContainers.add(id);
     return id;
   };
   C.w = await start('w', ['-v', `${binDir}:/bench:ro`, '-v', `${DATA_DIR}:${DATA_MOUNT}`, IMAGE, 'sleep', '3600']);
@@ -983,6 +1039,7 @@ let serverSeq = 0;
 async function startServer() {
   const id = (await run('docker', ['run', '-d', '--label', `${LABEL}=${process.pid}`, '--name', `${LABEL}-${process.pid}-s${++serverSeq}`, IMAGE, '/bin/httpd', '-f', '-p', String(HTTP_PORT)])).trim();
   containers.add(id);
+  ourContainers.add(id);
   C.s = id;
   C.serverAddr = (await run('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', id])).trim().split(' ')[0];
   if (!C.serverAddr) throw new Error('httpd container has no IP address (docker inspect)');
@@ -1090,6 +1147,7 @@ async function main() {
       nofold_received: sum(nofold.bind.map((w) => w.received)),
       nofold_lost: sum(nofold.bind.map((w) => w.lost)),
       nofold_records: sum(nofold.bind.map((w) => w.records)),
+      nofold_jsonl_dropped: sum(nofold.bind.map((w) => w.output_dropped?.jsonl ?? 0)),
       nofold_count_sum: sum(nofold.bind.map((w) => w.count_sum)),
       folded_records: sum(on.bind.map((w) => w.records)),
       folded_count_sum: sum(on.bind.map((w) => w.count_sum)),
@@ -1145,6 +1203,7 @@ async function main() {
         received_per_loop: med((r) => r.figures.nofold_received / r.nofold.bind.length),
         lost_per_loop: med((r) => r.figures.nofold_lost / r.nofold.bind.length),
         records_per_loop: med((r) => r.figures.nofold_records / r.nofold.bind.length),
+        jsonl_dropped_per_loop: med((r) => r.figures.nofold_jsonl_dropped / r.nofold.bind.length),
         count_sum_per_loop: med((r) => r.figures.nofold_count_sum / r.nofold.bind.length),
         // net: the threads' sum_exec_runtime minus the benchmark's /metrics scrapes; the others raw
         agent_cpu_us_per_event: { net: F('nofold_net_us_per_event'), total: F('nofold_cpu_us_per_event'), user: F('nofold_user_us_per_event'), sys: F('nofold_sys_us_per_event'), runtime: F('nofold_runtime_us_per_event') },
@@ -1202,6 +1261,7 @@ async function main() {
     ['(c) bind, fold 0: events received per loop', summary.opens.bind_nofold.received_per_loop, per((r) => r.figures.nofold_received / r.nofold.bind.length), 0],
     ['(c) bind, fold 0: events lost per loop', summary.opens.bind_nofold.lost_per_loop, per((r) => r.figures.nofold_lost / r.nofold.bind.length), 0],
     ['(c) bind, fold 0: records per loop (JSON lines)', summary.opens.bind_nofold.records_per_loop, per((r) => r.figures.nofold_records / r.nofold.bind.length), 0],
+    ['(c) bind, fold 0: records the JSON-lines output dropped', summary.opens.bind_nofold.jsonl_dropped_per_loop, per((r) => r.figures.nofold_jsonl_dropped / r.nofold.bind.length), 0],
     [`(c) bind, fold 0: sum of open.count per loop (N=${N_OPENS})`, summary.opens.bind_nofold.count_sum_per_loop, per((r) => r.figures.nofold_count_sum / r.nofold.bind.length), 0],
     ['(c) agent CPU µs per event received (net of scrapes)', summary.opens.bind_nofold.agent_cpu_us_per_event.net, per((r) => r.figures.nofold_net_us_per_event), 1],
     ['(c)   raw: utime+stime (ticks) µs', summary.opens.bind_nofold.agent_cpu_us_per_event.total, per((r) => r.figures.nofold_cpu_us_per_event), 1],
@@ -1270,8 +1330,9 @@ async function main() {
       const full = b.count_sum === N_OPENS && b.lost === 0;
       // Every event that was not lost is a record (and counts 1); records of other files (another
       // container's opens meanwhile) are among the events received too.
-      const consistent = b.reached && b.open_records_all_files === b.received && b.count_sum === b.records && b.received + b.lost >= N_OPENS;
-      check(full || consistent, `round ${r.round}: (c) ${b.file}: received ${b.received} + lost ${b.lost} = ${b.received + b.lost} of ${N_OPENS} opens${b.reached ? '' : ' (NOT reached in 60 s)'}; ${b.records} records, open.count summing to ${b.count_sum}; ${b.open_records_all_files} ${EV.open} records of any file${full ? '' : consistent ? ' (every event that was not lost is a record)' : b.open_records_all_files < b.received ? ' (fewer records than events received: user space dropped some)' : ''}`);
+      const jsonlDropped = b.output_dropped?.jsonl ?? 0;
+      const consistent = b.reached && b.open_records_all_files + jsonlDropped === b.received && b.count_sum === b.records && b.received + b.lost >= N_OPENS;
+      check(full || consistent, `round ${r.round}: (c) ${b.file}: received ${b.received} + lost ${b.lost} = ${b.received + b.lost} of ${N_OPENS} opens${b.reached ? '' : ' (NOT reached in 60 s)'}; ${b.records} records, open.count summing to ${b.count_sum}; ${b.open_records_all_files} ${EV.open} records of any file, ${jsonlDropped} dropped by the JSON-lines output (buffer cap)${full ? '' : consistent ? ' (every event that was not lost is a record or an output drop)' : b.open_records_all_files + jsonlDropped < b.received ? ' (fewer records than events received: user space dropped some)' : ''}`);
     }
     for (const c of r.on.connect) {
       check(
@@ -1297,7 +1358,7 @@ async function main() {
   const cn = summary.connects;
   const within = ok(g.ratio) && g.ratio <= BUDGET;
   const verdict = [
-    `file opens: ${signed(o.image.added_ns, 0)} ns per open of an image file (dropped in the kernel; ${o.image.events_received_total} events received), ${signed(o.bind_folded.added_ns, 0)} ns per open of a bind-mounted file folded (${fmt(o.bind_folded.records_per_loop, 1)} records, count sum ${fmt(o.bind_folded.count_sum_per_loop, 0)} of ${N_OPENS}), ${signed(o.bind_nofold.added_ns, 0)} ns with fold_interval_ms 0 (${fmt(o.bind_nofold.received_per_loop, 0)} of ${N_OPENS} received, ${fmt(o.bind_nofold.lost_per_loop, 0)} lost; ${fmt(o.bind_nofold.records_per_loop, 0)} records, count sum ${fmt(o.bind_nofold.count_sum_per_loop, 0)}; agent ${fmt(o.bind_nofold.agent_cpu_us_per_event.net)} µs CPU per event received = ${fmt(div(1e6, o.bind_nofold.agent_cpu_us_per_event.net), 0)} events/s at one core)`,
+    `file opens: ${signed(o.image.added_ns, 0)} ns per open of an image file (dropped in the kernel; ${o.image.events_received_total} events received), ${signed(o.bind_folded.added_ns, 0)} ns per open of a bind-mounted file folded (${fmt(o.bind_folded.records_per_loop, 1)} records, count sum ${fmt(o.bind_folded.count_sum_per_loop, 0)} of ${N_OPENS}), ${signed(o.bind_nofold.added_ns, 0)} ns with fold_interval_ms 0 (${fmt(o.bind_nofold.received_per_loop, 0)} of ${N_OPENS} received, ${fmt(o.bind_nofold.lost_per_loop, 0)} lost; ${fmt(o.bind_nofold.records_per_loop, 0)} records (${fmt(o.bind_nofold.jsonl_dropped_per_loop, 0)} more dropped by the JSON-lines output), count sum ${fmt(o.bind_nofold.count_sum_per_loop, 0)}; agent ${fmt(o.bind_nofold.agent_cpu_us_per_event.net)} µs CPU per event received = ${fmt(div(1e6, o.bind_nofold.agent_cpu_us_per_event.net), 0)} events/s at one core)`,
     `null syscall: agent with every sensor ${signed(g.agent_added_ns)} ns per getppid, empty tp_btf sys_enter ${signed(g.empty_added_ns)} ns: ${fmt(g.ratio, 2)}x (budget <= ${BUDGET}x): ${within ? 'WITHIN BUDGET' : 'OVER BUDGET'}${NOEXIT ? `; without file_open and network (nothing on a syscall's exit) ${signed(g.noexit_added_ns)} ns = ${fmt(g.noexit_ratio, 2)}x, so file_open's exit hook costs ${signed(g.sys_exit_hook_ns)} ns per syscall` : ''}`,
     `TCP connects: ${signed(cn.added_ns, 0)} ns per connection (${signed(cn.connect_call.added_ns, 0)} ns in connect() alone; ${fmt(cn.connects_per_s.off, 0)} -> ${fmt(cn.connects_per_s.on, 0)} connects/s), ${fmt(cn.records_per_loop, 0)} connect records per ${N_CONNECTS} connects (${fmt(cn.joined_per_loop, 0)} joined), ${fmt(cn.close_records_per_loop, 0)} close records, ${cn.lost_total} network events lost, agent ${fmt(cn.agent_cpu_us_per_connection)} µs CPU per connection`,
   ];
