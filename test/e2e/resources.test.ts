@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import Docker from 'dockerode';
 import { freePort, startAgent, type AgentHandle } from '../support/agent-process.js';
+import { waitFor as waitForShared } from '../support/metrics.js';
 import { docker, dockerInspect, dockerLogs, dockerRm, dockerRun, ensureTestImage, uniqueName, TEST_IMAGE } from '../support/docker.js';
 import { startOtlpReceiver, type FlatPoint, type OtlpReceiver } from '../support/otlp-receiver.js';
 
@@ -54,20 +55,8 @@ function seriesOf(text: string, id: string): string[] {
   return text.split('\n').filter((l) => RESOURCE_SERIES.some((n) => l.startsWith(`${n}{`)) && l.includes(`container_id="${id}"`));
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
+/** This file's waits default to 30 s (the shared helper's to 20 s). */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000) => waitForShared(what, probe, timeoutMs);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
