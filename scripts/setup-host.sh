@@ -26,7 +26,7 @@ die() { echo "setup-host: error: $*" >&2; exit 1; }
 # seccomp: libseccomp's syscall tables (scmp_sys_resolver). Docker's default seccomp profile is
 # one file of golang-github-docker-docker-dev: it is unpacked alone (step 1b), not installed with
 # the package's ~400 Go dependencies.
-PACKAGES=(clang llvm libbpf-dev bpftool docker.io busybox-static prometheus file make iproute2 seccomp libseccomp2)
+PACKAGES=(clang llvm libbpf-dev bpftool docker.io busybox-static prometheus file make iproute2 seccomp libseccomp2 podman docker-compose)
 DOCKER_DEFAULT_PROFILE_PKG=golang-github-docker-docker-dev
 DOCKER_DEFAULT_PROFILE_IN_PKG=usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
 DOCKER_DEFAULT_PROFILE=/usr/local/share/contguard/docker-default-seccomp.json
