@@ -82,6 +82,8 @@ export const libbpf = {
   ring_buffer__consume: lib.func('int ring_buffer__consume(ring_buffer *rb)'),
   ring_buffer__epoll_fd: lib.func('int ring_buffer__epoll_fd(const ring_buffer *rb)'),
   ring_buffer__free: lib.func('void ring_buffer__free(ring_buffer *rb)'),
+
+  bpf_obj_get_info_by_fd: lib.func('int bpf_obj_get_info_by_fd(int bpf_fd, _Inout_ uint8_t *info, _Inout_ uint32 *info_len)'),
 };
 
 export const clib = {

@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject, type CgroupLink } from '../ffi/bpf-object.js';
-import { RingBufferPoller } from '../ffi/ringbuf.js';
+import { RingBufferPoller, resolveRingConsumer } from '../ffi/ringbuf.js';
 import { routeLibbpfLog } from '../ffi/print.js';
 import { readPerCpuCounter } from '../ffi/maps.js';
 import type { AgentConfig } from './config.js';
@@ -207,6 +207,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         endBatch();
       },
     },
+    resolveRingConsumer(cfg.ring_consumer),
   );
   const loaded: Array<{ sensor: Sensor; obj: BpfObject; instance: SensorInstance; variant: string | undefined }> = [];
   const lossCounters: Array<{ sensor: string; fd: number }> = [{ sensor: 'registry', fd: registry.lossMapFd }];
@@ -363,6 +364,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   if (resources) every('resource reads', cfg.resources.interval_ms, () => void resources.tick());
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
   poller.start();
+  logger.info(`ring buffers: ${poller.kind} consumer (${ringOwners.length} rings)`);
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
   if (opts.readyFile) writeFileSync(opts.readyFile, `${process.pid}\n`);
 

@@ -106,6 +106,10 @@ const configSchema = z.strictObject({
   log_level: oneOf(LOG_LEVELS, 'info'),
   include_host: bool(false),
   cgroup_mode: oneOf(CGROUP_MODES, 'auto'),
+  // How ring buffers are read (ffi/ringbuf.ts): mmap reads records from the mapped ring in
+  // JavaScript, no FFI call per record (x86_64 only: it relies on x86 load ordering); libbpf
+  // calls ring_buffer__consume with a callback per record; auto is mmap on x86_64, else libbpf.
+  ring_consumer: oneOf(['auto', 'mmap', 'libbpf'] as const, 'auto'),
   // The in-kernel container registry every sensor filters with (bpf/registry.bpf.c).
   registry: section({
     // auto: tp_btf + task local storage where the kernel has them, else raw_tracepoint + cgroup index.

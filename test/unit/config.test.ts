@@ -32,6 +32,7 @@ const FULL = `
 log_level: debug
 include_host: true
 cgroup_mode: v2
+ring_consumer: libbpf
 docker:
   socket: /run/docker.sock
   enabled: false
@@ -76,6 +77,7 @@ describe('defaults', () => {
       log_level: 'info',
       include_host: false,
       cgroup_mode: 'auto',
+      ring_consumer: 'auto',
       registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000 },
       docker: { socket: '/var/run/docker.sock', enabled: true, metadata_wait_ms: 1500 },
       outputs: {
@@ -136,6 +138,7 @@ describe('valid config', () => {
       log_level: 'debug',
       include_host: true,
       cgroup_mode: 'v2',
+      ring_consumer: 'libbpf',
       registry: { hook: 'raw_tracepoint', max_containers: 4096, reconcile_interval_ms: 1000 },
       docker: { socket: '/run/docker.sock', enabled: false, metadata_wait_ms: 0 },
       outputs: {
@@ -229,6 +232,7 @@ describe('invalid values', () => {
     ['log_level: verbose', 'log_level: expected one of error, warn, info, debug, got "verbose"'],
     ['log_level:', 'log_level: expected one of error, warn, info, debug, got null'],
     ['cgroup_mode: v3', 'cgroup_mode: expected one of auto, v2, v1, got "v3"'],
+    ['ring_consumer: epoll', 'ring_consumer: expected one of auto, mmap, libbpf, got "epoll"'],
     ['include_host: 1', 'include_host: expected true or false, got 1'],
     ['docker: 5', 'docker: expected a mapping, got 5'],
     ['outputs: [console]', 'outputs: expected a mapping, got ["console"]'],

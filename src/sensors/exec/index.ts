@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /** exec sensor: every program started in a container, with caller, user and full argv. */
 import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
-import type { Attributes } from '../../telemetry/record.js';
+import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { splitNulStrings } from '../decode.js';
 import { quoteArg } from '../../telemetry/escape.js';
-import { metricAttributes } from '../../telemetry/container-attributes.js';
+import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
 import { kernelHas } from '../../../ffi/features.js';
@@ -122,14 +122,19 @@ export const execSensor: Sensor = {
       const containerAttrs = container?.attributes ?? hostAttributes;
       // The span of the image this exec started, when the process sensor traces containers.
       const trace = container ? ctx.traces?.processes?.logContext(container.id, ref.cgroupId, ref.image, ref.atNs) : null;
-      ctx.emit({
+      const record: EventRecord = {
         eventName: EXEC_EVENT_NAME,
         timeUnixNano: time,
         severity: 'INFO',
         body: execBody(details),
-        attributes: { ...containerAttrs, ...execAttributes(details) },
-        ...(trace ? { traceId: trace.traceId, spanId: trace.spanId, traceFlags: trace.traceFlags } : {}),
-      });
+        attributes: recordAttributes(containerAttrs, execAttributes(details)),
+      };
+      if (trace) {
+        record.traceId = trace.traceId;
+        record.spanId = trace.spanId;
+        record.traceFlags = trace.traceFlags;
+      }
+      ctx.emit(record);
       let metricAttrs = metricAttrsOf.get(containerAttrs);
       if (!metricAttrs) {
         metricAttrs = metricAttributes(containerAttrs);

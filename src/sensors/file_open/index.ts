@@ -10,7 +10,7 @@ import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { mapDelete, mapLookup, mapUpdate, readPerCpuArray } from '../../../ffi/maps.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
-import { metricAttributes } from '../../telemetry/container-attributes.js';
+import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, SeverityName } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { FILE_OPEN_FOLD_SIZE, FILE_OPEN_KEY_SIZE, FILE_OPEN_NAME_SIZE, FileOpenEventLayout, FileOpenFoldLayout, decodeFileOpenEvent, type FileOpenEvent } from './layout.gen.js';
@@ -223,13 +223,12 @@ export const fileOpenSensor: Sensor = {
         timeUnixNano: time,
         severity,
         body: openBody(e, decision.rule, host, count),
-        attributes: { ...(container?.attributes ?? {}), ...openAttributes(e, decision.rule, host, count) },
+        attributes: recordAttributes(container?.attributes, openAttributes(e, decision.rule, host, count)),
       });
-      opens.add(count, {
-        ...metricAttributes(container?.attributes),
-        'system.filesystem.type': e.fs_type || 'unknown',
-        'contguard.file.sensitive': decision.rule ? 'true' : 'false',
-      });
+      const metric = metricAttributes(container?.attributes);
+      metric['system.filesystem.type'] = e.fs_type || 'unknown';
+      metric['contguard.file.sensitive'] = decision.rule ? 'true' : 'false';
+      opens.add(count, metric);
     };
 
     const hostSourceOf = (e: FileOpenEvent): HostSource | null => {

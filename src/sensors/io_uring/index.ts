@@ -15,7 +15,7 @@ import type { RegistryEntry } from '../../registry/index.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import type { Attributes } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
-import { metricAttributes } from '../../telemetry/container-attributes.js';
+import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import {
   IO_URING_EVENT_HEADER_SIZE,
   decodeIoUringEventHeader,
@@ -244,9 +244,8 @@ export const ioUringSensor: Sensor = {
       const opcode = opcodeName(e.opcode);
       const access = openAccess(e.open_flags);
       const truncated = (e.h.flags & FLAG_PATH_TRUNCATED) !== 0;
-      const attributes: Attributes = {
-        ...container,
-        ...processAttributes(e.h),
+      const attributes: Attributes = recordAttributes(container, processAttributes(e.h));
+      Object.assign(attributes, {
         'file.path': e.path,
         'contguard.io_uring.opcode': opcode,
         'contguard.io_uring.dfd': e.dfd,
@@ -254,7 +253,7 @@ export const ioUringSensor: Sensor = {
         'contguard.io_uring.access': access,
         'contguard.io_uring.direct_descriptor': e.file_slot !== 0,
         'contguard.io_uring.path_truncated': truncated,
-      };
+      });
       if (e.resolve) attributes['contguard.io_uring.resolve'] = Number(e.resolve);
       const dir = e.path.startsWith('/') ? '' : e.dfd === AT_FDCWD ? ' (relative to cwd)' : ` (relative to fd ${e.dfd})`;
       const body = `pid=${e.h.pid} uid=${e.h.uid} ${quoteArg(e.h.comm)} io_uring ${opcode} ${quoteArg(e.path)}${truncated ? '...' : ''}${dir} ${access.join(',')}${e.file_slot ? ' direct' : ''}`;
@@ -265,13 +264,14 @@ export const ioUringSensor: Sensor = {
       const flags = setupFlagNames(e.setup_flags);
       return {
         body: `pid=${e.h.pid} uid=${e.h.uid} ${quoteArg(e.h.comm)} created an io_uring instance (sq_entries=${e.sq_entries} cq_entries=${e.cq_entries}${flags.length ? ` ${flags.join('|')}` : ''})`,
-        attributes: {
-          ...container,
-          ...processAttributes(e.h),
-          'contguard.io_uring.sq_entries': e.sq_entries,
-          'contguard.io_uring.cq_entries': e.cq_entries,
-          'contguard.io_uring.setup_flags': flags,
-        },
+        attributes: recordAttributes(
+          container,
+          Object.assign(processAttributes(e.h), {
+            'contguard.io_uring.sq_entries': e.sq_entries,
+            'contguard.io_uring.cq_entries': e.cq_entries,
+            'contguard.io_uring.setup_flags': flags,
+          }),
+        ),
         time: ctx.toUnixNano(e.h.timestamp_ns),
       };
     };

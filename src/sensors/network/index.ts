@@ -10,7 +10,7 @@ import { MappedArray } from '../../../ffi/mmap.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { NO_SLOT } from '../../registry/index-table.js';
-import { metricAttributes } from '../../telemetry/container-attributes.js';
+import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { decodeNetworkEvent, type NetworkEvent } from './layout.gen.js';
@@ -76,12 +76,14 @@ export function connectionAttributes(e: NetworkEvent, peer: PeerMatch | null, pe
     'network.transport': e.protocol === IPPROTO_UDP ? 'udp' : 'tcp',
     'network.type': formatAddress(e.peer_addr, e.family).includes(':') ? 'ipv6' : 'ipv4',
     'network.local.address': formatAddress(e.local_addr, e.family),
-    ...(e.local_port ? { 'network.local.port': e.local_port } : {}), // a failed connect has none left
+  };
+  if (e.local_port) a['network.local.port'] = e.local_port; // a failed connect has none left
+  Object.assign(a, {
     'network.peer.address': formatAddress(e.peer_addr, e.family),
     'network.peer.port': e.peer_port,
     'network.io.direction': e.owner.direction === DIR_RECEIVE ? 'receive' : 'transmit',
     'contguard.network.netns': e.netns,
-  };
+  });
   if (e.owner.tgid) {
     a['process.pid'] = e.owner.tgid; // a UDP datagram is seen on its way out: no process
     a['process.executable.name'] = e.owner.comm;
@@ -189,18 +191,20 @@ export const networkSensor: Sensor = {
         timeUnixNano: record.timeUnixNano,
         severity: 'WARN',
         body: `not allowed (${reason}): ${record.body}`,
-        attributes: { ...record.attributes, 'contguard.network.violation': reason, ...(verdict.rule ? { 'security_rule.name': verdict.rule } : {}) },
+        attributes: Object.assign({}, record.attributes, verdict.rule ? { 'contguard.network.violation': reason, 'security_rule.name': verdict.rule } : { 'contguard.network.violation': reason }),
       });
-      violations.add(1, { ...metricAttributes(local?.attributes), 'contguard.network.violation': reason });
+      violations.add(1, Object.assign(metricAttributes(local?.attributes), { 'contguard.network.violation': reason }));
     };
 
     const count = (container: ContainerInfo | null, direction: string, peer: PeerMatch | null, result: string) =>
-      connections.add(1, {
-        ...metricAttributes(container?.attributes),
-        'network.io.direction': direction,
-        'contguard.network.peer': peer?.container.name ?? (peer ? peer.container.id : 'external'),
-        'contguard.network.result': result,
-      });
+      connections.add(
+        1,
+        Object.assign(metricAttributes(container?.attributes), {
+          'network.io.direction': direction,
+          'contguard.network.peer': peer?.container.name ?? (peer ? peer.container.id : 'external'),
+          'contguard.network.result': result,
+        }),
+      );
 
     /** One record for a connection: from the client's side, both ends named when known. */
     const emitConnect = (client: Pending, server: { event: NetworkEvent; container: ContainerInfo | null } | null) => {
@@ -221,7 +225,7 @@ export const networkSensor: Sensor = {
         timeUnixNano: client.time,
         severity: 'INFO',
         body: arrow,
-        attributes: { ...(client.container?.attributes ?? {}), ...connectionAttributes(e, client.peer, peerProcess) },
+        attributes: recordAttributes(client.container?.attributes, connectionAttributes(e, client.peer, peerProcess)),
       };
       ctx.emit(record);
       count(client.container, inbound ? 'receive' : 'transmit', client.peer, 'established');
@@ -307,12 +311,13 @@ export const networkSensor: Sensor = {
         timeUnixNano: time,
         severity: 'INFO',
         body: `${sideText(local)} -x-> ${sideText(remote, peer?.container.name)} ${error}`,
-        attributes: {
-          ...(container?.attributes ?? {}),
-          ...connectionAttributes(e, peer, null),
-          'error.type': error,
-          'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
-        },
+        attributes: recordAttributes(
+          container?.attributes,
+          Object.assign(connectionAttributes(e, peer, null), {
+            'error.type': error,
+            'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
+          }),
+        ),
       });
       count(container, 'transmit', peer, 'failed');
     };
@@ -327,14 +332,15 @@ export const networkSensor: Sensor = {
         timeUnixNano: time,
         severity: 'INFO',
         body: `${sideText(local)} x ${sideText(remote, peer?.container.name)} after ${Number(e.duration_ns / 1_000_000n)} ms, sent ${e.bytes_sent} B, received ${e.bytes_received} B`,
-        attributes: {
-          ...(container?.attributes ?? {}),
-          ...connectionAttributes(e, peer, null),
-          'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
-          'contguard.network.bytes_sent': Number(e.bytes_sent),
-          'contguard.network.bytes_received': Number(e.bytes_received),
-          'contguard.network.retransmits': e.retransmits,
-        },
+        attributes: recordAttributes(
+          container?.attributes,
+          Object.assign(connectionAttributes(e, peer, null), {
+            'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
+            'contguard.network.bytes_sent': Number(e.bytes_sent),
+            'contguard.network.bytes_received': Number(e.bytes_received),
+            'contguard.network.retransmits': e.retransmits,
+          }),
+        ),
       });
     };
 
@@ -348,7 +354,7 @@ export const networkSensor: Sensor = {
         timeUnixNano: time,
         severity: 'INFO',
         body: `udp ${sideText(local)} --> ${sideText(remote, peer?.container.name)}`,
-        attributes: { ...(container?.attributes ?? {}), ...connectionAttributes(e, peer, null) },
+        attributes: recordAttributes(container?.attributes, connectionAttributes(e, peer, null)),
       };
       ctx.emit(record);
       count(container, 'transmit', peer, 'sent');
