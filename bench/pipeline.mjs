@@ -8,7 +8,7 @@
  * The exec sensor's real handler (src/sensors/exec) decodes synthetic records laid out as the
  * kernel writes them (EXEC_EVENT_SIZE bytes, argv of 3 strings), attributes them to a known
  * container, and emits them to the real outputs: console (to /dev/null), JSON lines (a temp
- * dir) and the exec counter on a real meter (Prometheus reader not started). Records go in
+ * dir) and the exec counter on a real meter (with a Prometheus reader that does not listen). Records go in
  * batches of --batch per "drain", as the ring poller delivers them.
  *
  * Configurations, each --rounds times, interleaved: all outputs, console only, jsonl only, no
@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 
 const dist = new URL('../dist/', import.meta.url);
 const { execSensor } = await import(new URL('src/sensors/exec/index.js', dist).href);
@@ -80,7 +81,8 @@ async function run(outputs) {
   const sinks = [];
   if (outputs.includes('console')) sinks.push(new ConsoleSink(createWriteStream('/dev/null')));
   if (outputs.includes('jsonl')) sinks.push(new JsonLinesSink(dir, 64 * 1024 * 1024, 2, (e) => console.error(e.message)));
-  const provider = new MeterProvider();
+  // A reader, as in the agent (the SDK records nothing for a provider without one); not listening.
+  const provider = new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] });
   const ctx = {
     config: DEFAULT_CONFIG,
     meter: provider.getMeter('contguard'),
