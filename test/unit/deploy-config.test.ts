@@ -20,9 +20,6 @@ import { K8S_KEYS } from '../support/telemetry-model.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const path = (p: string) => join(ROOT, p);
 const read = (p: string) => readFileSync(path(p), 'utf8');
-const BUILT =
-  existsSync(path('dist/src/sensors/all.js')) && existsSync(path('dist/src/telemetry/agent-telemetry.js'));
-const NOT_BUILT = 'dist/ missing: run "npm run build:ts" first (npm test builds before testing)';
 
 /** First directory on PATH holding `name`, or null. */
 function which(name: string): string | null {
