@@ -96,8 +96,11 @@ describe('deploy/compose', () => {
     // Collector exporters -> Loki's HTTP port and Tempo's OTLP receiver.
     const loki = yaml('deploy/compose/loki.yaml');
     const tempo = yaml('deploy/compose/tempo.yaml');
-    expect(collector.exporters['otlp_http/loki'].endpoint).toBe(`http://loki:${loki.server.http_listen_port}/otlp`);
-    expect(collector.exporters['otlp_grpc/tempo'].endpoint).toBe(`tempo:${tempo.distributor.receivers.otlp.protocols.grpc.endpoint.split(':')[1]}`);
+    // `${env:VAR:-default}`: compose sets no VAR, so the default applies.
+    const envDefault = (v: string) => /^\$\{env:[A-Z_]+:-(.*)\}$/.exec(v)?.[1];
+    expect(services['otel-collector']?.environment).toBeUndefined();
+    expect(envDefault(collector.exporters['otlp_http/loki'].endpoint)).toBe(`http://loki:${loki.server.http_listen_port}/otlp`);
+    expect(envDefault(collector.exporters['otlp_grpc/tempo'].endpoint)).toBe(`tempo:${tempo.distributor.receivers.otlp.protocols.grpc.endpoint.split(':')[1]}`);
     // Loki stores OTLP attributes as structured metadata, and keeps per-pod / per-start ids out of the index.
     expect(loki.schema_config.configs[0]).toMatchObject({ store: 'tsdb', schema: 'v13' });
     expect(loki.limits_config.allow_structured_metadata).toBe(true);

@@ -164,13 +164,13 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     const m = mountOf(dirname(opts.config!));
     expect(m?.readOnly).toBe(true);
     expect(volumeOf(m?.name)?.configMap?.name).toBe(cm?.metadata.name);
-    // Scraped on the pod IP at the annotated port.
+    // Metrics go through the gateway: no scrape annotations (every series would be stored
+    // twice); the pod-IP endpoint serves the liveness probe.
     expect(cfg.outputs.prometheus.host).toBe('0.0.0.0');
-    const ann = ds?.spec.template.metadata.annotations;
-    expect(ann['prometheus.io/scrape']).toBe('true');
-    expect(Number(ann['prometheus.io/port'])).toBe(cfg.outputs.prometheus.port);
-    expect(ann['prometheus.io/path']).toBe(cfg.outputs.prometheus.path);
+    expect(ds?.spec.template.metadata.annotations).toBeUndefined();
     expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toContain(cfg.outputs.prometheus.port);
+    expect(c.livenessProbe.httpGet.path).toBe(cfg.outputs.prometheus.path);
+    expect(cfg.outputs.otlp).toMatchObject({ endpoint: null, logs: true, metrics: true, traces: true });
     // No writable log dir on a read-only root: JSON lines stay off unless one is mounted.
     if (cfg.outputs.jsonl.enabled) expect(mountOf(cfg.outputs.jsonl.dir)?.readOnly).not.toBe(true);
   });
@@ -192,19 +192,22 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     expect(sc.allowPrivilegeEscalation).toBe(false);
     expect(sc.readOnlyRootFilesystem).toBe(true);
     expect(sc.capabilities.drop).toEqual(['ALL']);
-    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
+    // README "Privileges": SYS_RESOURCE only on kernels < 5.11 (a comment says where to add it).
+    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE']);
     expect(pod.tolerations.map((t: { effect: string }) => t.effect).sort()).toEqual(['NoExecute', 'NoSchedule']);
   });
 
-  it('mounts the host paths it reads read-only, and the Docker socket', () => {
+  it('mounts the host paths it reads read-only, and no Docker socket unless asked', () => {
     for (const p of ['/sys/kernel/btf', '/sys/kernel/tracing', '/sys/fs/cgroup']) {
       const m = mountOf(p);
       expect(m?.readOnly, p).toBe(true);
       expect(volumeOf(m?.name)?.hostPath?.path, p).toBe(p);
     }
-    const sock = mountOf('/var/run/docker.sock');
-    expect(volumeOf(sock?.name)?.hostPath?.path).toBe('/var/run/docker.sock');
-    expect(read('deploy/kubernetes/daemonset.yaml')).toMatch(/Docker hosts only/);
+    expect(mountOf('/var/run/docker.sock')).toBeUndefined();
+    expect(volumes.some((v) => v.hostPath?.path === '/var/run/docker.sock')).toBe(false);
+    expect(parseConfig(cm?.data['contguard.yaml'], 'ConfigMap').docker.enabled).toBe(false);
+    // How to add it is shown, commented out.
+    expect(read('deploy/kubernetes/daemonset.yaml')).toMatch(/^ *# *- name: docker-sock$/m);
     // Every hostPath is mounted read-only.
     for (const v of volumes.filter((v) => v.hostPath)) {
       expect(mounts.find((m) => m.name === v.name)?.readOnly, v.name).toBe(true);
@@ -248,7 +251,7 @@ describe('otel-config/collector.yaml', () => {
   it('sends logs to Loki over OTLP/HTTP and serves metrics under the agent\'s own names', () => {
     const logsExporter = cfg.service.pipelines.logs.exporters[0] as string;
     expect(logsExporter.split('/')[0]).toBe('otlp_http');
-    expect(cfg.exporters[logsExporter].endpoint).toBe('http://loki:3100/otlp');
+    expect(cfg.exporters[logsExporter].endpoint).toBe('${env:LOKI_OTLP_ENDPOINT:-http://loki:3100/otlp}');
     expect(cfg.service.pipelines.metrics.exporters).toEqual(['prometheus']);
     expect(cfg.exporters.prometheus).toMatchObject({
       endpoint: '0.0.0.0:8889',
@@ -258,7 +261,8 @@ describe('otel-config/collector.yaml', () => {
     expect(cfg.exporters).not.toHaveProperty('debug');
     // Process-tree traces to Tempo over OTLP/gRPC (otlp_grpc: the 0.144 name of the otlp exporter).
     expect(cfg.service.pipelines.traces.exporters).toEqual(['otlp_grpc/tempo']);
-    expect(cfg.exporters['otlp_grpc/tempo'].endpoint).toBe('tempo:4317');
+    expect(cfg.exporters['otlp_grpc/tempo'].endpoint).toBe('${env:TEMPO_OTLP_ENDPOINT:-tempo:4317}');
+    expect(cfg.service.extensions).toEqual(['health_check']);
     expect(read('otel-config/collector.yaml')).toMatch(/^ *# *debug:/m);
   });
 });
