@@ -283,3 +283,62 @@ describe('otel-config/prometheus.yml', () => {
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
 });
+
+describe('deploy/install.sh', () => {
+  const BUILT_PACKAGE = ['dist/src/main.js', 'bpf/build'].every((p) => existsSync(path(p)));
+  const NOT_BUILT_PACKAGE = 'package not built: run "npm run build" first (npm test builds before testing)';
+  let root = '';
+  const installed = (p: string) => join(root, p);
+  const install = (ctx: Parameters<typeof requireOrSkip>[0]) => {
+    requireOrSkip(ctx, !BUILT_PACKAGE && NOT_BUILT_PACKAGE);
+    if (root) return;
+    root = tempDir();
+    const r = spawnSync('sh', [path('deploy/install.sh'), '--root', root], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+  };
+
+  it('lays out /opt/contguard, /etc/contguard and the unit under a root, and the installed agent runs', (ctx) => {
+    install(ctx);
+    for (const p of ['opt/contguard/bin/contguard', 'opt/contguard/dist/src/main.js', 'opt/contguard/bpf/build', 'opt/contguard/node_modules/yaml/package.json', 'etc/contguard/contguard.yaml', 'etc/systemd/system/contguard.service']) {
+      expect(existsSync(installed(p)), p).toBe(true);
+    }
+    expect(readFileSync(installed('etc/systemd/system/contguard.service'), 'utf8')).toBe(read('deploy/contguard.service'));
+    expect(loadConfigFile(installed('etc/contguard/contguard.yaml'))).toEqual(DEFAULT_CONFIG);
+    // What ExecStart names exists in the layout, and the copied package runs from there.
+    const exec = unitDirectives(read('deploy/contguard.service')).get('ExecStart')?.[0] ?? '';
+    const [, , bin, , , config] = exec.split(/\s+/);
+    expect([bin, config]).toEqual(['/opt/contguard/bin/contguard', '/etc/contguard/contguard.yaml']);
+    expect(existsSync(installed(bin!.slice(1))) && existsSync(installed(config!.slice(1)))).toBe(true);
+    const v = spawnSync(process.execPath, [installed('opt/contguard/bin/contguard'), '--version'], { encoding: 'utf8', timeout: 30_000 });
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stdout.trim()).toMatch(/\d+\.\d+\.\d+/);
+  }, 180_000);
+
+  it('keeps an existing config, and rejects a bad argument with one line and exit 2', (ctx) => {
+    install(ctx);
+    writeFileSync(installed('etc/contguard/contguard.yaml'), 'log_level: debug\n');
+    const again = spawnSync('sh', [path('deploy/install.sh'), '--root', root], { encoding: 'utf8', timeout: 120_000 });
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(installed('etc/contguard/contguard.yaml'), 'utf8')).toBe('log_level: debug\n');
+    const bad = spawnSync('sh', [path('deploy/install.sh'), '--bogus'], { encoding: 'utf8', timeout: 10_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^install\.sh: unknown argument: --bogus\n/);
+  }, 240_000);
+
+  it('installs a unit systemd-analyze verify accepts, with the exposure score README reports', (ctx) => {
+    install(ctx);
+    const tool = which('systemd-analyze');
+    requireOrSkip(ctx, !tool && 'systemd-analyze not installed (apt-get install systemd)');
+    // verify checks the unit's syntax, its directives and that ExecStart's program (/usr/bin/env)
+    // exists on this host; not the User, nor the node it finds (the test above ran the package).
+    const unitFile = installed('etc/systemd/system/contguard.service');
+    const r = spawnSync(tool!, ['verify', '--man=no', unitFile], { encoding: 'utf8', timeout: 60_000 });
+    const complaints = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('contguard.service'));
+    expect({ status: r.status, complaints }).toEqual({ status: 0, complaints: [] });
+    const s = spawnSync(tool!, ['security', '--offline=true', unitFile], { encoding: 'utf8', timeout: 60_000 });
+    const score = /Overall exposure level for contguard\.service: (\d+\.\d+) (\w+)/.exec(s.stdout);
+    expect(score, s.stdout + s.stderr).not.toBeNull();
+    expect(Number(score![1])).toBeLessThan(4);
+    expect(read('README.md')).toContain(`\`systemd-analyze security\` exposure score of deploy/contguard.service is **${score![1]} ${score![2]}**`);
+  }, 180_000);
+});
