@@ -175,7 +175,15 @@ async function runNode(opts) {
   const { createMetrics, OtlpLogSink, agentResource } = await import(dist('telemetry/otel.js'));
   const { TraceOutput } = await import(dist('telemetry/traces.js'));
   const { resourceFromAttributes } = await import('@opentelemetry/resources');
-  const { SpanKind, SpanStatusCode, TraceFlags } = await import('@opentelemetry/api');
+  const { SpanKind, SpanStatusCode, TraceFlags, diag, DiagLogLevel } = await import('@opentelemetry/api');
+  // Failed exports make the byte counts meaningless: count what the SDK reports, keep the first.
+  let exportErrors = 0;
+  let firstError = '';
+  const onError = (...args) => {
+    exportErrors += 1;
+    firstError ||= args.map(String).join(' ').split('\n')[0].slice(0, 200);
+  };
+  diag.setLogger({ error: onError, warn: onError, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   const { loadTelemetry } = await import(pathToFileURL(join(ROOT, 'scripts/gen-docs.mjs')).href);
   const version = 'sizing';
   const endpoint = opts.endpoint;
@@ -273,6 +281,7 @@ async function runNode(opts) {
   const cpu = process.cpuUsage(cpu0);
   const rss = process.memoryUsage.rss();
   const recWindow = records - rec0;
+  const errors0 = exportErrors;
   const spansWindow = spans - spans0;
   await ask('window-end');
   clearInterval(timer);
@@ -287,6 +296,8 @@ async function runNode(opts) {
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       rss,
       maxRss: process.resourceUsage().maxRSS * 1024,
+      exportErrors: errors0,
+      firstError,
     },
   });
   await Promise.allSettled([logs.shutdown(), traces.shutdown(), metrics.shutdown()]);
@@ -357,7 +368,7 @@ async function main() {
       gzip: { logs: delta('logs', 2), metrics: delta('metrics', 2), traces: delta('traces', 2) },
     };
     results.push(r);
-    console.error(`sizing: ${containers} containers measured`);
+    console.error(`sizing: ${containers} containers measured${r.exportErrors ? `; ${r.exportErrors} SDK export warnings, first: ${r.firstError}` : ''}`);
   }
   sink.send({ type: 'stop' });
 
@@ -370,8 +381,8 @@ async function main() {
   console.log(`\nPer node (export path only; metric export every ${intervalMs / 1000} s, ${seconds} s measured, 2-core VM):\n`);
   console.log(
     table(
-      ['containers', 'series', 'log records/s', 'spans/s', 'OTLP KiB/s', 'logs', 'metrics', 'traces', 'gzip KiB/s', 'agent CPU %', 'RSS MiB'],
-      per.map((p) => [fmt(p.containers), fmt(p.series), fmt(p.recPerS, 0), fmt(p.spansPerS, 0), fmt(p.kibPerS, 1), fmt(p.logKibPerS, 1), fmt(p.metricKibPerS, 1), fmt(p.traceKibPerS, 1), fmt(p.gzKibPerS, 1), fmt(p.cpuPct, 1), fmt(mib(p.rss), 0)]),
+      ['containers', 'series', 'log records/s', 'spans/s', 'OTLP KiB/s', 'logs', 'metrics', 'traces', 'gzip KiB/s', 'agent CPU %', 'RSS MiB', 'export warnings'],
+      per.map((p) => [fmt(p.containers), fmt(p.series), fmt(p.recPerS, 0), fmt(p.spansPerS, 0), fmt(p.kibPerS, 1), fmt(p.logKibPerS, 1), fmt(p.metricKibPerS, 1), fmt(p.traceKibPerS, 1), fmt(p.gzKibPerS, 1), fmt(p.cpuPct, 1), fmt(mib(p.rss), 0), fmt(p.exportErrors)]),
     ),
   );
   for (const p of per) {
