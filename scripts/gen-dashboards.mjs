@@ -302,11 +302,11 @@ const connections = dashboard({
     {
       h: 16,
       cells: [
-        [24, nodeGraph('Connections between containers', 'Nodes are containers; an edge is the connections a client container made to a peer over the time range (network_io_direction="transmit").', [
-          instant(`sum by (id) (label_replace(${EDGE_SRC}, "id", "$1", "container_name", "(.*)")) or sum by (id) (label_replace(${EDGE_SRC}, "id", "$1", "contguard_network_peer", "(.*)"))`),
+        [24, nodeGraph('Connections between containers', 'An edge is the connections a client container made to a peer over the time range (network_io_direction="transmit"); Grafana makes the nodes from the edges, each showing the connections it received.', [
           instant(`label_join(${EDGE_SRC}, "id", "->", "container_name", "contguard_network_peer")`),
         ], [
-          { id: 'organize', options: { excludeByName: { Time: true }, renameByName: { 'Value #A': 'mainstat', 'Value #B': 'mainstat', container_name: 'source', contguard_network_peer: 'target' } } },
+          // The node graph reads an edges frame by its field names: id, source, target, mainstat.
+          { id: 'organize', options: { excludeByName: { Time: true }, renameByName: { Value: 'mainstat', 'Value #A': 'mainstat', container_name: 'source', contguard_network_peer: 'target' } } },
         ])],
       ],
     },
