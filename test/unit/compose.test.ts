@@ -135,6 +135,22 @@ describe('deploy/compose', () => {
     expect(existsSync(join(REPO_ROOT, 'grafana', home.slice(provider.options.path.length + 1))), home).toBe(true);
   });
 
+  it('builds the agent image from what a built checkout holds (deploy/Dockerfile, not built here)', () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8');
+    // The final stage copies these from the build stage's /src: each is in a built checkout.
+    const copied = [...dockerfile.matchAll(/^COPY --from=build \/src\/(\S+) /gm)].map((m) => m[1] ?? '');
+    expect(copied.sort()).toEqual(['bin', 'bpf/build', 'dist', 'node_modules', 'package.json']);
+    expect(dockerfile).toMatch(/^RUN npm run build && npm prune --omit=dev$/m);
+    expect(dockerfile).toMatch(/libbpf1/);
+    // The image starts bin/contguard; compose's command is its arguments.
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/opt\/contguard\/bin\/contguard"\]$/m);
+    const compose = yaml('deploy/compose/docker-compose.yml');
+    expect(compose.services.contguard.command.slice(0, 3)).toEqual(['run', '--config', '/etc/contguard/contguard.yaml']);
+    // The build context leaves out what the image builds itself.
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'bpf/build']));
+  });
+
   it('has a Prometheus config promtool accepts, with the alert rules', (ctx) => {
     requireOrSkip(ctx, !promtool && 'promtool not installed (apt-get install prometheus)');
     // The rule file sits next to prometheus.yml in the container: the same here.

@@ -93,7 +93,7 @@ describe('deploy/kubernetes', () => {
     expect(ports.get(otlpPort.targetPort)).toBe(4317);
     // The config is the shipped file, mounted where --config points.
     const cm = get('ConfigMap', 'contguard-collector-config')!;
-    expect(cm.data['collector.yaml']).toBe(read('otel-config/collector.yaml'));
+    expect(cm.data['collector.yaml'] === read('otel-config/collector.yaml'), 'the ConfigMap holds otel-config/collector.yaml verbatim (indented 4 under `collector.yaml: |`)').toBe(true);
     const configArg = (c.args as string[]).find((a) => a.startsWith('--config='))!.slice('--config='.length);
     const mount = c.volumeMounts.find((m: { mountPath: string }) => configArg.startsWith(`${m.mountPath}/`));
     expect(gw.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name).configMap.name).toBe(cm.metadata.name);
