@@ -348,6 +348,23 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       for (const l of loaded) result.observe(1, { sensor: l.sensor.name, 'contguard.sensor.variant': l.variant ?? '' });
       for (const name of unavailable) result.observe(0, { sensor: name, 'contguard.sensor.variant': '' });
     });
+  // The agent's own cost, for the agent-health dashboard and sizing (semconv process.* metrics).
+  metrics.meter
+    .createObservableCounter('process.cpu.time', {
+      unit: 's',
+      description: 'CPU time the agent process used, by cpu.mode (user, system): process.cpuUsage().',
+    })
+    .addCallback((result) => {
+      const { user, system } = process.cpuUsage();
+      result.observe(user / 1e6, { 'cpu.mode': 'user' });
+      result.observe(system / 1e6, { 'cpu.mode': 'system' });
+    });
+  metrics.meter
+    .createObservableUpDownCounter('process.memory.usage', {
+      unit: 'By',
+      description: 'Resident set size of the agent process: process.memoryUsage.rss().',
+    })
+    .addCallback((result) => result.observe(process.memoryUsage.rss()));
   // Periodic work, declared by sensors (map reads) and the registry (reconciliation).
   const every = (name: string, ms: number, run: () => void) => {
     const t = setInterval(() => {

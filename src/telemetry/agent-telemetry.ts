@@ -38,6 +38,20 @@ export const agentTelemetry: TelemetrySpec = {
       description: 'Whether each enabled sensor runs (1) or this kernel could not load or attach it (0).',
       attributes: ['sensor', 'contguard.sensor.variant'],
     },
+    {
+      name: 'process.cpu.time',
+      instrument: 'counter',
+      unit: 's',
+      description: 'CPU time the agent process used, by cpu.mode (user, system): process.cpuUsage().',
+      attributes: ['cpu.mode'],
+    },
+    {
+      name: 'process.memory.usage',
+      instrument: 'updowncounter',
+      unit: 'By',
+      description: 'Resident set size of the agent process: process.memoryUsage.rss().',
+      attributes: [],
+    },
   ],
   events: [],
 };

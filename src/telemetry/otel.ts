@@ -195,6 +195,8 @@ export class OtlpLogSink implements EventSink {
     exporter: ConstructorParameters<typeof BatchLogRecordProcessor>[0]['exporter'] = new OTLPLogExporter({
       url: endpoint,
       metadata: grpcMetadata(headers),
+      // otel.sdk.exporter.log.exported{error.type}: records whose export failed (src/telemetry/sdk-telemetry.ts).
+      selfObsMeterProvider: metrics,
     }),
   ) {
     this.provider = new LoggerProvider({

@@ -159,4 +159,33 @@ describe.skipIf(!hasPrometheus() && !underCi())('Prometheus scrape (real prometh
     expect(memory).toBeGreaterThan(20e6); // the tmpfs fill
     expect(within(memory, file.memory, 0.1), `memory ${memory} vs file ${file.memory}`).toBe(true);
   });
+
+  it("stores the agent's own CPU time by mode and RSS, close to what /proc says of its process", async () => {
+    const procReading = () => {
+      // /proc/<pid>/stat: utime and stime are fields 14 and 15, in clock ticks (100/s); after the comm's ')'.
+      const stat = readFileSync(`/proc/${agent.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))?.[1]);
+      return { cpu: (Number(fields[11]) + Number(fields[12])) / 100, rss: rssKb * 1024 };
+    };
+    let cpu: Awaited<ReturnType<typeof query>> = [];
+    let rss = NaN;
+    let proc = procReading();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      cpu = await query(promPort, 'process_cpu_time_total{job="contguard"}').catch(() => []);
+      rss = Number((await query(promPort, 'process_memory_usage{job="contguard"}').catch(() => []))[0]?.value[1] ?? NaN);
+      proc = procReading();
+      if (cpu.length === 2 && within(rss, proc.rss, 0.3)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const total = cpu.reduce((sum, r) => sum + Number(r.value[1]), 0);
+    measured.push(`agent cpu: PromQL ${total} s, /proc ${proc.cpu} s; rss: PromQL ${rss} B, /proc ${proc.rss} B`);
+    expect(cpu.map((r) => r.metric.cpu_mode).sort()).toEqual(['system', 'user']);
+    // Scraped earlier than /proc was read: at most what /proc says now, and not far behind it.
+    expect(total).toBeGreaterThan(0.1);
+    expect(total).toBeLessThanOrEqual(proc.cpu + 0.05);
+    expect(total).toBeGreaterThan(proc.cpu * 0.5);
+    expect(within(rss, proc.rss, 0.3), `rss ${rss} vs /proc ${proc.rss}`).toBe(true);
+  });
 });

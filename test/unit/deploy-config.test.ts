@@ -15,14 +15,11 @@ import { requireOrSkip } from '../support/require.js';
 import { DEFAULT_CONFIG, loadConfigFile, parseConfig } from '../../src/config.js';
 import { parseCli } from '../../src/cli/args.js';
 import { METRIC_CONTAINER_KEYS } from '../../src/telemetry/container-attributes.js';
-import type { MetricSpec, TelemetrySpec } from '../../src/sensors/sensor.js';
+import { K8S_KEYS } from '../support/telemetry-model.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const path = (p: string) => join(ROOT, p);
 const read = (p: string) => readFileSync(path(p), 'utf8');
-const BUILT =
-  existsSync(path('dist/src/sensors/all.js')) && existsSync(path('dist/src/telemetry/agent-telemetry.js'));
-const NOT_BUILT = 'dist/ missing: run "npm run build:ts" first (npm test builds before testing)';
 
 /** First directory on PATH holding `name`, or null. */
 function which(name: string): string | null {
@@ -167,13 +164,13 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     const m = mountOf(dirname(opts.config!));
     expect(m?.readOnly).toBe(true);
     expect(volumeOf(m?.name)?.configMap?.name).toBe(cm?.metadata.name);
-    // Scraped on the pod IP at the annotated port.
+    // Metrics go through the gateway: no scrape annotations (every series would be stored
+    // twice); the pod-IP endpoint serves the liveness probe.
     expect(cfg.outputs.prometheus.host).toBe('0.0.0.0');
-    const ann = ds?.spec.template.metadata.annotations;
-    expect(ann['prometheus.io/scrape']).toBe('true');
-    expect(Number(ann['prometheus.io/port'])).toBe(cfg.outputs.prometheus.port);
-    expect(ann['prometheus.io/path']).toBe(cfg.outputs.prometheus.path);
+    expect(ds?.spec.template.metadata.annotations).toBeUndefined();
     expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toContain(cfg.outputs.prometheus.port);
+    expect(c.livenessProbe.httpGet.path).toBe(cfg.outputs.prometheus.path);
+    expect(cfg.outputs.otlp).toMatchObject({ endpoint: null, logs: true, metrics: true, traces: true });
     // No writable log dir on a read-only root: JSON lines stay off unless one is mounted.
     if (cfg.outputs.jsonl.enabled) expect(mountOf(cfg.outputs.jsonl.dir)?.readOnly).not.toBe(true);
   });
@@ -195,19 +192,22 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     expect(sc.allowPrivilegeEscalation).toBe(false);
     expect(sc.readOnlyRootFilesystem).toBe(true);
     expect(sc.capabilities.drop).toEqual(['ALL']);
-    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
+    // README "Privileges": SYS_RESOURCE only on kernels < 5.11 (a comment says where to add it).
+    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE']);
     expect(pod.tolerations.map((t: { effect: string }) => t.effect).sort()).toEqual(['NoExecute', 'NoSchedule']);
   });
 
-  it('mounts the host paths it reads read-only, and the Docker socket', () => {
+  it('mounts the host paths it reads read-only, and no Docker socket unless asked', () => {
     for (const p of ['/sys/kernel/btf', '/sys/kernel/tracing', '/sys/fs/cgroup']) {
       const m = mountOf(p);
       expect(m?.readOnly, p).toBe(true);
       expect(volumeOf(m?.name)?.hostPath?.path, p).toBe(p);
     }
-    const sock = mountOf('/var/run/docker.sock');
-    expect(volumeOf(sock?.name)?.hostPath?.path).toBe('/var/run/docker.sock');
-    expect(read('deploy/kubernetes/daemonset.yaml')).toMatch(/Docker hosts only/);
+    expect(mountOf('/var/run/docker.sock')).toBeUndefined();
+    expect(volumes.some((v) => v.hostPath?.path === '/var/run/docker.sock')).toBe(false);
+    expect(parseConfig(cm?.data['contguard.yaml'], 'ConfigMap').docker.enabled).toBe(false);
+    // How to add it is shown, commented out.
+    expect(read('deploy/kubernetes/daemonset.yaml')).toMatch(/^ *# *- name: docker-sock$/m);
     // Every hostPath is mounted read-only.
     for (const v of volumes.filter((v) => v.hostPath)) {
       expect(mounts.find((m) => m.name === v.name)?.readOnly, v.name).toBe(true);
@@ -240,8 +240,12 @@ describe('otel-config/collector.yaml', () => {
 
   it('takes OTLP/gRPC on 4317 and regroups logs by the container keys the agent sets', () => {
     expect(cfg.receivers.otlp.protocols.grpc.endpoint).toBe('0.0.0.0:4317');
-    expect(cfg.processors.groupbyattrs.keys).toEqual([...METRIC_CONTAINER_KEYS]);
-    expect(cfg.service.pipelines.logs.processors).toEqual(['memory_limiter', 'groupbyattrs', 'batch']);
+    // One agent's metrics come in one request: 12 MiB at 1,000 containers (README "Sizing").
+    expect(cfg.receivers.otlp.protocols.grpc.max_recv_msg_size_mib).toBeGreaterThanOrEqual(16);
+    expect([...cfg.processors.groupbyattrs.keys].sort()).toEqual([...new Set([...METRIC_CONTAINER_KEYS, ...K8S_KEYS])].sort());
+    expect(cfg.service.pipelines.logs.processors).toEqual(['memory_limiter', 'transform/event_name', 'groupbyattrs', 'batch']);
+    // Loki keeps no OTLP EventName: the dashboards select events by this attribute.
+    expect(cfg.processors['transform/event_name'].log_statements).toEqual(['set(log.attributes["event.name"], log.event_name) where log.event_name != ""']);
     // On metrics it would move container.* to the Resource and off the Prometheus labels.
     expect(cfg.service.pipelines.metrics.processors).not.toContain('groupbyattrs');
   });
@@ -249,7 +253,7 @@ describe('otel-config/collector.yaml', () => {
   it('sends logs to Loki over OTLP/HTTP and serves metrics under the agent\'s own names', () => {
     const logsExporter = cfg.service.pipelines.logs.exporters[0] as string;
     expect(logsExporter.split('/')[0]).toBe('otlp_http');
-    expect(cfg.exporters[logsExporter].endpoint).toBe('http://loki:3100/otlp');
+    expect(cfg.exporters[logsExporter].endpoint).toBe('${env:LOKI_OTLP_ENDPOINT:-http://loki:3100/otlp}');
     expect(cfg.service.pipelines.metrics.exporters).toEqual(['prometheus']);
     expect(cfg.exporters.prometheus).toMatchObject({
       endpoint: '0.0.0.0:8889',
@@ -259,7 +263,8 @@ describe('otel-config/collector.yaml', () => {
     expect(cfg.exporters).not.toHaveProperty('debug');
     // Process-tree traces to Tempo over OTLP/gRPC (otlp_grpc: the 0.144 name of the otlp exporter).
     expect(cfg.service.pipelines.traces.exporters).toEqual(['otlp_grpc/tempo']);
-    expect(cfg.exporters['otlp_grpc/tempo'].endpoint).toBe('tempo:4317');
+    expect(cfg.exporters['otlp_grpc/tempo'].endpoint).toBe('${env:TEMPO_OTLP_ENDPOINT:-tempo:4317}');
+    expect(cfg.service.extensions).toEqual(['health_check']);
     expect(read('otel-config/collector.yaml')).toMatch(/^ *# *debug:/m);
   });
 });
@@ -281,117 +286,61 @@ describe('otel-config/prometheus.yml', () => {
   });
 });
 
-interface Target {
-  refId: string;
-  expr: string;
-  datasource: { type: string; uid: string };
-}
-interface Panel {
-  id: number;
-  type: string;
-  title: string;
-  gridPos: { x: number; y: number; w: number; h: number };
-  datasource: { type: string; uid: string };
-  targets: Target[];
-}
+describe('deploy/install.sh', () => {
+  const BUILT_PACKAGE = ['dist/src/main.js', 'bpf/build'].every((p) => existsSync(path(p)));
+  const NOT_BUILT_PACKAGE = 'package not built: run "npm run build" first (npm test builds before testing)';
+  let root = '';
+  const installed = (p: string) => join(root, p);
+  const install = (ctx: Parameters<typeof requireOrSkip>[0]) => {
+    requireOrSkip(ctx, !BUILT_PACKAGE && NOT_BUILT_PACKAGE);
+    if (root) return;
+    root = tempDir();
+    const r = spawnSync('sh', [path('deploy/install.sh'), '--root', root], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+  };
 
-/** What scripts/gen-docs.mjs exports that these tests use. */
-interface GenDocs {
-  loadTelemetry(): Promise<Array<{ source: string; telemetry: TelemetrySpec }>>;
-  prometheusSeries(metric: MetricSpec): string[];
-  prometheusLabel(name: string): string;
-}
-
-/** Replaces Grafana's variables so the expression is plain PromQL. */
-function expandGrafanaVars(expr: string): string {
-  return expr.replace(/\$__rate_interval|\$__interval/g, '1m').replace(/\$__range/g, '1h').replace(/\$\{?container_name\}?/g, '.*');
-}
-
-/** Label names an expression groups by or matches on. */
-function labelsUsed(expr: string): string[] {
-  const out: string[] = [];
-  for (const m of expr.matchAll(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g)) {
-    out.push(...(m[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
-  }
-  for (const m of expr.matchAll(/\{([^}]*)\}/g)) {
-    for (const l of (m[1] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) out.push(l[1] ?? '');
-  }
-  return out;
-}
-
-describe('grafana/contguard-dashboard.json', () => {
-  const dash = JSON.parse(read('grafana/contguard-dashboard.json'));
-  const panels = dash.panels as Panel[];
-  const PROM = '${DS_PROMETHEUS}';
-  const LOKI = '${DS_LOKI}';
-  const promTargets = panels.flatMap((p) => p.targets.filter((t) => t.datasource.uid === PROM));
-  const lokiTargets = panels.flatMap((p) => p.targets.filter((t) => t.datasource.uid === LOKI));
-  const variable = (name: string) => dash.templating.list.find((v: { name: string }) => v.name === name);
-
-  it('is a Grafana dashboard with datasource variables and unique panel ids', () => {
-    expect(dash.schemaVersion).toBeGreaterThanOrEqual(36);
-    expect(dash.schemaVersion).toBeLessThanOrEqual(41);
-    expect(dash.uid).toBe('contguard');
-    expect(variable('DS_PROMETHEUS')).toMatchObject({ type: 'datasource', query: 'prometheus' });
-    expect(variable('DS_LOKI')).toMatchObject({ type: 'datasource', query: 'loki' });
-    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
-    for (const p of panels) {
-      expect([PROM, LOKI], p.title).toContain(p.datasource.uid);
-      expect(p.targets.length, p.title).toBeGreaterThan(0);
-      for (const t of p.targets) expect(t.datasource, `${p.title} ${t.refId}`).toEqual(p.datasource);
-      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+  it('lays out /opt/contguard, /etc/contguard and the unit under a root, and the installed agent runs', (ctx) => {
+    install(ctx);
+    for (const p of ['opt/contguard/bin/contguard', 'opt/contguard/dist/src/main.js', 'opt/contguard/bpf/build', 'opt/contguard/node_modules/yaml/package.json', 'etc/contguard/contguard.yaml', 'etc/systemd/system/contguard.service']) {
+      expect(existsSync(installed(p)), p).toBe(true);
     }
-  });
+    expect(readFileSync(installed('etc/systemd/system/contguard.service'), 'utf8')).toBe(read('deploy/contguard.service'));
+    expect(loadConfigFile(installed('etc/contguard/contguard.yaml'))).toEqual(DEFAULT_CONFIG);
+    // What ExecStart names exists in the layout, and the copied package runs from there.
+    const exec = unitDirectives(read('deploy/contguard.service')).get('ExecStart')?.[0] ?? '';
+    const [, , bin, , , config] = exec.split(/\s+/);
+    expect([bin, config]).toEqual(['/opt/contguard/bin/contguard', '/etc/contguard/contguard.yaml']);
+    expect(existsSync(installed(bin!.slice(1))) && existsSync(installed(config!.slice(1)))).toBe(true);
+    const v = spawnSync(process.execPath, [installed('opt/contguard/bin/contguard'), '--version'], { encoding: 'utf8', timeout: 30_000 });
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stdout.trim()).toMatch(/\d+\.\d+\.\d+/);
+  }, 180_000);
 
-  it('has a container_name variable from the exec counter and the required panels', () => {
-    const v = variable('container_name');
-    expect(v.datasource.uid).toBe(PROM);
-    expect(v.definition).toBe('label_values(contguard_process_execs_total, container_name)');
-    expect(v.query.query ?? v.query).toBe(v.definition);
-    const exprs = promTargets.map((t) => t.expr);
-    expect(exprs).toContain('sum by (container_name) (rate(contguard_process_execs_total{container_name=~"$container_name"}[5m]))');
-    expect(exprs.some((e) => e.includes('contguard_events_lost_total'))).toBe(true);
-    expect(panels.find((p) => p.type === 'logs')?.targets[0]?.expr).toBe('{service_name="contguard"} | container_name=~"$container_name"');
-    for (const t of lokiTargets) expect(t.expr).toMatch(/^\{service_name="contguard"\}/);
-  });
+  it('keeps an existing config, and rejects a bad argument with one line and exit 2', (ctx) => {
+    install(ctx);
+    writeFileSync(installed('etc/contguard/contguard.yaml'), 'log_level: debug\n');
+    const again = spawnSync('sh', [path('deploy/install.sh'), '--root', root], { encoding: 'utf8', timeout: 120_000 });
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(installed('etc/contguard/contguard.yaml'), 'utf8')).toBe('log_level: debug\n');
+    const bad = spawnSync('sh', [path('deploy/install.sh'), '--bogus'], { encoding: 'utf8', timeout: 10_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^install\.sh: unknown argument: --bogus\n/);
+  }, 240_000);
 
-  it('queries only metrics and labels the agent exports', async (ctx) => {
-    requireOrSkip(ctx, !BUILT && NOT_BUILT);
-    const g = (await import(path('scripts/gen-docs.mjs'))) as GenDocs;
-    const labelsOf = new Map<string, Set<string>>();
-    for (const { telemetry } of await g.loadTelemetry()) {
-      for (const m of telemetry.metrics) {
-        const labels = new Set(['job', 'instance', 'otel_scope_name', 'otel_scope_version', ...m.attributes.map(g.prometheusLabel)]);
-        for (const s of g.prometheusSeries(m)) labelsOf.set(s, labels);
-      }
-    }
-    expect([...labelsOf.keys()]).toEqual(expect.arrayContaining(['contguard_process_execs_total', 'contguard_events_lost_total']));
-    const queries = [...promTargets.map((t) => t.expr), variable('container_name').definition as string];
-    for (const expr of queries) {
-      const metrics = [...expr.matchAll(/\bcontguard_[a-zA-Z0-9_]+/g)].map((m) => m[0]);
-      expect(metrics.length, expr).toBeGreaterThan(0);
-      for (const name of metrics) expect([...labelsOf.keys()], `${name} in ${expr}`).toContain(name);
-      const allowed = new Set(metrics.flatMap((n) => [...(labelsOf.get(n) ?? [])]));
-      const used = [...labelsUsed(expr), ...[...expr.matchAll(/label_values\([^,]+,\s*([a-zA-Z_][a-zA-Z0-9_]*)\)/g)].map((m) => m[1] ?? '')];
-      for (const l of used) expect([...allowed], `label ${l} in ${expr}`).toContain(l);
-    }
-  });
-
-  it('has PromQL that promtool parses', (ctx) => {
-    const tool = which('promtool');
-    requireOrSkip(ctx, !tool && 'promtool not installed (apt-get install prometheus)');
-    // promtool parses PromQL only inside rule files: one recording rule per query.
-    const rules = {
-      groups: [
-        {
-          name: 'dashboard',
-          rules: promTargets.map((t, i) => ({ record: `contguard:dashboard_query_${i}`, expr: expandGrafanaVars(t.expr) })),
-        },
-      ],
-    };
-    const file = join(tempDir(), 'rules.yml');
-    writeFileSync(file, YAML.stringify(rules));
-    const r = spawnSync(tool!, ['check', 'rules', file], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-  });
+  it('installs a unit systemd-analyze verify accepts, with the exposure score README reports', (ctx) => {
+    install(ctx);
+    const tool = which('systemd-analyze');
+    requireOrSkip(ctx, !tool && 'systemd-analyze not installed (apt-get install systemd)');
+    // verify checks the unit's syntax, its directives and that ExecStart's program (/usr/bin/env)
+    // exists on this host; not the User, nor the node it finds (the test above ran the package).
+    const unitFile = installed('etc/systemd/system/contguard.service');
+    const r = spawnSync(tool!, ['verify', '--man=no', unitFile], { encoding: 'utf8', timeout: 60_000 });
+    const complaints = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('contguard.service'));
+    expect({ status: r.status, complaints }).toEqual({ status: 0, complaints: [] });
+    const s = spawnSync(tool!, ['security', '--offline=true', unitFile], { encoding: 'utf8', timeout: 60_000 });
+    const score = /Overall exposure level for contguard\.service: (\d+\.\d+) (\w+)/.exec(s.stdout);
+    expect(score, s.stdout + s.stderr).not.toBeNull();
+    expect(Number(score![1])).toBeLessThan(4);
+    expect(read('README.md')).toContain(`\`systemd-analyze security\` exposure score of deploy/contguard.service is **${score![1]} ${score![2]}**`);
+  }, 180_000);
 });
