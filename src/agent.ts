@@ -380,7 +380,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   every('registry reconciliation', cfg.registry.reconcile_interval_ms, () => registry.reconcile());
   if (resources) every('resource reads', cfg.resources.interval_ms, () => void resources.tick());
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
-  poller.start();
+  poller.start(cfg.ring_drain_interval_ms);
   logger.info(`ring buffers: ${poller.kind} consumer (${ringOwners.length} rings)`);
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
   if (opts.readyFile) writeFileSync(opts.readyFile, `${process.pid}\n`);

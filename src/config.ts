@@ -110,6 +110,9 @@ const configSchema = z.strictObject({
   // JavaScript, no FFI call per record (x86_64 only: it relies on x86 load ordering); libbpf
   // calls ring_buffer__consume with a callback per record; auto is mmap on x86_64, else libbpf.
   ring_consumer: oneOf(['auto', 'mmap', 'libbpf'] as const, 'auto'),
+  // How often the rings are drained when the kernel did not wake the agent (it does once a ring
+  // is 1/8 full): the longest a record waits in a quiet ring. Fewer drains, less CPU per record.
+  ring_drain_interval_ms: intRange(1, 1000, 10),
   // The in-kernel container registry every sensor filters with (bpf/registry.bpf.c).
   registry: section({
     // auto: tp_btf + task local storage where the kernel has them, else raw_tracepoint + cgroup index.

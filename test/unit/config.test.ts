@@ -33,6 +33,7 @@ log_level: debug
 include_host: true
 cgroup_mode: v2
 ring_consumer: libbpf
+ring_drain_interval_ms: 50
 docker:
   socket: /run/docker.sock
   enabled: false
@@ -78,6 +79,7 @@ describe('defaults', () => {
       include_host: false,
       cgroup_mode: 'auto',
       ring_consumer: 'auto',
+      ring_drain_interval_ms: 10,
       registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000 },
       docker: { socket: '/var/run/docker.sock', enabled: true, metadata_wait_ms: 1500 },
       outputs: {
@@ -139,6 +141,7 @@ describe('valid config', () => {
       include_host: true,
       cgroup_mode: 'v2',
       ring_consumer: 'libbpf',
+      ring_drain_interval_ms: 50,
       registry: { hook: 'raw_tracepoint', max_containers: 4096, reconcile_interval_ms: 1000 },
       docker: { socket: '/run/docker.sock', enabled: false, metadata_wait_ms: 0 },
       outputs: {
