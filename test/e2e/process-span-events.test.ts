@@ -9,11 +9,12 @@
  * the run traced although sample_ratio is 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readJsonLines, startAgent, type AgentHandle } from '../support/agent-process.js';
-import { docker, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
+import { docker, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 import { startOtlpReceiver, type FlatLog, type FlatSpan, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const args = (s: FlatSpan) => (s.attributes['process.command_args'] as string[] | undefined) ?? [];
@@ -95,8 +96,9 @@ describe('process spans: file opens, connections and policy violations as span e
     return s!;
   };
   const logsOf = (event: string) => rx.logs.filter((l) => l.eventName === event && l.attributes['container.name'] === workload);
-  const lineOf = (log: FlatLog) =>
-    readJsonLines(agent.logDir).find((r) => r.event === log.eventName && r.attributes['container.name'] === workload && r.body === log.body);
+  const lineOfIn = (container: string, log: FlatLog) =>
+    readJsonLines(agent.logDir).find((r) => r.event === log.eventName && r.attributes['container.name'] === container && r.body === log.body);
+  const lineOf = (log: FlatLog) => lineOfIn(workload, log);
 
   it('traces the run though sample_ratio is 0: its policy violation (WARN) promoted it', () => {
     expect(root.name).toBe(`container ${workload}`);
@@ -169,5 +171,24 @@ describe('process spans: file opens, connections and policy violations as span e
     for (const l of opens) expect(l.spanId).toBe(cat4.spanId);
     // The agent sees every container on the host (other tests' too): the counter holds at least ours.
     await rx.waitForMetric((p) => p.name === 'contguard.process.span_events.dropped' && p.attributes.reason === 'span_limit' && p.value >= 2, 15_000);
+  });
+
+  it('gives io_uring records the span of the submitting program (the one its exec record names)', async () => {
+    // test/e2e/fixtures/uring-open.c: opens and reads a file through raw io_uring syscalls only.
+    const bin = join(mkdtempSync(join(tmpdir(), 'cg-spev-uring-')), 'uring-open');
+    execFileSync('clang', ['-static', '-O2', '-Wall', '-o', bin, join(REPO_ROOT, 'test/e2e/fixtures/uring-open.c')], { timeout: 60_000 });
+    const name = uniqueName('cg-spev-uring');
+    // Docker's default seccomp profile blocks io_uring_setup from Docker 25 on.
+    ids.push(await dockerRun(['--name', name, '--security-opt', 'seccomp=unconfined', '-v', `${bin}:/uring-open:ro`, TEST_IMAGE, '/uring-open', '/etc/hostname']));
+    expect(await waitForExit(name)).toBe(0);
+    const exec = await rx.waitForLog((l) => l.eventName === 'contguard.process.exec' && l.attributes['container.name'] === name, 15_000);
+    expect(exec.attributes['process.command_args']).toEqual(['/uring-open', '/etc/hostname']);
+    for (const event of ['contguard.io_uring.setup', 'contguard.io_uring.open']) {
+      const log = await rx.waitForLog((l) => l.eventName === event && l.attributes['container.name'] === name, 15_000);
+      expect(log.traceId, event).toMatch(/^[0-9a-f]{32}$/);
+      expect(log.traceId, event).toBe(exec.traceId);
+      expect(log.spanId, event).toBe(exec.spanId);
+      expect(lineOfIn(name, log)?.span_id, event).toBe(exec.spanId);
+    }
   });
 });
