@@ -603,6 +603,20 @@ describe('ProcessTracer: records of a process as events of its span', () => {
     expect(h.tracer.heldEvents).toBe(0);
   });
 
+  it('hands over at shutdown the spans still waiting for late records', async () => {
+    const h = harness({ lateEventGraceMs: 2000 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    h.tracer.onEvent(exec({ pid: 9, start: S, execId: 1n, at: S, comm: 'nc' }));
+    h.tracer.onEvent(exit({ pid: 9, start: S, execId: 1n, at: S + 10n * MS, comm: 'nc' }));
+    h.tracer.spanEvent(CG, { pid: 9, startNs: S, execId: 1n }, fileOpen('/x', S + 5n * MS));
+    h.setNow(S + 20n * MS);
+    h.tracer.flush();
+    expect(h.spans).toEqual([]);
+    h.tracer.shutdown();
+    expect(eventNames(one(h.spans, 'exec nc'))).toEqual(['file.open /x']);
+  });
+
   it('gives the exec\'d span what its process did between fork and exec (fork then exec is one span)', async () => {
     const h = harness();
     h.tracer.onContainerTracked(runEntry());

@@ -548,8 +548,13 @@ export class ProcessTracer {
     if (!p) return;
     this.pendingEvents.delete(image.key);
     this.pendingEventCount -= p.events.length;
-    image.events.push(...p.events);
-    image.droppedEvents += p.dropped;
+    // The fork image's events came first (fork then exec): the span keeps its limit.
+    const room = Math.max(0, this.maxEventsPerSpan - image.events.length);
+    const over = Math.max(0, p.events.length - room);
+    image.events.push(...(over ? p.events.slice(0, room) : p.events));
+    image.droppedEvents += p.dropped + over;
+    this.dropEvents('span_limit', over);
+    this.forgetEvents(over);
   }
 
   private expirePending(key: string, p: PendingEvents): void {
@@ -673,7 +678,7 @@ export class ProcessTracer {
       // A draft waits lateEventGraceMs after its end for span events still on their way.
       const waiting: Draft[] = [];
       for (const d of run.drafts) {
-        if (!closing && now - d.endNs < this.graceNs) {
+        if (!closing && !final && now - d.endNs < this.graceNs) {
           waiting.push(d);
           continue;
         }
