@@ -134,6 +134,8 @@ interface Image {
   /** Span events not yet in a built span (oldest first), and those over the per-span limit. */
   events: TimedEventAt[];
   droppedEvents: number;
+  /** The span id of one segment, computed once for the records that name it. */
+  idCache?: { segment: number; spanId: string };
 }
 
 /** A span event and its kernel time (to give each segment of a long image its own). */
@@ -616,11 +618,18 @@ export class ProcessTracer {
     const run = this.runs.get(cgroupId);
     const traceId = run?.state === 'ready' && run.container?.id === containerId ? run.traceId : containerTraceId(this.bootId, containerId, cgroupId);
     const sampled = run?.state === 'ready' ? run.sampled : runSampled(traceId, this.o.sampleRatio) || this.promotedIds.has(containerId);
-    return {
-      traceId,
-      spanId: imageSpanId(this.bootId, image, segmentAt(image.startNs, atNs, this.maxSpanNs)),
-      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-    };
+    const segment = segmentAt(image.startNs, atNs, this.maxSpanNs);
+    // Records of a known image reuse its span id (a hash per record costs more than the rest).
+    const key = run ? imageKey(image) : '';
+    const known = run?.images.get(key) ?? run?.ended.get(key);
+    let spanId: string;
+    if (known) {
+      if (known.idCache?.segment !== segment) known.idCache = { segment, spanId: imageSpanId(this.bootId, image, segment) };
+      spanId = known.idCache.spanId;
+    } else {
+      spanId = imageSpanId(this.bootId, image, segment);
+    }
+    return { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
   }
 
   /** A WARN record traces its container's run: what is held goes out, and all that follows. */
