@@ -603,6 +603,19 @@ describe('ProcessTracer: records of a process as events of its span', () => {
     expect(h.tracer.heldEvents).toBe(0);
   });
 
+  it('names the right segment\'s span for records of an open long-lived image (its span id computed once per segment)', async () => {
+    const h = harness({ maxSpanMs: 1000 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    const P = 40n * S;
+    const img = { pid: 61, startNs: P, execId: 1n };
+    h.tracer.onEvent(exec({ pid: 61, start: P, execId: 1n, at: P, comm: 'svc' }));
+    for (const at of [P + 10n * MS, P + 20n * MS, P + 1500n * MS, P + 10n * MS, P + 2500n * MS]) {
+      const seg = segmentAt(P, at, 1000n * MS);
+      expect(h.tracer.logContext(CID, CG, img, at).spanId, String(at - P)).toBe(imageSpanId(BOOT, img, seg));
+    }
+  });
+
   it('hands over at shutdown the spans still waiting for late records', async () => {
     const h = harness({ lateEventGraceMs: 2000 });
     h.tracer.onContainerTracked(runEntry());
