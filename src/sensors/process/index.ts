@@ -3,7 +3,9 @@
  * process sensor: each container run's process tree as one OpenTelemetry trace (exported by
  * OTLP: outputs.otlp.traces). The kernel reports forks, execs and exits of the containers'
  * workload processes (bpf/process.bpf.c); ProcessTracer (tracer.ts) builds the spans. The
- * exec sensor adds each image's path and argv, and stamps its records with the image's span.
+ * exec sensor adds each image's path and argv, and stamps its records with the image's span;
+ * the file_open, network and io_uring sensors stamp theirs with their process's span, and
+ * file opens, connections and policy violations become events of it (traces.processes).
  */
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';

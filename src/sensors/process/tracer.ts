@@ -13,8 +13,10 @@
  * its parent still links to it.
  *
  * Spans are built when their image ends (exit, the next exec, a max_span_ms boundary, the
- * container's removal) and handed over at the next flush (the sensor flushes every second),
- * so the exec sensor's details, which come through another ring, are there first.
+ * container's removal) and handed over at the first flush lateEventGraceMs after (the sensor
+ * flushes every second), so the exec sensor's details and the records of the process that
+ * become its span events (file opens, connections), which come through other rings and may
+ * wait for attribution, are there first. Span events are bounded per span and in all.
  */
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes as OtelAttributes, type HrTime, type Link } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
