@@ -46,6 +46,8 @@ export interface SpanEventIn {
   atNs: bigint;
   /** Record attributes (the OTLP escaping rule applies, as to span attributes). */
   attributes: Attributes;
+  /** The process's comm, for a span made from its records (one that began before the agent). */
+  comm?: string;
 }
 
 /** What the process sensor offers other producers of records, once it runs. */

@@ -714,6 +714,34 @@ describe('ProcessTracer: records of a process as events of its span', () => {
     expect(h.tracer.heldEvents).toBe(0);
   });
 
+  it('in a run it joined, makes the span of a process that began before the agent from its records', async () => {
+    const h = harness();
+    const entry = runEntry({ joinedRunning: true });
+    h.tracer.onContainerTracked(entry);
+    await settle();
+    const now0 = 100n * S; // the harness clock
+    const img = { pid: 40, startNs: 5n * S, execId: 3n };
+    h.tracer.spanEvent(CG, img, { ...fileOpen('/srv/www/index.html', now0 - 10n * S), comm: 'nginx' });
+    h.setNow(now0 + S);
+    h.tracer.flush();
+    expect(h.tracer.openSpans).toBe(0); // 1 s: its begin event may still be in the other ring
+    h.setNow(now0 + 2n * S);
+    h.tracer.flush();
+    expect(h.tracer.openSpans).toBe(1); // 2 s: no begin event is coming; the image is made
+    h.tracer.spanEvent(CG, img, { ...fileOpen('/srv/www/app.js', now0 + S), comm: 'nginx' });
+    h.tracer.onEvent(exit({ pid: 40, start: 5n * S, execId: 3n, at: now0 + 3n * S, comm: 'nginx', ppid: 12, exit: 0 }));
+    h.setNow(now0 + 4n * S);
+    h.tracer.flush();
+    const span = one(h.spans, 'process nginx');
+    expect(eventNames(span)).toEqual(['file.open /srv/www/index.html', 'file.open /srv/www/app.js']);
+    expect(span.attributes).toMatchObject({ 'contguard.process.start': 'unseen', 'process.parent_pid': 12, 'contguard.process.end': 'exit' });
+    // The same span the records named, and the one a span made at its exit alone would be.
+    expect(id(span)).toBe(h.tracer.logContext(CID, CG, img, now0).spanId);
+    expect(id(span)).toBe(imageSpanId(BOOT, img, 0));
+    expect(span.parentSpanContext?.spanId).toBe(containerRootSpanId(containerTraceId(BOOT, CID, CG)));
+    expect(h.eventsDropped).toEqual({});
+  });
+
   it('makes no span events with maxEventsPerSpan 0', async () => {
     const h = harness({ maxEventsPerSpan: 0 });
     h.tracer.onContainerTracked(runEntry());

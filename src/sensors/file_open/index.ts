@@ -257,7 +257,7 @@ export const fileOpenSensor: Sensor = {
         attributes: { ...(container?.attributes ?? {}), ...attributes },
         ...(image ? recordTraceFields(tracer, container!.id, e.key.cgroup_id, image, atNs, severity) : {}),
       });
-      if (image) tracer!.spanEvent(e.key.cgroup_id, image, { name: 'file.open', atNs, attributes: openSpanEventAttributes(attributes) });
+      if (image) tracer!.spanEvent(e.key.cgroup_id, image, { name: 'file.open', atNs, attributes: openSpanEventAttributes(attributes), comm: e.comm });
       opens.add(count, {
         ...metricAttributes(container?.attributes),
         'system.filesystem.type': e.fs_type || 'unknown',

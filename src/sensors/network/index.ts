@@ -216,7 +216,7 @@ export const networkSensor: Sensor = {
     const spanEvent = (container: ContainerInfo | null, e: NetworkEvent, name: string, attributes: Attributes) => {
       const tracer = container ? ctx.traces?.processes : null;
       const image = tracer ? ownerImage(e) : null;
-      if (image) tracer!.spanEvent(e.owner.cgroup_id, image, { name, atNs: e.timestamp_ns, attributes: networkSpanEventAttributes(attributes) });
+      if (image) tracer!.spanEvent(e.owner.cgroup_id, image, { name, atNs: e.timestamp_ns, attributes: networkSpanEventAttributes(attributes), comm: e.owner.comm });
     };
 
     /** `source`: the kernel event of the record's process (its span gets the violation too). */

@@ -113,6 +113,8 @@ const MAX_REMEMBERED = 4096;
 /** Span events waiting for their image (its process event comes through another ring), at most. */
 const MAX_PENDING_EVENTS = 4096;
 const PENDING_EVENTS_TTL_NS = 10_000_000_000n;
+/** In a run the agent joined, records whose image has no begin event after this began before the agent. */
+const PENDING_ADOPT_NS = 2_000_000_000n;
 export const DEFAULT_MAX_EVENTS_PER_SPAN = 128;
 export const DEFAULT_MAX_EVENTS_HELD = 262_144;
 
@@ -147,6 +149,10 @@ interface TimedEventAt {
 }
 
 interface PendingEvents {
+  cgroupId: bigint;
+  image: ImageId;
+  /** The process's name as the records give it (for a span made from them). */
+  comm: string;
   events: TimedEventAt[];
   dropped: number;
   sinceNs: bigint;
@@ -427,6 +433,11 @@ export class ProcessTracer {
     if (image) {
       run.images.delete(key);
       this.open--;
+      if (image.began === 'unseen') {
+        // Made from its records (adoptPending): the exit knows its parent and name.
+        image.ppid = e.ppid;
+        image.comm = e.comm;
+      }
     } else if (run.entry?.joinedRunning) {
       // Began before the agent followed it: its last segment only (an earlier agent may have
       // exported the others), from the process's start or the segment's boundary.
@@ -534,7 +545,7 @@ export class ProcessTracer {
       this.expirePending(oldKey, old);
     }
     if (!p) {
-      p = { events: [], dropped: 0, sinceNs: this.o.nowMono() };
+      p = { cgroupId, image, comm: ev.comm ?? '', events: [], dropped: 0, sinceNs: this.o.nowMono() };
       this.pendingEvents.set(key, p);
     }
     p.events.push(this.timedEvent(ev));
@@ -712,9 +723,39 @@ export class ProcessTracer {
       if (now - p.atNs < PENDING_EXEC_TTL_NS) break;
       this.pendingExec.delete(key);
     }
+    if (!final) this.adoptPending(now);
     for (const [key, p] of this.pendingEvents) {
       if (!final && now - p.sinceNs < PENDING_EVENTS_TTL_NS) break;
       this.expirePending(key, p);
+    }
+  }
+
+  /**
+   * Records of a process that began before the agent, in a run it joined, wait for a begin
+   * event that is not coming: its image is made from them, as its exit would make it (from its
+   * start or the segment's boundary, under the root), so they are its span's events.
+   */
+  private adoptPending(now: bigint): void {
+    for (const [key, p] of this.pendingEvents) {
+      if (now - p.sinceNs < PENDING_ADOPT_NS) break;
+      const run = this.runs.get(p.cgroupId);
+      if (!run || run.state === 'discard' || !run.entry?.joinedRunning || run.removedNs !== null || this.ignored.has(key)) continue;
+      const segment = segmentAt(p.image.startNs, p.events[0]?.atNs ?? now, this.maxSpanNs);
+      this.addImage(run, {
+        key,
+        id: p.image,
+        began: 'unseen',
+        beganNs: p.image.startNs + BigInt(segment) * this.maxSpanNs,
+        firstSegment: segment,
+        segment,
+        parentSpanId: null,
+        ppid: 0,
+        comm: p.comm,
+        exec: null,
+        hadChildren: false,
+        events: [],
+        droppedEvents: 0,
+      });
     }
   }
 
@@ -790,7 +831,7 @@ export class ProcessTracer {
       : [{ context: { traceId: run.traceId, spanId: imageSpanId(this.bootId, image.id, d.segment - 1), traceFlags: TraceFlags.SAMPLED }, attributes: { 'contguard.link': 'previous_segment' } }];
     const a: Attributes = {
       'process.pid': image.id.pid,
-      'process.parent_pid': image.ppid,
+      ...(image.ppid ? { 'process.parent_pid': image.ppid } : {}), // unknown for a span made from records alone
       'process.executable.name': image.comm,
       'contguard.process.start': image.began,
       'contguard.process.end': d.ended,
