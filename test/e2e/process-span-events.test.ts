@@ -6,7 +6,8 @@
  * Each program's span carries its file.open / network.connect / network.policy_violation /
  * network.failed events (at most max_events_per_span), the file_open and network records (OTLP
  * and JSON lines) carry that span's trace and span ids, and the policy violation (WARN) makes
- * the run traced although sample_ratio is 0.
+ * the run traced although sample_ratio is 0; io_uring records name their submitter's span; and
+ * in a container the agent joined running, pid 1's span is made from its records.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -190,6 +191,53 @@ describe('process spans: file opens, connections and policy violations as span e
       expect(log.traceId, event).toBe(exec.traceId);
       expect(log.spanId, event).toBe(exec.spanId);
       expect(lineOfIn(name, log)?.span_id, event).toBe(exec.spanId);
+    }
+  });
+});
+
+describe('process spans: a process that began before the agent gets its span events too', () => {
+  let agent: AgentHandle;
+  let rx: OtlpReceiver;
+  const ids: string[] = [];
+  const shared = realpathSync(mkdtempSync(join(tmpdir(), 'cg-spev-joined-')));
+  const name = uniqueName('cg-spev-joined');
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    writeFileSync(join(shared, 'f'), 'x\n');
+    // pid 1 (sh) itself opens the shared file (a builtin's redirection) until told to stop.
+    ids.push(await dockerRun(['--name', name, '-v', `${shared}:/mnt/data`, TEST_IMAGE, 'sh', '-c', 'i=0; while [ ! -e /mnt/data/stop ] && [ $i -lt 300 ]; do read x < /mnt/data/f; i=$((i+1)); sleep 0.2; done']));
+    rx = await startOtlpReceiver();
+    const dir = mkdtempSync(join(tmpdir(), 'cg-spev-joined-cfg-'));
+    writeFileSync(join(dir, 'contguard.yaml'), 'sensors:\n  file_open:\n    fold_interval_ms: 1000\n');
+    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--otlp-endpoint', rx.endpoint, '--prometheus', 'off'] });
+    // Its records for a few seconds (the image is made from them after 2 s), then its exit.
+    await rx.waitFor((s) => s.logs.filter((l) => l.eventName === 'contguard.file.open' && l.attributes['container.name'] === name).length >= 3 || null, 20_000);
+    writeFileSync(join(shared, 'stop'), '');
+    await waitForExit(name);
+  });
+
+  afterAll(async () => {
+    await agent?.cleanup();
+    await rx?.close();
+    await dockerRm(ids);
+  });
+
+  it('makes the span of pid 1 from its records (start unseen), with their file.open events, and the records name it', async () => {
+    const root = await rx.waitForSpan((s) => s.parentSpanId === '' && s.attributes['container.name'] === name, 30_000);
+    expect(root.attributes['contguard.container.joined_running']).toBe(true);
+    const sh = await rx.waitForSpan((s) => s.traceId === root.traceId && s.name === 'process sh', 15_000);
+    expect(sh.attributes['contguard.process.start']).toBe('unseen');
+    expect(sh.attributes['contguard.process.end']).toBe('exit');
+    expect(sh.parentSpanId).toBe(root.spanId);
+    const opens = sh.events.filter((e) => e.name === 'file.open');
+    expect(opens.length).toBeGreaterThanOrEqual(2);
+    for (const e of opens) expect(e.attributes['file.path']).toBe('/mnt/data/f');
+    const logs = rx.logs.filter((l) => l.eventName === 'contguard.file.open' && l.attributes['container.name'] === name);
+    expect(logs.length).toBeGreaterThanOrEqual(3);
+    for (const l of logs) {
+      expect(l.traceId).toBe(root.traceId);
+      expect(l.spanId).toBe(sh.spanId);
     }
   });
 });
