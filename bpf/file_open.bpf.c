@@ -353,6 +353,7 @@ static __always_inline void fill_common(struct file_open_event *e, struct task_s
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->key.cgroup_id = e->cgroup.cgroup_id;
 	e->key.tgid = bpf_get_current_pid_tgid() >> 32;
+	cg_process_image(task, &e->process_start_ns, &e->exec_id);
 }
 
 static __always_inline int on_failed_open(struct task_struct *task, struct pt_regs *regs, long nr, long ret)

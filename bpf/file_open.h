@@ -47,6 +47,8 @@ struct file_open_event {
 	__u64 timestamp_ns;   /* CLOCK_MONOTONIC */
 	struct file_open_key key;
 	__u64 total;          /* the key's total opens at this send (user space turns totals into counts) */
+	__u64 process_start_ns; /* the opener's process image, as traces name it (bpf/process.h): its leader's task->start_time */
+	__u64 exec_id;          /* and its leader's task->self_exec_id */
 	__u32 why;            /* FILE_OPEN_WHY_* */
 	__u32 flags;          /* FILE_OPEN_FLAG_* */
 	__u32 open_flags;     /* as passed to the syscall */

@@ -148,6 +148,7 @@ static __always_inline void fill_header(struct io_uring_event_header *h, struct 
 	if (BPF_CORE_READ(task, flags) & URING_PF_IO_WORKER)
 		flags |= IO_URING_FLAG_IO_THREAD;
 	h->timestamp_ns = bpf_ktime_get_ns();
+	cg_process_image(task, &h->process_start_ns, &h->exec_id);
 	h->kind = kind;
 	h->flags = flags;
 	h->pid = pid_tgid >> 32;

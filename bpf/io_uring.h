@@ -29,6 +29,8 @@
 /* What every record starts with. */
 struct io_uring_event_header {
 	__u64 timestamp_ns; /* CLOCK_MONOTONIC */
+	__u64 process_start_ns; /* the process image, as traces name it (bpf/process.h): its leader's task->start_time */
+	__u64 exec_id;          /* and its leader's task->self_exec_id */
 	__u32 kind;         /* IO_URING_EVENT_* */
 	__u32 flags;        /* IO_URING_FLAG_* */
 	__u32 pid;          /* tgid on the host */

@@ -76,6 +76,7 @@ static __always_inline bool current_owner(struct network_owner *o)
 	o->slot = c ? c->slot : REGISTRY_NO_SLOT;
 	o->tgid = tgid;
 	o->start_ns = bpf_ktime_get_ns();
+	cg_process_image(task, &o->process_start_ns, &o->exec_id);
 	o->local_port = 0;
 	o->pad = 0;
 	bpf_get_current_comm(o->comm, sizeof(o->comm));

@@ -22,6 +22,8 @@
 struct network_owner {
 	__u64 cgroup_id; /* the owner's container cgroup (the connecting task, or the listener's owner) */
 	__u64 start_ns;  /* connect() or establishment */
+	__u64 process_start_ns; /* the owner's process image, as traces name it (bpf/process.h): its leader's task->start_time */
+	__u64 exec_id;          /* and its leader's task->self_exec_id (both 0 for UDP: no process) */
 	__u32 slot;      /* registry slot, or REGISTRY_NO_SLOT (a host socket with include_host) */
 	__u32 tgid;
 	__u32 direction; /* NETWORK_DIR_* */

@@ -230,6 +230,10 @@ const configSchema = z.strictObject({
       // Process spans open (or held for a WARN) at once, per container and in all.
       max_open_spans_per_container: intRange(16, 1_048_576, 4096),
       max_open_spans: intRange(16, 4_194_304, 65_536),
+      // Records of a process (file opens, connections, policy violations) as events of its span: at most this many per span (0: none).
+      max_events_per_span: intRange(0, 65_536, 128),
+      // Span events held at once in all (open spans, and finished ones not exported yet or held for a WARN).
+      max_span_events: intRange(1024, 16_777_216, 262_144),
     }),
   }),
   // Per-container CPU, memory, disk I/O, task and pressure metrics read from the cgroup files (src/resources/).

@@ -70,6 +70,19 @@ static __always_inline void cg_fill_cgroup_ref(struct cg_cgroup_ref *ref, struct
 }
 
 /*
+ * The task's process image as traces name it (bpf/process.h): its thread group leader's start
+ * (task->start_time) and exec counter (task->self_exec_id), so a record names the span of the
+ * program that caused it.
+ */
+static __always_inline void cg_process_image(struct task_struct *task, __u64 *start_ns, __u64 *exec_id)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	*start_ns = BPF_CORE_READ(leader, start_time);
+	*exec_id = BPF_CORE_READ(leader, self_exec_id);
+}
+
+/*
  * Wake-ups are batched: a record does not wake user space, which drains every ring on a short
  * timer (src/agent.ts), unless the ring is an eighth full, when it wakes it at once. One wake-up
  * per record costs user space more than the record itself (bench/exec.mjs).

@@ -11,7 +11,8 @@ import type { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { SERVICE_NAME, grpcMetadata } from './otel.js';
-import type { EventRecord } from './record.js';
+import { TraceFlags } from '@opentelemetry/api';
+import type { Attributes, EventRecord, SeverityName } from './record.js';
 import { readBootId, type ImageId } from './trace-ids.js';
 
 /** Spans queued for export at most; beyond, the SDK drops them (otel.sdk.processor.span.processed). */
@@ -38,14 +39,49 @@ export interface LogTraceContext {
   traceFlags: number;
 }
 
+/** What a record adds to the span of its process (e.g. `file.open`, `network.connect`). */
+export interface SpanEventIn {
+  name: string;
+  /** When it happened (kernel CLOCK_MONOTONIC ns). */
+  atNs: bigint;
+  /** Record attributes (the OTLP escaping rule applies, as to span attributes). */
+  attributes: Attributes;
+  /** The process's comm, for a span made from its records (one that began before the agent). */
+  comm?: string;
+}
+
 /** What the process sensor offers other producers of records, once it runs. */
 export interface ProcessTraceHooks {
   /** An exec record's details (called as the record is decoded, before attribution). */
   execDetails(details: ExecImageDetails): void;
   /** The trace context of a record about `image` at `atNs` (kernel clock), or null when not traced. */
   logContext(containerId: string, cgroupId: bigint, image: ImageId, atNs: bigint): LogTraceContext | null;
+  /** An event of the span of `image` in the run of `cgroupId` (bounded per span and in all). */
+  spanEvent(cgroupId: bigint, image: ImageId, event: SpanEventIn): void;
   /** Every record the agent emits (a WARN record makes its container's run traced). */
   observe(record: EventRecord): void;
+}
+
+/** The trace fields of an EventRecord: the trace and the span of the process image it is about. */
+export type RecordTraceFields = Pick<EventRecord, 'traceId' | 'spanId' | 'traceFlags'>;
+
+/**
+ * The trace fields of a record of `severity` about `image` of a container's run (none without
+ * the process sensor, or for a host task). A WARN record is flagged sampled: it makes its run
+ * traced (ProcessTraceHooks.observe) as it is emitted.
+ */
+export function recordTraceFields(
+  hooks: ProcessTraceHooks | null | undefined,
+  containerId: string | undefined,
+  cgroupId: bigint,
+  image: ImageId,
+  atNs: bigint,
+  severity: SeverityName,
+): RecordTraceFields {
+  if (!hooks || !containerId || image.pid === 0) return {};
+  const t = hooks.logContext(containerId, cgroupId, image, atNs);
+  if (!t) return {};
+  return { traceId: t.traceId, spanId: t.spanId, traceFlags: severity === 'WARN' ? TraceFlags.SAMPLED : t.traceFlags };
 }
 
 export interface TraceOutputOptions {

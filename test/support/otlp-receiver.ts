@@ -40,6 +40,8 @@ export interface FlatLog {
   /** Hex trace/span id, '' when absent. */
   traceId: string;
   spanId: string;
+  /** W3C trace flags in the low 8 bits (1: sampled); 0 when absent. */
+  flags: number;
 }
 
 export type MetricKind = 'sum' | 'gauge' | 'histogram';
@@ -82,6 +84,8 @@ export interface FlatSpan {
   status: { code: string; message: string };
   links: Array<{ traceId: string; spanId: string; attributes: FlatAttributes }>;
   events: Array<{ name: string; timeUnixNano: string; attributes: FlatAttributes }>;
+  /** Events the producer left out of the span (over its limit). */
+  droppedEventsCount: number;
   /** W3C trace flags in the low 8 bits, plus the OTLP HAS_IS_REMOTE/IS_REMOTE bits. */
   flags: number;
   resource: FlatAttributes;
@@ -184,6 +188,7 @@ export function flattenLogsRequest(req: Record<string, any>, codec: OtlpCodec): 
           scope,
           traceId: b64ToHex(lr.traceId),
           spanId: b64ToHex(lr.spanId),
+          flags: toNumber(lr.flags),
         });
       }
     }
@@ -276,6 +281,7 @@ export function flattenTracesRequest(req: Record<string, any>): FlatSpan[] {
             timeUnixNano: String(e.timeUnixNano ?? '0'),
             attributes: flattenAttributes(e.attributes),
           })),
+          droppedEventsCount: toNumber(sp.droppedEventsCount),
           flags: toNumber(sp.flags),
           resource,
           scope,

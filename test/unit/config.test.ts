@@ -67,7 +67,7 @@ sensors:
     join_window_ms: 0
     udp_interval_ms: 1000
     policy: { rules: [{ name: web, from: { name: "web-*" }, to: { image: postgres }, ports: [5432] }], egress: { allow: [{ cidr: 10.0.0.0/8 }] } }
-  process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304 }
+  process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304, max_events_per_span: 0, max_span_events: 1024 }
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 }
 `;
@@ -101,7 +101,7 @@ describe('defaults', () => {
           sensitive_rules: DEFAULT_SENSITIVE_RULES.map((r) => ({ ...r })),
         },
         network: { enabled: true, ring_buffer_bytes: 2097152, max_sockets: 65536, join_window_ms: 250, udp_interval_ms: 60000, policy: { rules: [], egress: null } },
-        process: { enabled: true, ring_buffer_bytes: 1048576, sample_ratio: 1, max_span_ms: 3600000, max_open_spans_per_container: 4096, max_open_spans: 65536 },
+        process: { enabled: true, ring_buffer_bytes: 1048576, sample_ratio: 1, max_span_ms: 3600000, max_open_spans_per_container: 4096, max_open_spans: 65536, max_events_per_span: 128, max_span_events: 262144 },
       },
       resources: { enabled: true, interval_ms: 10000, retire_after_ms: 60000 },
     });
@@ -183,7 +183,7 @@ describe('valid config', () => {
             egress: { allow: [{ cidr: '10.0.0.0/8' }] },
           },
         },
-        process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304 },
+        process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304, max_events_per_span: 0, max_span_events: 1024 },
       },
       resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 },
     } satisfies AgentConfig);
@@ -251,6 +251,8 @@ describe('invalid values', () => {
     ['sensors: { process: { sample_ratio: "all" } }', 'sensors.process.sample_ratio: expected a number from 0 to 1, got "all"'],
     ['sensors: { process: { max_span_ms: 999 } }', 'sensors.process.max_span_ms: expected an integer from 1000 to 604800000, got 999'],
     ['sensors: { process: { max_open_spans: 8 } }', 'sensors.process.max_open_spans: expected an integer from 16 to 4194304, got 8'],
+    ['sensors: { process: { max_events_per_span: -1 } }', 'sensors.process.max_events_per_span: expected an integer from 0 to 65536, got -1'],
+    ['sensors: { process: { max_span_events: 10 } }', 'sensors.process.max_span_events: expected an integer from 1024 to 16777216, got 10'],
     ['outputs: { otlp: { traces: 1 } }', 'outputs.otlp.traces: expected true or false, got 1'],
     ['resources: { interval_ms: 100 }', 'resources.interval_ms: expected an integer from 500 to 3600000, got 100'],
     ['resources: { retire_after_ms: -1 }', 'resources.retire_after_ms: expected an integer from 0 to 3600000, got -1'],

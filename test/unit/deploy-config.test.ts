@@ -344,3 +344,28 @@ describe('deploy/install.sh', () => {
     expect(read('README.md')).toContain(`\`systemd-analyze security\` exposure score of deploy/contguard.service is **${score![1]} ${score![2]}**`);
   }, 180_000);
 });
+
+describe('grafana/datasources.yaml', () => {
+  const doc = YAML.parse(read('grafana/datasources.yaml')) as { apiVersion: number; datasources: Array<{ name: string; type: string; uid: string; jsonData: any }> };
+  const ds = (type: string) => doc.datasources.find((d) => d.type === type)!;
+  const collector = YAML.parse(read('otel-config/collector.yaml'));
+
+  it('links a Loki record to its trace in Tempo by the trace_id Loki keeps from the OTLP log record', () => {
+    expect(doc.apiVersion).toBe(1);
+    const [field] = ds('loki').jsonData.derivedFields;
+    expect(field).toMatchObject({ matcherType: 'label', matcherRegex: 'trace_id', datasourceUid: ds('tempo').uid });
+    // `$$` is a literal `$` in provisioning files: the link is the field's raw value.
+    expect(field.url).toBe('$${__value.raw}');
+  });
+
+  it('links a process span to the records of its container, trace and span', () => {
+    const t = ds('tempo').jsonData.tracesToLogsV2;
+    expect(t.datasourceUid).toBe(ds('loki').uid);
+    expect(t.customQuery).toBe(true);
+    expect(t.query).toBe('{$${__tags}} | trace_id="$${__span.traceId}" | span_id="$${__span.spanId}"');
+    // The span Resource's container.name is the Loki index label container_name (the Collector's groupbyattrs).
+    expect(t.tags).toEqual([{ key: 'container.name', value: 'container_name' }]);
+    expect(collector.processors.groupbyattrs.keys).toContain('container.name');
+    expect(collector.service.pipelines.logs.processors).toContain('groupbyattrs');
+  });
+});

@@ -20,6 +20,8 @@ import {
   decideOpen,
   openAttributes,
   openBody,
+  openSpanEventAttributes,
+  openerImage,
 } from '../../src/sensors/file_open/index.js';
 import type { FileOpenEvent } from '../../src/sensors/file_open/layout.gen.js';
 import { formatConsoleLine } from '../../src/telemetry/console-sink.js';
@@ -47,6 +49,8 @@ function event(over: Partial<FileOpenEvent> & { path: string }): FileOpenEvent {
     timestamp_ns: 1n,
     key: { cgroup_id: 42n, ino: 7n, dev: (8 << 20) | 1, tgid: 1234, access: ACCESS_READ, result: 0 },
     total: 1n,
+    process_start_ns: 5_000_000n,
+    exec_id: 3n,
     why: WHY_SHARED,
     flags: 0,
     open_flags: 0,
@@ -215,6 +219,33 @@ describe('what the sensor reports', () => {
     expect(line).toContain('\\x1b[2Jx');
     expect(line).not.toContain('\x1b');
     expect(line).not.toContain('\\\\x1b');
+  });
+});
+
+describe('with traces (sensors.process)', () => {
+  it('names the opener by its process image, as the process sensor does (pid, start, exec counter)', () => {
+    expect(openerImage(event({ path: '/x' }))).toEqual({ pid: 1234, startNs: 5_000_000n, execId: 3n });
+  });
+
+  it('a file.open span event keeps the file, its file system, access, rule, host path and error of the record', () => {
+    const shared = openAttributes(event({ path: '/mnt/data/x' }), null, { hostPath: '/srv/x', mountSource: '/dev/vda', mountPoint: '/mnt/data' }, 3);
+    expect(openSpanEventAttributes({ 'container.id': 'c', ...shared })).toEqual({
+      'file.path': '/mnt/data/x',
+      'system.filesystem.type': 'ext4',
+      'contguard.file.access': ['read'],
+      'contguard.file.sensitive': false,
+      'contguard.file.host_path': '/srv/x',
+      'contguard.file.open.count': 3,
+    });
+    const failed = openAttributes(event({ path: '/etc/shadow', key: { cgroup_id: 1n, ino: 9n, dev: 0, tgid: 5, access: ACCESS_READ, result: -13 }, flags: FLAG_PATH_AS_GIVEN }), DEFAULT_SENSITIVE_RULES[0] as SensitiveRule, null, 1);
+    expect(openSpanEventAttributes(failed)).toEqual({
+      'file.path': '/etc/shadow',
+      'contguard.file.access': ['read'],
+      'error.type': 'EACCES',
+      'contguard.file.sensitive': true,
+      'contguard.file.rule': 'shadow',
+      'contguard.file.open.count': 1,
+    });
   });
 });
 

@@ -2,7 +2,7 @@
 /** network sensor in user space: the kernel's constants, addresses, record attributes. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DIR_RECEIVE, DIR_TRANSMIT, KIND_ACCEPT, KIND_CLOSE, KIND_CONNECT, KIND_FAILED, KIND_UDP, connectionAttributes, formatAddress } from '../../src/sensors/network/index.js';
+import { DIR_RECEIVE, DIR_TRANSMIT, KIND_ACCEPT, KIND_CLOSE, KIND_CONNECT, KIND_FAILED, KIND_UDP, connectionAttributes, formatAddress, networkSpanEventAttributes, ownerImage } from '../../src/sensors/network/index.js';
 import type { NetworkEvent } from '../../src/sensors/network/layout.gen.js';
 
 const header = readFileSync(new URL('../../bpf/network.h', import.meta.url), 'utf8');
@@ -52,7 +52,7 @@ describe('connectionAttributes', () => {
       duration_ns: 0n,
       bytes_sent: 0n,
       bytes_received: 0n,
-      owner: { cgroup_id: 1n, start_ns: 0n, slot: 0, tgid: 42, direction: DIR_TRANSMIT, local_port: 0, pad: 0, comm: 'wget' },
+      owner: { cgroup_id: 1n, start_ns: 0n, process_start_ns: 9_000_000n, exec_id: 2n, slot: 0, tgid: 42, direction: DIR_TRANSMIT, local_port: 0, pad: 0, comm: 'wget' },
       kind: KIND_CONNECT,
       netns: 4026532000,
       family: 2,
@@ -93,5 +93,19 @@ describe('connectionAttributes', () => {
     expect(inbound['network.io.direction']).toBe('receive');
     expect(inbound['contguard.network.peer.container.name']).toBeUndefined();
     expect(connectionAttributes(event({ local_port: 0 }), null, null)['network.local.port']).toBeUndefined();
+  });
+
+  it('with traces: the socket owner\'s process image names the span; a span event keeps the peer, transport and error', () => {
+    expect(ownerImage(event())).toEqual({ pid: 42, startNs: 9_000_000n, execId: 2n });
+    expect(ownerImage(event({ kind: KIND_UDP, owner: { ...event().owner, tgid: 0 } }))).toBeNull(); // a datagram: no process
+    const a = { ...connectionAttributes(event({ kind: KIND_FAILED, local_port: 0 }), { container: { id: 'b'.repeat(64), name: 'db', labels: {} }, via: 'address' }, null), 'error.type': 'ECONNREFUSED' };
+    expect(networkSpanEventAttributes({ 'container.id': 'c', ...a })).toEqual({
+      'network.transport': 'tcp',
+      'network.type': 'ipv4',
+      'network.peer.address': '172.17.0.3',
+      'network.peer.port': 8080,
+      'contguard.network.peer.container.name': 'db',
+      'error.type': 'ECONNREFUSED',
+    });
   });
 });

@@ -22,6 +22,7 @@ import {
 } from '../../src/sensors/process/tracer.js';
 import * as tracerModule from '../../src/sensors/process/tracer.js';
 import { containerRootSpanId, containerTraceId, imageSpanId, runSampled, segmentAt } from '../../src/telemetry/trace-ids.js';
+import { recordTraceFields } from '../../src/telemetry/traces.js';
 import type { ContainerInfo } from '../../src/containers/attributor.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,6 +52,7 @@ function harness(over: Partial<TracerOptions> = {}) {
   const exported: number[] = [];
   const unsampled: number[] = [];
   const dropped: Record<string, number> = {};
+  const eventsDropped: Record<string, number> = {};
   const tracer = new ProcessTracer({
     bootId: BOOT,
     sampleRatio: 1,
@@ -66,6 +68,7 @@ function harness(over: Partial<TracerOptions> = {}) {
       exported: (n) => exported.push(n),
       unsampled: (n) => unsampled.push(n),
       dropped: (reason, n) => (dropped[reason] = (dropped[reason] ?? 0) + n),
+      eventsDropped: (reason, n) => (eventsDropped[reason] = (eventsDropped[reason] ?? 0) + n),
     },
     ...over,
   });
@@ -73,6 +76,7 @@ function harness(over: Partial<TracerOptions> = {}) {
     tracer,
     spans,
     dropped,
+    eventsDropped,
     exportedCount: () => exported.reduce((a, b) => a + b, 0),
     unsampledCount: () => unsampled.reduce((a, b) => a + b, 0),
     setNow: (t: bigint) => (now = t),
@@ -494,6 +498,277 @@ describe('ProcessTracer: bounded memory', () => {
     expect(h.spans).toEqual([]);
     expect(h.tracer.openSpans).toBe(0);
     expect(h.tracer.runCount).toBe(0);
+  });
+});
+
+const fileOpen = (path: string, atNs: bigint, extra: Record<string, string | number | boolean | string[]> = {}) => ({
+  name: 'file.open',
+  atNs,
+  attributes: { 'file.path': path, 'contguard.file.access': ['read'], ...extra },
+});
+const eventNames = (s: ReadableSpan) => s.events.map((e) => `${e.name} ${String(e.attributes?.['file.path'] ?? e.attributes?.['network.peer.port'] ?? '')}`);
+
+describe('ProcessTracer: records of a process as events of its span', () => {
+  it('adds each record as an event of its image\'s span, at its time, even one that came before the image (another ring)', async () => {
+    const h = harness();
+    const entry = runEntry();
+    h.tracer.onContainerTracked(entry);
+    await settle();
+    const P = 10n * S;
+    const cat = { pid: 1001, startNs: P, execId: 2n };
+    // The file_open ring was drained first: its open waits for the exec.
+    h.tracer.spanEvent(CG, cat, fileOpen('/data/in.txt', P + 2n * MS));
+    expect(h.tracer.heldEvents).toBe(1);
+    h.tracer.onEvent(exec({ pid: 1001, start: P, execId: 2n, at: P + MS, comm: 'cat' }));
+    h.tracer.spanEvent(CG, cat, { name: 'network.connect', atNs: P + 3n * MS, attributes: { 'network.peer.address': '10.0.0.2', 'network.peer.port': 80, 'network.transport': 'tcp' } });
+    // A bad byte in a path keeps the OTLP escaping rule (as span attributes do).
+    h.tracer.spanEvent(CG, cat, fileOpen('/data/\udcff', P + 4n * MS));
+    h.tracer.onEvent(exit({ pid: 1001, start: P, execId: 2n, at: P + 5n * MS, comm: 'cat', exit: 0 }));
+    h.setNow(P + S);
+    h.tracer.flush();
+    const span = one(h.spans, 'exec cat');
+    expect(eventNames(span)).toEqual(['file.open /data/in.txt', 'network.connect 80', 'file.open /data/\\xff']);
+    expect(span.events.map((e) => nanos(e.time as [number, number]))).toEqual([EPOCH + P + 2n * MS, EPOCH + P + 3n * MS, EPOCH + P + 4n * MS]);
+    expect(span.events[0]!.attributes).toEqual({ 'file.path': '/data/in.txt', 'contguard.file.access': ['read'] });
+    expect(span.events[1]!.attributes).toEqual({ 'network.peer.address': '10.0.0.2', 'network.peer.port': 80, 'network.transport': 'tcp' });
+    expect(Buffer.from(span.events[2]!.attributes!['file.path_raw'] as Uint8Array)).toEqual(Buffer.from([0x2f, 0x64, 0x61, 0x74, 0x61, 0x2f, 0xff]));
+    expect(span.droppedEventsCount).toBe(0);
+    expect(h.tracer.heldEvents).toBe(0);
+    expect(h.eventsDropped).toEqual({});
+  });
+
+  it('keeps at most maxEventsPerSpan per span: the rest counted, and the span says how many', async () => {
+    const h = harness({ maxEventsPerSpan: 3 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    const img = { pid: 7, startNs: S, execId: 1n };
+    h.tracer.onEvent(exec({ pid: 7, start: S, execId: 1n, at: S, comm: 'find' }));
+    for (let i = 0; i < 5; i++) h.tracer.spanEvent(CG, img, fileOpen(`/f${i}`, S + BigInt(i) * MS));
+    h.tracer.onEvent(exit({ pid: 7, start: S, execId: 1n, at: 2n * S, comm: 'find' }));
+    h.setNow(3n * S);
+    h.tracer.flush();
+    const span = one(h.spans, 'exec find');
+    expect(eventNames(span)).toEqual(['file.open /f0', 'file.open /f1', 'file.open /f2']);
+    expect(span.droppedEventsCount).toBe(2);
+    expect(h.eventsDropped).toEqual({ span_limit: 2 });
+    expect(h.tracer.heldEvents).toBe(0);
+  });
+
+  it('holds at most maxEventsHeld events in all, across spans', async () => {
+    const h = harness({ maxEventsHeld: 4 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    for (const pid of [1, 2]) h.tracer.onEvent(exec({ pid, start: S, execId: 1n, at: S, comm: `p${pid}` }));
+    for (let i = 0; i < 3; i++) for (const pid of [1, 2]) h.tracer.spanEvent(CG, { pid, startNs: S, execId: 1n }, fileOpen(`/p${pid}/${i}`, S + BigInt(i) * MS));
+    expect(h.tracer.heldEvents).toBe(4);
+    expect(h.eventsDropped).toEqual({ agent_limit: 2 });
+    // Once a span is exported its events no longer count: room for new ones.
+    h.tracer.onEvent(exit({ pid: 1, start: S, execId: 1n, at: 2n * S, comm: 'p1' }));
+    h.setNow(3n * S);
+    h.tracer.flush();
+    expect(one(h.spans, 'exec p1').droppedEventsCount).toBe(1);
+    expect(h.tracer.heldEvents).toBe(2);
+    h.tracer.spanEvent(CG, { pid: 2, startNs: S, execId: 1n }, fileOpen('/p2/late', 3n * S));
+    expect(h.tracer.heldEvents).toBe(3);
+  });
+
+  it('lets a finished span wait lateEventGraceMs for records still on their way; later ones are counted', async () => {
+    const h = harness({ lateEventGraceMs: 2000 });
+    const entry = runEntry();
+    h.tracer.onContainerTracked(entry);
+    await settle();
+    const img = { pid: 9, startNs: S, execId: 1n };
+    h.tracer.onEvent(exec({ pid: 9, start: S, execId: 1n, at: S, comm: 'nc' }));
+    h.tracer.onEvent(exit({ pid: 9, start: S, execId: 1n, at: S + 10n * MS, comm: 'nc' }));
+    h.setNow(2n * S);
+    h.tracer.flush();
+    expect(h.spans).toEqual([]); // 1 s after its end: still waiting
+    // A record that waited for attribution (or the other end of a connection) comes now.
+    h.tracer.spanEvent(CG, img, { name: 'network.failed', atNs: S + 5n * MS, attributes: { 'network.peer.port': 9, 'error.type': 'ECONNREFUSED' } });
+    h.setNow(3n * S + 20n * MS);
+    h.tracer.flush();
+    expect(eventNames(one(h.spans, 'exec nc'))).toEqual(['network.failed 9']);
+    // Its span is gone: a record now has nothing to join.
+    h.tracer.spanEvent(CG, img, fileOpen('/late', S + 6n * MS));
+    expect(h.eventsDropped).toEqual({ no_span: 1 });
+    // The run's last spans wait as long after the container's removal.
+    h.tracer.onEvent(exec({ pid: 10, start: 4n * S, execId: 1n, at: 4n * S, comm: 'sleep' }));
+    h.tracer.onContainerRemoved(entry);
+    h.setNow(3n * S + 1500n * MS);
+    h.tracer.flush();
+    expect(h.spans.map((s) => s.name)).toEqual(['exec nc']);
+    h.setNow(3n * S + 2100n * MS);
+    h.tracer.flush();
+    expect(h.spans.map((s) => s.name).sort()).toEqual(['container web', 'exec nc', 'exec sleep']);
+    expect(h.tracer.heldEvents).toBe(0);
+  });
+
+  it('names the right segment\'s span for records of an open long-lived image (its span id computed once per segment)', async () => {
+    const h = harness({ maxSpanMs: 1000 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    const P = 40n * S;
+    const img = { pid: 61, startNs: P, execId: 1n };
+    h.tracer.onEvent(exec({ pid: 61, start: P, execId: 1n, at: P, comm: 'svc' }));
+    for (const at of [P + 10n * MS, P + 20n * MS, P + 1500n * MS, P + 10n * MS, P + 2500n * MS]) {
+      const seg = segmentAt(P, at, 1000n * MS);
+      expect(h.tracer.logContext(CID, CG, img, at).spanId, String(at - P)).toBe(imageSpanId(BOOT, img, seg));
+    }
+  });
+
+  it('hands over at shutdown the spans still waiting for late records', async () => {
+    const h = harness({ lateEventGraceMs: 2000 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    h.tracer.onEvent(exec({ pid: 9, start: S, execId: 1n, at: S, comm: 'nc' }));
+    h.tracer.onEvent(exit({ pid: 9, start: S, execId: 1n, at: S + 10n * MS, comm: 'nc' }));
+    h.tracer.spanEvent(CG, { pid: 9, startNs: S, execId: 1n }, fileOpen('/x', S + 5n * MS));
+    h.setNow(S + 20n * MS);
+    h.tracer.flush();
+    expect(h.spans).toEqual([]);
+    h.tracer.shutdown();
+    expect(eventNames(one(h.spans, 'exec nc'))).toEqual(['file.open /x']);
+  });
+
+  it('gives the exec\'d span what its process did between fork and exec (fork then exec is one span)', async () => {
+    const h = harness();
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    h.tracer.onEvent(exec({ pid: 1, start: S, execId: 1n, at: S, comm: 'sh' }));
+    h.tracer.onEvent(fork({ pid: 2, start: 2n * S, execId: 1n, at: 2n * S, ppid: 1, pstart: S }));
+    h.tracer.spanEvent(CG, { pid: 2, startNs: 2n * S, execId: 1n }, fileOpen('/out.log', 2n * S + MS, { 'contguard.file.access': ['write', 'create'] }));
+    h.tracer.onEvent(exec({ pid: 2, start: 2n * S, execId: 2n, at: 2n * S + 2n * MS, comm: 'date' }));
+    h.tracer.spanEvent(CG, { pid: 2, startNs: 2n * S, execId: 2n }, fileOpen('/etc/localtime', 2n * S + 3n * MS));
+    h.tracer.onEvent(exit({ pid: 2, start: 2n * S, execId: 2n, at: 2n * S + 4n * MS, comm: 'date' }));
+    h.setNow(3n * S);
+    h.tracer.flush();
+    expect(eventNames(one(h.spans, 'exec date'))).toEqual(['file.open /out.log', 'file.open /etc/localtime']);
+  });
+
+  it('gives each continuation span the events of its own window', async () => {
+    const h = harness({ maxSpanMs: 1000 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    const P = 40n * S;
+    const img = { pid: 60, startNs: P, execId: 1n };
+    h.tracer.onEvent(exec({ pid: 60, start: P, execId: 1n, at: P, comm: 'svc' }));
+    h.tracer.spanEvent(CG, img, fileOpen('/a', P + 500n * MS));
+    h.tracer.spanEvent(CG, img, fileOpen('/b', P + 1500n * MS));
+    h.setNow(P + 1600n * MS);
+    h.tracer.flush();
+    expect(eventNames(one(h.spans, 'exec svc'))).toEqual(['file.open /a']);
+    h.tracer.spanEvent(CG, img, fileOpen('/c', P + 1700n * MS));
+    h.tracer.onEvent(exit({ pid: 60, start: P, execId: 1n, at: P + 1800n * MS, comm: 'svc' }));
+    h.setNow(P + 2n * S);
+    h.tracer.flush();
+    const second = named(h.spans, 'exec svc').find((s) => s.attributes['contguard.process.segment'] === 1)!;
+    expect(eventNames(second)).toEqual(['file.open /b', 'file.open /c']);
+    // A record's span id names the same segment its event went to.
+    expect(h.tracer.logContext(CID, CG, img, P + 1500n * MS).spanId).toBe(id(second));
+  });
+
+  it('keeps events in the spans an unsampled run holds: exported on a WARN, released when the run ends without one', async () => {
+    const h = harness({ sampleRatio: 0 });
+    const entry = runEntry();
+    h.tracer.onContainerTracked(entry);
+    await settle();
+    const img = { pid: 5, startNs: S, execId: 1n };
+    h.tracer.onEvent(exec({ pid: 5, start: S, execId: 1n, at: S, comm: 'cat' }));
+    h.tracer.spanEvent(CG, img, fileOpen('/etc/shadow', S + MS, { 'contguard.file.rule': 'shadow' }));
+    h.tracer.onEvent(exit({ pid: 5, start: S, execId: 1n, at: S + 2n * MS, comm: 'cat' }));
+    h.setNow(2n * S);
+    h.tracer.flush();
+    expect(h.spans).toEqual([]);
+    expect(h.tracer.heldEvents).toBe(1);
+    h.tracer.observe({ eventName: 'contguard.file.open', timeUnixNano: 0n, severity: 'WARN', body: '', attributes: { 'container.id': CID } });
+    expect(eventNames(one(h.spans, 'exec cat'))).toEqual(['file.open /etc/shadow']);
+    expect(h.tracer.heldEvents).toBe(0);
+
+    const q = harness({ sampleRatio: 0 });
+    const e2 = runEntry();
+    q.tracer.onContainerTracked(e2);
+    await settle();
+    q.tracer.onEvent(exec({ pid: 5, start: S, execId: 1n, at: S, comm: 'cat' }));
+    q.tracer.spanEvent(CG, img, fileOpen('/data/x', S + MS));
+    q.tracer.onEvent(exit({ pid: 5, start: S, execId: 1n, at: S + 2n * MS, comm: 'cat' }));
+    await q.end(e2);
+    expect(q.spans).toEqual([]);
+    expect(q.tracer.heldEvents).toBe(0);
+  });
+
+  it('drops records of a process it does not follow, and of an image that never shows up, counted', async () => {
+    const h = harness({ maxOpenPerContainer: 16 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    for (let i = 0; i < 17; i++) h.tracer.onEvent(exec({ pid: 100 + i, start: S, execId: 1n, at: S, comm: 'w' }));
+    expect(h.dropped.container_limit).toBe(1);
+    h.tracer.spanEvent(CG, { pid: 116, startNs: S, execId: 1n }, fileOpen('/x', S + MS)); // the one over the limit
+    h.tracer.spanEvent(CG, { pid: 999, startNs: S, execId: 1n }, fileOpen('/y', S + MS)); // never seen
+    expect(h.eventsDropped).toEqual({ no_span: 1 });
+    h.setNow(100n * S + 9n * S); // the harness clock starts at 100 s: pending events keep 10 s
+    h.tracer.flush();
+    expect(h.eventsDropped).toEqual({ no_span: 1 });
+    h.setNow(100n * S + 11n * S);
+    h.tracer.flush();
+    expect(h.eventsDropped).toEqual({ no_span: 2 });
+    expect(h.tracer.heldEvents).toBe(0);
+  });
+
+  it('in a run it joined, makes the span of a process that began before the agent from its records', async () => {
+    const h = harness();
+    const entry = runEntry({ joinedRunning: true });
+    h.tracer.onContainerTracked(entry);
+    await settle();
+    const now0 = 100n * S; // the harness clock
+    const img = { pid: 40, startNs: 5n * S, execId: 3n };
+    h.tracer.spanEvent(CG, img, { ...fileOpen('/srv/www/index.html', now0 - 10n * S), comm: 'nginx' });
+    h.setNow(now0 + S);
+    h.tracer.flush();
+    expect(h.tracer.openSpans).toBe(0); // 1 s: its begin event may still be in the other ring
+    h.setNow(now0 + 2n * S);
+    h.tracer.flush();
+    expect(h.tracer.openSpans).toBe(1); // 2 s: no begin event is coming; the image is made
+    h.tracer.spanEvent(CG, img, { ...fileOpen('/srv/www/app.js', now0 + S), comm: 'nginx' });
+    h.tracer.onEvent(exit({ pid: 40, start: 5n * S, execId: 3n, at: now0 + 3n * S, comm: 'nginx', ppid: 12, exit: 0 }));
+    h.setNow(now0 + 4n * S);
+    h.tracer.flush();
+    const span = one(h.spans, 'process nginx');
+    expect(eventNames(span)).toEqual(['file.open /srv/www/index.html', 'file.open /srv/www/app.js']);
+    expect(span.attributes).toMatchObject({ 'contguard.process.start': 'unseen', 'process.parent_pid': 12, 'contguard.process.end': 'exit' });
+    // The same span the records named, and the one a span made at its exit alone would be.
+    expect(id(span)).toBe(h.tracer.logContext(CID, CG, img, now0).spanId);
+    expect(id(span)).toBe(imageSpanId(BOOT, img, 0));
+    expect(span.parentSpanContext?.spanId).toBe(containerRootSpanId(containerTraceId(BOOT, CID, CG)));
+    expect(h.eventsDropped).toEqual({});
+  });
+
+  it('makes no span events with maxEventsPerSpan 0', async () => {
+    const h = harness({ maxEventsPerSpan: 0 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    h.tracer.onEvent(exec({ pid: 3, start: S, execId: 1n, at: S, comm: 'cat' }));
+    h.tracer.spanEvent(CG, { pid: 3, startNs: S, execId: 1n }, fileOpen('/x', S + MS));
+    h.tracer.onEvent(exit({ pid: 3, start: S, execId: 1n, at: 2n * S, comm: 'cat' }));
+    h.setNow(3n * S);
+    h.tracer.flush();
+    expect(one(h.spans, 'exec cat').events).toEqual([]);
+    expect(h.tracer.heldEvents).toBe(0);
+  });
+});
+
+describe('recordTraceFields', () => {
+  it('names the span of the record\'s process; a WARN record is flagged sampled (it makes its run traced)', async () => {
+    const h = harness({ sampleRatio: 0 });
+    h.tracer.onContainerTracked(runEntry());
+    await settle();
+    const img = { pid: 5, startNs: S, execId: 3n };
+    const info = recordTraceFields(h.tracer, CID, CG, img, S, 'INFO');
+    expect(info).toEqual({ traceId: containerTraceId(BOOT, CID, CG), spanId: imageSpanId(BOOT, img, 0), traceFlags: TraceFlags.NONE });
+    expect(recordTraceFields(h.tracer, CID, CG, img, S, 'WARN')).toEqual({ ...info, traceFlags: TraceFlags.SAMPLED });
+    // No process sensor, a host task, a record without a process (UDP): no trace fields.
+    expect(recordTraceFields(null, CID, CG, img, S, 'INFO')).toEqual({});
+    expect(recordTraceFields(h.tracer, undefined, CG, img, S, 'INFO')).toEqual({});
+    expect(recordTraceFields(h.tracer, CID, CG, { ...img, pid: 0 }, S, 'INFO')).toEqual({});
   });
 });
 

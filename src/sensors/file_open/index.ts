@@ -11,8 +11,10 @@ import { mapDelete, mapLookup, mapUpdate, readPerCpuArray } from '../../../ffi/m
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
-import type { Attributes, SeverityName } from '../../telemetry/record.js';
+import type { Attributes, EventRecord, SeverityName } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
+import { recordTraceFields } from '../../telemetry/traces.js';
+import type { ImageId } from '../../telemetry/trace-ids.js';
 import { FILE_OPEN_FOLD_SIZE, FILE_OPEN_KEY_SIZE, FILE_OPEN_NAME_SIZE, FileOpenEventLayout, FileOpenFoldLayout, decodeFileOpenEvent, type FileOpenEvent } from './layout.gen.js';
 import { MountResolver, hostPathOf, isRuntimeManagedFile, type MountInfoEntry } from './mounts.js';
 import { SensitiveRules, type SensitiveRule } from './rules.js';
@@ -105,6 +107,30 @@ export function openAttributes(e: FileOpenEvent, rule: SensitiveRule | null, hos
   }
   if (e.flags & FLAG_PATH_CUT) a['contguard.file.path_truncated'] = true;
   return a;
+}
+
+/** What a `file.open` event of the opener's span keeps of the record's attributes. */
+const SPAN_EVENT_KEYS = [
+  'file.path',
+  'system.filesystem.type',
+  'contguard.file.access',
+  'error.type',
+  'contguard.file.sensitive',
+  'contguard.file.rule',
+  'contguard.file.host_path',
+  'contguard.file.open.count',
+  'contguard.file.path_truncated',
+] as const;
+
+export function openSpanEventAttributes(a: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const k of SPAN_EVENT_KEYS) if (a[k] !== undefined) out[k] = a[k];
+  return out;
+}
+
+/** The process image that opened (bpf/process.h names it the same way). */
+export function openerImage(e: FileOpenEvent): ImageId {
+  return { pid: e.key.tgid, startNs: e.process_start_ns, execId: e.exec_id };
 }
 
 /** In the original tool's spirit: pid, comm, fs type, path; then where it lives on the host. */
@@ -211,20 +237,28 @@ export const fileOpenSensor: Sensor = {
     const foldsFd = obj.mapFd('cg_fo_folds');
     const keyOffset = FileOpenEventLayout.key.offset;
 
-    const emit = (r: Remembered, count: number, time: bigint) => {
+    /** `atNs`: the kernel clock of the open (a ring record) or of the periodic read (folded repeats). */
+    const emit = (r: Remembered, count: number, time: bigint, atNs: bigint) => {
       const { event: e, container, decision, host } = r;
       if (!decision.report) {
         dropped[decision.dropReason ?? 'no_rule'] += count;
         return;
       }
       const severity: SeverityName = decision.rule ? 'WARN' : 'INFO';
-      ctx.emit({
+      const attributes = openAttributes(e, decision.rule, host, count);
+      // With traces: the record names its opener's span, and is an event of it.
+      const tracer = container ? ctx.traces?.processes : null;
+      const image = tracer ? openerImage(e) : null;
+      const record: EventRecord = {
         eventName: FILE_OPEN_EVENT,
         timeUnixNano: time,
         severity,
         body: openBody(e, decision.rule, host, count),
-        attributes: recordAttributes(container?.attributes, openAttributes(e, decision.rule, host, count)),
-      });
+        attributes: recordAttributes(container?.attributes, Object.assign({}, attributes)),
+      };
+      if (image) Object.assign(record, recordTraceFields(tracer, container!.id, e.key.cgroup_id, image, atNs, severity));
+      ctx.emit(record);
+      if (image) tracer!.spanEvent(e.key.cgroup_id, image, { name: 'file.open', atNs, attributes: openSpanEventAttributes(attributes), comm: e.comm });
       const metric = metricAttributes(container?.attributes);
       metric['system.filesystem.type'] = e.fs_type || 'unknown';
       metric['contguard.file.sensitive'] = decision.rule ? 'true' : 'false';
@@ -254,7 +288,7 @@ export const fileOpenSensor: Sensor = {
       remembered.delete(key);
       if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
       remembered.set(key, r);
-      if (count > 0) emit(r, count, time); // 0: the periodic read already counted this open
+      if (count > 0) emit(r, count, time, e.timestamp_ns); // 0: the periodic read already counted this open
     };
 
     // The record is ring memory: decoded (and its key copied) here, synchronously.
@@ -284,6 +318,7 @@ export const fileOpenSensor: Sensor = {
     const flush = () => {
       const now = Date.now();
       const time = BigInt(now) * 1_000_000n;
+      const nowNs = process.hrtime.bigint(); // the kernel's CLOCK_MONOTONIC
       for (const [key, r] of remembered) {
         if (!mapLookup(foldsFd, r.keyBytes, foldValue)) {
           if (now - r.lastSentMs > 3 * cfg.fold_interval_ms) remembered.delete(key);
@@ -293,7 +328,7 @@ export const fileOpenSensor: Sensor = {
         if (total > r.reported) {
           const count = Number(total - r.reported);
           r.reported = total;
-          emit(r, count, time);
+          emit(r, count, time, nowNs);
         } else if (now - r.lastSentMs > 3 * cfg.fold_interval_ms) {
           mapDelete(foldsFd, r.keyBytes);
           remembered.delete(key);

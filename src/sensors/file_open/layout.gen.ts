@@ -4,31 +4,35 @@
 import { cString } from '../decode.js';
 import { decodeCgCgroupRef, type CgCgroupRef } from '../shared.gen.js';
 
-export const FILE_OPEN_EVENT_SIZE = 1408;
+export const FILE_OPEN_EVENT_SIZE = 1424;
 export const FileOpenEventLayout = {
   timestamp_ns: { offset: 0, size: 8, kind: 'u64' },
   key: { offset: 8, size: 32, kind: 'struct' },
   total: { offset: 40, size: 8, kind: 'u64' },
-  why: { offset: 48, size: 4, kind: 'u32' },
-  flags: { offset: 52, size: 4, kind: 'u32' },
-  open_flags: { offset: 56, size: 4, kind: 'u32' },
-  mode: { offset: 60, size: 4, kind: 'u32' },
-  mnt_id: { offset: 64, size: 4, kind: 'u32' },
-  mntns: { offset: 68, size: 4, kind: 'u32' },
-  uid: { offset: 72, size: 4, kind: 'u32' },
-  fs_magic: { offset: 76, size: 4, kind: 'u32' },
-  path_len: { offset: 80, size: 4, kind: 'u32' },
-  pad: { offset: 84, size: 4, kind: 'u32' },
-  cgroup: { offset: 88, size: 264, kind: 'struct' },
-  comm: { offset: 352, size: 16, kind: 'string' },
-  fs_type: { offset: 368, size: 16, kind: 'string' },
-  fs_path: { offset: 384, size: 512, kind: 'string' },
-  path: { offset: 896, size: 512, kind: 'string' },
+  process_start_ns: { offset: 48, size: 8, kind: 'u64' },
+  exec_id: { offset: 56, size: 8, kind: 'u64' },
+  why: { offset: 64, size: 4, kind: 'u32' },
+  flags: { offset: 68, size: 4, kind: 'u32' },
+  open_flags: { offset: 72, size: 4, kind: 'u32' },
+  mode: { offset: 76, size: 4, kind: 'u32' },
+  mnt_id: { offset: 80, size: 4, kind: 'u32' },
+  mntns: { offset: 84, size: 4, kind: 'u32' },
+  uid: { offset: 88, size: 4, kind: 'u32' },
+  fs_magic: { offset: 92, size: 4, kind: 'u32' },
+  path_len: { offset: 96, size: 4, kind: 'u32' },
+  pad: { offset: 100, size: 4, kind: 'u32' },
+  cgroup: { offset: 104, size: 264, kind: 'struct' },
+  comm: { offset: 368, size: 16, kind: 'string' },
+  fs_type: { offset: 384, size: 16, kind: 'string' },
+  fs_path: { offset: 400, size: 512, kind: 'string' },
+  path: { offset: 912, size: 512, kind: 'string' },
 } as const;
 export interface FileOpenEvent {
   timestamp_ns: bigint;
   key: FileOpenKey;
   total: bigint;
+  process_start_ns: bigint;
+  exec_id: bigint;
   why: number;
   flags: number;
   open_flags: number;
@@ -51,21 +55,23 @@ export function decodeFileOpenEvent(v: DataView, base = 0): FileOpenEvent {
     timestamp_ns: v.getBigUint64(base + 0, true),
     key: decodeFileOpenKey(v, base + 8),
     total: v.getBigUint64(base + 40, true),
-    why: v.getUint32(base + 48, true),
-    flags: v.getUint32(base + 52, true),
-    open_flags: v.getUint32(base + 56, true),
-    mode: v.getUint32(base + 60, true),
-    mnt_id: v.getUint32(base + 64, true),
-    mntns: v.getUint32(base + 68, true),
-    uid: v.getUint32(base + 72, true),
-    fs_magic: v.getUint32(base + 76, true),
-    path_len: v.getUint32(base + 80, true),
-    pad: v.getUint32(base + 84, true),
-    cgroup: decodeCgCgroupRef(v, base + 88),
-    comm: cString(v, base + 352, 16),
-    fs_type: cString(v, base + 368, 16),
-    fs_path: cString(v, base + 384, 512),
-    path: cString(v, base + 896, 512),
+    process_start_ns: v.getBigUint64(base + 48, true),
+    exec_id: v.getBigUint64(base + 56, true),
+    why: v.getUint32(base + 64, true),
+    flags: v.getUint32(base + 68, true),
+    open_flags: v.getUint32(base + 72, true),
+    mode: v.getUint32(base + 76, true),
+    mnt_id: v.getUint32(base + 80, true),
+    mntns: v.getUint32(base + 84, true),
+    uid: v.getUint32(base + 88, true),
+    fs_magic: v.getUint32(base + 92, true),
+    path_len: v.getUint32(base + 96, true),
+    pad: v.getUint32(base + 100, true),
+    cgroup: decodeCgCgroupRef(v, base + 104),
+    comm: cString(v, base + 368, 16),
+    fs_type: cString(v, base + 384, 16),
+    fs_path: cString(v, base + 400, 512),
+    path: cString(v, base + 912, 512),
   };
 }
 

@@ -16,6 +16,7 @@ import type { ContainerInfo } from '../../containers/attributor.js';
 import type { Attributes } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
+import { recordTraceFields } from '../../telemetry/traces.js';
 import {
   IO_URING_EVENT_HEADER_SIZE,
   decodeIoUringEventHeader,
@@ -289,7 +290,9 @@ export const ioUringSensor: Sensor = {
         }
       }
       const r = kind === EVENT_SETUP ? setupEvent(v, host ? {} : container!.attributes) : openEvent(v, host ? {} : container!.attributes);
-      ctx.emit({ eventName: kind === EVENT_SETUP ? IO_URING_SETUP_EVENT : IO_URING_OPEN_EVENT, timeUnixNano: r.time, severity: 'INFO', body: r.body, attributes: r.attributes });
+      // With traces: the span of the submitting process's image (bpf/process.h names it the same way).
+      const trace = host ? {} : recordTraceFields(ctx.traces?.processes, container!.id, h.cgroup.cgroup_id, { pid: h.pid, startNs: h.process_start_ns, execId: h.exec_id }, h.timestamp_ns, 'INFO');
+      ctx.emit(Object.assign({ eventName: kind === EVENT_SETUP ? IO_URING_SETUP_EVENT : IO_URING_OPEN_EVENT, timeUnixNano: r.time, severity: 'INFO' as const, body: r.body, attributes: r.attributes }, trace));
     };
 
     // The record is ring memory: decoded here, synchronously (or copied before an attribution wait).

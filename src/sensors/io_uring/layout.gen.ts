@@ -4,21 +4,25 @@
 import { cString } from '../decode.js';
 import { decodeCgCgroupRef, type CgCgroupRef } from '../shared.gen.js';
 
-export const IO_URING_EVENT_HEADER_SIZE = 328;
+export const IO_URING_EVENT_HEADER_SIZE = 344;
 export const IoUringEventHeaderLayout = {
   timestamp_ns: { offset: 0, size: 8, kind: 'u64' },
-  kind: { offset: 8, size: 4, kind: 'u32' },
-  flags: { offset: 12, size: 4, kind: 'u32' },
-  pid: { offset: 16, size: 4, kind: 'u32' },
-  tid: { offset: 20, size: 4, kind: 'u32' },
-  uid: { offset: 24, size: 4, kind: 'u32' },
-  pad: { offset: 28, size: 4, kind: 'u32' },
-  cgroup: { offset: 32, size: 264, kind: 'struct' },
-  comm: { offset: 296, size: 16, kind: 'string' },
-  thread_comm: { offset: 312, size: 16, kind: 'string' },
+  process_start_ns: { offset: 8, size: 8, kind: 'u64' },
+  exec_id: { offset: 16, size: 8, kind: 'u64' },
+  kind: { offset: 24, size: 4, kind: 'u32' },
+  flags: { offset: 28, size: 4, kind: 'u32' },
+  pid: { offset: 32, size: 4, kind: 'u32' },
+  tid: { offset: 36, size: 4, kind: 'u32' },
+  uid: { offset: 40, size: 4, kind: 'u32' },
+  pad: { offset: 44, size: 4, kind: 'u32' },
+  cgroup: { offset: 48, size: 264, kind: 'struct' },
+  comm: { offset: 312, size: 16, kind: 'string' },
+  thread_comm: { offset: 328, size: 16, kind: 'string' },
 } as const;
 export interface IoUringEventHeader {
   timestamp_ns: bigint;
+  process_start_ns: bigint;
+  exec_id: bigint;
   kind: number;
   flags: number;
   pid: number;
@@ -33,15 +37,17 @@ export interface IoUringEventHeader {
 export function decodeIoUringEventHeader(v: DataView, base = 0): IoUringEventHeader {
   return {
     timestamp_ns: v.getBigUint64(base + 0, true),
-    kind: v.getUint32(base + 8, true),
-    flags: v.getUint32(base + 12, true),
-    pid: v.getUint32(base + 16, true),
-    tid: v.getUint32(base + 20, true),
-    uid: v.getUint32(base + 24, true),
-    pad: v.getUint32(base + 28, true),
-    cgroup: decodeCgCgroupRef(v, base + 32),
-    comm: cString(v, base + 296, 16),
-    thread_comm: cString(v, base + 312, 16),
+    process_start_ns: v.getBigUint64(base + 8, true),
+    exec_id: v.getBigUint64(base + 16, true),
+    kind: v.getUint32(base + 24, true),
+    flags: v.getUint32(base + 28, true),
+    pid: v.getUint32(base + 32, true),
+    tid: v.getUint32(base + 36, true),
+    uid: v.getUint32(base + 40, true),
+    pad: v.getUint32(base + 44, true),
+    cgroup: decodeCgCgroupRef(v, base + 48),
+    comm: cString(v, base + 312, 16),
+    thread_comm: cString(v, base + 328, 16),
   };
 }
 
@@ -65,17 +71,17 @@ export function decodeIoUringLimits(v: DataView, base = 0): IoUringLimits {
   };
 }
 
-export const IO_URING_OPEN_EVENT_SIZE = 880;
+export const IO_URING_OPEN_EVENT_SIZE = 896;
 export const IoUringOpenEventLayout = {
-  h: { offset: 0, size: 328, kind: 'struct' },
-  open_flags: { offset: 328, size: 8, kind: 'u64' },
-  mode: { offset: 336, size: 8, kind: 'u64' },
-  resolve: { offset: 344, size: 8, kind: 'u64' },
-  dfd: { offset: 352, size: 4, kind: 's32' },
-  opcode: { offset: 356, size: 4, kind: 'u32' },
-  file_slot: { offset: 360, size: 4, kind: 'u32' },
-  path_len: { offset: 364, size: 4, kind: 'u32' },
-  path: { offset: 368, size: 512, kind: 'string' },
+  h: { offset: 0, size: 344, kind: 'struct' },
+  open_flags: { offset: 344, size: 8, kind: 'u64' },
+  mode: { offset: 352, size: 8, kind: 'u64' },
+  resolve: { offset: 360, size: 8, kind: 'u64' },
+  dfd: { offset: 368, size: 4, kind: 's32' },
+  opcode: { offset: 372, size: 4, kind: 'u32' },
+  file_slot: { offset: 376, size: 4, kind: 'u32' },
+  path_len: { offset: 380, size: 4, kind: 'u32' },
+  path: { offset: 384, size: 512, kind: 'string' },
 } as const;
 export interface IoUringOpenEvent {
   h: IoUringEventHeader;
@@ -92,24 +98,24 @@ export interface IoUringOpenEvent {
 export function decodeIoUringOpenEvent(v: DataView, base = 0): IoUringOpenEvent {
   return {
     h: decodeIoUringEventHeader(v, base + 0),
-    open_flags: v.getBigUint64(base + 328, true),
-    mode: v.getBigUint64(base + 336, true),
-    resolve: v.getBigUint64(base + 344, true),
-    dfd: v.getInt32(base + 352, true),
-    opcode: v.getUint32(base + 356, true),
-    file_slot: v.getUint32(base + 360, true),
-    path_len: v.getUint32(base + 364, true),
-    path: cString(v, base + 368, 512),
+    open_flags: v.getBigUint64(base + 344, true),
+    mode: v.getBigUint64(base + 352, true),
+    resolve: v.getBigUint64(base + 360, true),
+    dfd: v.getInt32(base + 368, true),
+    opcode: v.getUint32(base + 372, true),
+    file_slot: v.getUint32(base + 376, true),
+    path_len: v.getUint32(base + 380, true),
+    path: cString(v, base + 384, 512),
   };
 }
 
-export const IO_URING_SETUP_EVENT_SIZE = 344;
+export const IO_URING_SETUP_EVENT_SIZE = 360;
 export const IoUringSetupEventLayout = {
-  h: { offset: 0, size: 328, kind: 'struct' },
-  fd: { offset: 328, size: 4, kind: 's32' },
-  sq_entries: { offset: 332, size: 4, kind: 'u32' },
-  cq_entries: { offset: 336, size: 4, kind: 'u32' },
-  setup_flags: { offset: 340, size: 4, kind: 'u32' },
+  h: { offset: 0, size: 344, kind: 'struct' },
+  fd: { offset: 344, size: 4, kind: 's32' },
+  sq_entries: { offset: 348, size: 4, kind: 'u32' },
+  cq_entries: { offset: 352, size: 4, kind: 'u32' },
+  setup_flags: { offset: 356, size: 4, kind: 'u32' },
 } as const;
 export interface IoUringSetupEvent {
   h: IoUringEventHeader;
@@ -122,9 +128,9 @@ export interface IoUringSetupEvent {
 export function decodeIoUringSetupEvent(v: DataView, base = 0): IoUringSetupEvent {
   return {
     h: decodeIoUringEventHeader(v, base + 0),
-    fd: v.getInt32(base + 328, true),
-    sq_entries: v.getUint32(base + 332, true),
-    cq_entries: v.getUint32(base + 336, true),
-    setup_flags: v.getUint32(base + 340, true),
+    fd: v.getInt32(base + 344, true),
+    sq_entries: v.getUint32(base + 348, true),
+    cq_entries: v.getUint32(base + 352, true),
+    setup_flags: v.getUint32(base + 356, true),
   };
 }

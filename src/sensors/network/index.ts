@@ -13,6 +13,8 @@ import { NO_SLOT } from '../../registry/index-table.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
+import { recordTraceFields, type RecordTraceFields } from '../../telemetry/traces.js';
+import type { ImageId } from '../../telemetry/trace-ids.js';
 import { decodeNetworkEvent, type NetworkEvent } from './layout.gen.js';
 import { PeerDirectory, handlePeerDockerEvent, normalizeAddress, type PeerMatch } from './peers.js';
 import { compilePolicy, evaluate, type Flow } from './policy.js';
@@ -106,6 +108,31 @@ export function connectionAttributes(e: NetworkEvent, peer: PeerMatch | null, pe
   return a;
 }
 
+/** What a span event of the socket owner's process keeps of a record's attributes. */
+const SPAN_EVENT_KEYS = [
+  'network.transport',
+  'network.type',
+  'network.peer.address',
+  'network.peer.port',
+  'network.local.port',
+  'contguard.network.peer.container.name',
+  'contguard.network.peer.process.name',
+  'error.type',
+  'contguard.network.violation',
+  'security_rule.name',
+] as const;
+
+export function networkSpanEventAttributes(a: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const k of SPAN_EVENT_KEYS) if (a[k] !== undefined) out[k] = a[k];
+  return out;
+}
+
+/** The socket owner's process image at connect() or listen() (bpf/process.h names it the same way); null for UDP (no process). */
+export function ownerImage(e: NetworkEvent): ImageId | null {
+  return e.owner.tgid ? { pid: e.owner.tgid, startNs: e.owner.process_start_ns, execId: e.owner.exec_id } : null;
+}
+
 interface Pending {
   event: NetworkEvent;
   container: ContainerInfo | null;
@@ -182,17 +209,32 @@ export const networkSensor: Sensor = {
       address,
     });
 
-    const checkPolicy = (record: EventRecord, flow: Flow, local: ContainerInfo | null) => {
+    // With traces, a record names the span of the socket owner's process, and is an event of it.
+    const traceOf = (container: ContainerInfo | null, e: NetworkEvent, severity: 'INFO' | 'WARN'): RecordTraceFields => {
+      const tracer = container ? ctx.traces?.processes : null;
+      const image = tracer ? ownerImage(e) : null;
+      return image ? recordTraceFields(tracer, container!.id, e.owner.cgroup_id, image, e.timestamp_ns, severity) : {};
+    };
+    const spanEvent = (container: ContainerInfo | null, e: NetworkEvent, name: string, attributes: Attributes) => {
+      const tracer = container ? ctx.traces?.processes : null;
+      const image = tracer ? ownerImage(e) : null;
+      if (image) tracer!.spanEvent(e.owner.cgroup_id, image, { name, atNs: e.timestamp_ns, attributes: networkSpanEventAttributes(attributes), comm: e.owner.comm });
+    };
+
+    /** `source`: the kernel event of the record's process (its span gets the violation too). */
+    const checkPolicy = (record: EventRecord, flow: Flow, local: ContainerInfo | null, source: NetworkEvent) => {
       const verdict = evaluate(policy, flow);
       if (!verdict || verdict.allowed) return;
       const reason = verdict.reason ?? 'no rule matched';
-      ctx.emit({
-        eventName: NET_VIOLATION_EVENT,
-        timeUnixNano: record.timeUnixNano,
-        severity: 'WARN',
-        body: `not allowed (${reason}): ${record.body}`,
-        attributes: Object.assign({}, record.attributes, verdict.rule ? { 'contguard.network.violation': reason, 'security_rule.name': verdict.rule } : { 'contguard.network.violation': reason }),
-      });
+      const attributes: Attributes = Object.assign({}, record.attributes, { 'contguard.network.violation': reason });
+      if (verdict.rule) attributes['security_rule.name'] = verdict.rule;
+      ctx.emit(
+        Object.assign(
+          { eventName: NET_VIOLATION_EVENT, timeUnixNano: record.timeUnixNano, severity: 'WARN' as const, body: `not allowed (${reason}): ${record.body}`, attributes },
+          traceOf(local, source, 'WARN'),
+        ),
+      );
+      spanEvent(local, source, 'network.policy_violation', attributes);
       violations.add(1, Object.assign(metricAttributes(local?.attributes), { 'contguard.network.violation': reason }));
     };
 
@@ -220,14 +262,18 @@ export const networkSensor: Sensor = {
       };
       const inbound = e.owner.direction === DIR_RECEIVE;
       const arrow = inbound ? `${sideText(remote, client.peer?.container.name)} --> ${sideText(local)}` : `${sideText(local)} --> ${sideText(remote, client.peer?.container.name)}`;
-      const record: EventRecord = {
-        eventName: NET_CONNECT_EVENT,
-        timeUnixNano: client.time,
-        severity: 'INFO',
-        body: arrow,
-        attributes: recordAttributes(client.container?.attributes, connectionAttributes(e, client.peer, peerProcess)),
-      };
+      const attributes = connectionAttributes(e, client.peer, peerProcess);
+      const record: EventRecord = Object.assign(
+        { eventName: NET_CONNECT_EVENT, timeUnixNano: client.time, severity: 'INFO' as const, body: arrow, attributes: recordAttributes(client.container?.attributes, Object.assign({}, attributes)) },
+        traceOf(client.container, e, 'INFO'),
+      );
       ctx.emit(record);
+      spanEvent(client.container, e, inbound ? 'network.accept' : 'network.connect', attributes);
+      // Both ends here: the server's process gets its side too (the client as its peer).
+      if (server) {
+        const clientAsPeer = client.container ? asPeer(client.container) : null;
+        spanEvent(server.container, server.event, 'network.accept', connectionAttributes(server.event, clientAsPeer, { pid: e.owner.tgid, comm: e.owner.comm }));
+      }
       count(client.container, inbound ? 'receive' : 'transmit', client.peer, 'established');
       if (server) count(server.container, 'receive', { container: { id: client.container?.id ?? '', name: String(client.container?.attributes['container.name'] ?? ''), image: '', labels: {} }, via: 'address' }, 'established');
       const localAddr = local.address;
@@ -237,7 +283,7 @@ export const networkSensor: Sensor = {
       const flow: Flow = inbound
         ? { transport: 'tcp', client: peerParty, server: partyOf(client.container, localAddr), serverPort: e.local_port }
         : { transport: 'tcp', client: partyOf(client.container, localAddr), server: peerParty, serverPort: e.peer_port };
-      checkPolicy(record, flow, client.container);
+      checkPolicy(record, flow, client.container, e);
     };
 
     // Both ends here: the client's CONNECT and the server's ACCEPT are the same 4-tuple seen
@@ -306,19 +352,20 @@ export const networkSensor: Sensor = {
       const error = ERRNO_NAMES[e.error] ?? `errno ${e.error}`;
       const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: e.owner.tgid, comm: e.owner.comm };
       const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
-      ctx.emit({
-        eventName: NET_FAILED_EVENT,
-        timeUnixNano: time,
-        severity: 'INFO',
-        body: `${sideText(local)} -x-> ${sideText(remote, peer?.container.name)} ${error}`,
-        attributes: recordAttributes(
-          container?.attributes,
-          Object.assign(connectionAttributes(e, peer, null), {
-            'error.type': error,
-            'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
-          }),
+      const attributes = Object.assign(connectionAttributes(e, peer, null), { 'error.type': error, 'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n) });
+      ctx.emit(
+        Object.assign(
+          {
+            eventName: NET_FAILED_EVENT,
+            timeUnixNano: time,
+            severity: 'INFO' as const,
+            body: `${sideText(local)} -x-> ${sideText(remote, peer?.container.name)} ${error}`,
+            attributes: recordAttributes(container?.attributes, Object.assign({}, attributes)),
+          },
+          traceOf(container, e, 'INFO'),
         ),
-      });
+      );
+      spanEvent(container, e, 'network.failed', attributes);
       count(container, 'transmit', peer, 'failed');
     };
 
@@ -327,7 +374,7 @@ export const networkSensor: Sensor = {
       const peer = resolvePeer(e, container);
       const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: e.owner.tgid, comm: e.owner.comm };
       const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
-      ctx.emit({
+      const record: EventRecord = {
         eventName: NET_CLOSE_EVENT,
         timeUnixNano: time,
         severity: 'INFO',
@@ -341,7 +388,8 @@ export const networkSensor: Sensor = {
             'contguard.network.retransmits': e.retransmits,
           }),
         ),
-      });
+      };
+      ctx.emit(Object.assign(record, traceOf(container, e, 'INFO')));
     };
 
     const onUdp = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {
@@ -361,7 +409,7 @@ export const networkSensor: Sensor = {
       const server = peer
         ? { container: { id: peer.container.id, name: peer.container.name ?? peer.container.id, image: peer.container.image ?? '', labels: peer.container.labels ?? {} }, address: remote.address }
         : partyOf(null, remote.address);
-      checkPolicy(record, { transport: 'udp', client: partyOf(container, local.address), server, serverPort: e.peer_port }, container);
+      checkPolicy(record, { transport: 'udp', client: partyOf(container, local.address), server, serverPort: e.peer_port }, container, e);
     };
 
     const dispatch = (e: NetworkEvent, container: ContainerInfo | null, time: bigint) => {

@@ -4,25 +4,25 @@
 import { cString, cBytes } from '../decode.js';
 import { decodeCgCgroupRef, type CgCgroupRef } from '../shared.gen.js';
 
-export const NETWORK_EVENT_SIZE = 408;
+export const NETWORK_EVENT_SIZE = 424;
 export const NetworkEventLayout = {
   timestamp_ns: { offset: 0, size: 8, kind: 'u64' },
   duration_ns: { offset: 8, size: 8, kind: 'u64' },
   bytes_sent: { offset: 16, size: 8, kind: 'u64' },
   bytes_received: { offset: 24, size: 8, kind: 'u64' },
-  owner: { offset: 32, size: 48, kind: 'struct' },
-  kind: { offset: 80, size: 4, kind: 'u32' },
-  netns: { offset: 84, size: 4, kind: 'u32' },
-  family: { offset: 88, size: 4, kind: 'u32' },
-  protocol: { offset: 92, size: 4, kind: 'u32' },
-  error: { offset: 96, size: 4, kind: 's32' },
-  retransmits: { offset: 100, size: 4, kind: 'u32' },
-  local_port: { offset: 104, size: 2, kind: 'u16' },
-  peer_port: { offset: 106, size: 2, kind: 'u16' },
-  pad: { offset: 108, size: 4, kind: 'u32' },
-  local_addr: { offset: 112, size: 16, kind: 'bytes' },
-  peer_addr: { offset: 128, size: 16, kind: 'bytes' },
-  cgroup: { offset: 144, size: 264, kind: 'struct' },
+  owner: { offset: 32, size: 64, kind: 'struct' },
+  kind: { offset: 96, size: 4, kind: 'u32' },
+  netns: { offset: 100, size: 4, kind: 'u32' },
+  family: { offset: 104, size: 4, kind: 'u32' },
+  protocol: { offset: 108, size: 4, kind: 'u32' },
+  error: { offset: 112, size: 4, kind: 's32' },
+  retransmits: { offset: 116, size: 4, kind: 'u32' },
+  local_port: { offset: 120, size: 2, kind: 'u16' },
+  peer_port: { offset: 122, size: 2, kind: 'u16' },
+  pad: { offset: 124, size: 4, kind: 'u32' },
+  local_addr: { offset: 128, size: 16, kind: 'bytes' },
+  peer_addr: { offset: 144, size: 16, kind: 'bytes' },
+  cgroup: { offset: 160, size: 264, kind: 'struct' },
 } as const;
 export interface NetworkEvent {
   timestamp_ns: bigint;
@@ -51,18 +51,18 @@ export function decodeNetworkEvent(v: DataView, base = 0): NetworkEvent {
     bytes_sent: v.getBigUint64(base + 16, true),
     bytes_received: v.getBigUint64(base + 24, true),
     owner: decodeNetworkOwner(v, base + 32),
-    kind: v.getUint32(base + 80, true),
-    netns: v.getUint32(base + 84, true),
-    family: v.getUint32(base + 88, true),
-    protocol: v.getUint32(base + 92, true),
-    error: v.getInt32(base + 96, true),
-    retransmits: v.getUint32(base + 100, true),
-    local_port: v.getUint16(base + 104, true),
-    peer_port: v.getUint16(base + 106, true),
-    pad: v.getUint32(base + 108, true),
-    local_addr: cBytes(v, base + 112, 16),
-    peer_addr: cBytes(v, base + 128, 16),
-    cgroup: decodeCgCgroupRef(v, base + 144),
+    kind: v.getUint32(base + 96, true),
+    netns: v.getUint32(base + 100, true),
+    family: v.getUint32(base + 104, true),
+    protocol: v.getUint32(base + 108, true),
+    error: v.getInt32(base + 112, true),
+    retransmits: v.getUint32(base + 116, true),
+    local_port: v.getUint16(base + 120, true),
+    peer_port: v.getUint16(base + 122, true),
+    pad: v.getUint32(base + 124, true),
+    local_addr: cBytes(v, base + 128, 16),
+    peer_addr: cBytes(v, base + 144, 16),
+    cgroup: decodeCgCgroupRef(v, base + 160),
   };
 }
 
@@ -86,20 +86,24 @@ export function decodeNetworkListenerKey(v: DataView, base = 0): NetworkListener
   };
 }
 
-export const NETWORK_OWNER_SIZE = 48;
+export const NETWORK_OWNER_SIZE = 64;
 export const NetworkOwnerLayout = {
   cgroup_id: { offset: 0, size: 8, kind: 'u64' },
   start_ns: { offset: 8, size: 8, kind: 'u64' },
-  slot: { offset: 16, size: 4, kind: 'u32' },
-  tgid: { offset: 20, size: 4, kind: 'u32' },
-  direction: { offset: 24, size: 4, kind: 'u32' },
-  local_port: { offset: 28, size: 2, kind: 'u16' },
-  pad: { offset: 30, size: 2, kind: 'u16' },
-  comm: { offset: 32, size: 16, kind: 'string' },
+  process_start_ns: { offset: 16, size: 8, kind: 'u64' },
+  exec_id: { offset: 24, size: 8, kind: 'u64' },
+  slot: { offset: 32, size: 4, kind: 'u32' },
+  tgid: { offset: 36, size: 4, kind: 'u32' },
+  direction: { offset: 40, size: 4, kind: 'u32' },
+  local_port: { offset: 44, size: 2, kind: 'u16' },
+  pad: { offset: 46, size: 2, kind: 'u16' },
+  comm: { offset: 48, size: 16, kind: 'string' },
 } as const;
 export interface NetworkOwner {
   cgroup_id: bigint;
   start_ns: bigint;
+  process_start_ns: bigint;
+  exec_id: bigint;
   slot: number;
   tgid: number;
   direction: number;
@@ -112,12 +116,14 @@ export function decodeNetworkOwner(v: DataView, base = 0): NetworkOwner {
   return {
     cgroup_id: v.getBigUint64(base + 0, true),
     start_ns: v.getBigUint64(base + 8, true),
-    slot: v.getUint32(base + 16, true),
-    tgid: v.getUint32(base + 20, true),
-    direction: v.getUint32(base + 24, true),
-    local_port: v.getUint16(base + 28, true),
-    pad: v.getUint16(base + 30, true),
-    comm: cString(v, base + 32, 16),
+    process_start_ns: v.getBigUint64(base + 16, true),
+    exec_id: v.getBigUint64(base + 24, true),
+    slot: v.getUint32(base + 32, true),
+    tgid: v.getUint32(base + 36, true),
+    direction: v.getUint32(base + 40, true),
+    local_port: v.getUint16(base + 44, true),
+    pad: v.getUint16(base + 46, true),
+    comm: cString(v, base + 48, 16),
   };
 }
 

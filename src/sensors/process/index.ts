@@ -3,17 +3,21 @@
  * process sensor: each container run's process tree as one OpenTelemetry trace (exported by
  * OTLP: outputs.otlp.traces). The kernel reports forks, execs and exits of the containers'
  * workload processes (bpf/process.bpf.c); ProcessTracer (tracer.ts) builds the spans. The
- * exec sensor adds each image's path and argv, and stamps its records with the image's span.
+ * exec sensor adds each image's path and argv, and stamps its records with the image's span;
+ * the file_open, network and io_uring sensors stamp theirs with their process's span, and
+ * file opens, connections and policy violations become events of it (traces.processes).
  */
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { decodeProcessEvent } from './layout.gen.js';
-import { ProcessTracer, type DropReason } from './tracer.js';
-import { PROCESS_OPEN_SPANS_GAUGE, PROCESS_SPANS_COUNTER, PROCESS_SPANS_DROPPED_COUNTER, processTelemetry } from './telemetry.js';
+import { ProcessTracer, type DropReason, type EventDropReason } from './tracer.js';
+import { PROCESS_OPEN_SPANS_GAUGE, PROCESS_SPANS_COUNTER, PROCESS_SPANS_DROPPED_COUNTER, PROCESS_SPAN_EVENTS_DROPPED_COUNTER, processTelemetry } from './telemetry.js';
 
 /** How often finished spans are handed to the exporter (and long spans cut). */
 const FLUSH_INTERVAL_MS = 1000;
+/** Beyond the attribution wait and the connection join window: ring drains, mount-table reads. */
+const LATE_EVENT_SLACK_MS = 500;
 
 const TP_BTF_PROGRAMS = ['cg_proc_fork', 'cg_proc_exec', 'cg_proc_exit'];
 const RAW_PROGRAMS = ['cg_proc_fork_raw', 'cg_proc_exec_raw', 'cg_proc_exit_raw'];
@@ -37,12 +41,19 @@ export const processSensor: Sensor = {
     const cfg = ctx.config.sensors.process;
     const spans = ctx.meter.createCounter(PROCESS_SPANS_COUNTER, { unit: '{span}', description: processTelemetry.metrics[0]!.description });
     const dropped = ctx.meter.createCounter(PROCESS_SPANS_DROPPED_COUNTER, { unit: '{span}', description: processTelemetry.metrics[1]!.description });
+    const eventsDropped = ctx.meter.createCounter(PROCESS_SPAN_EVENTS_DROPPED_COUNTER, { unit: '{event}', description: processTelemetry.metrics[3]!.description });
+    // A finished span waits for the records of its process still on their way (span events):
+    // a new container's first records wait for its metadata, a connection for its other end.
+    const lateEventGraceMs = cfg.max_events_per_span > 0 ? ctx.config.docker.metadata_wait_ms + ctx.config.sensors.network.join_window_ms + LATE_EVENT_SLACK_MS : 0;
     const tracer = new ProcessTracer({
       bootId: traces.bootId,
       sampleRatio: cfg.sample_ratio,
       maxSpanMs: cfg.max_span_ms,
       maxOpenPerContainer: cfg.max_open_spans_per_container,
       maxOpenTotal: cfg.max_open_spans,
+      maxEventsPerSpan: cfg.max_events_per_span,
+      maxEventsHeld: cfg.max_span_events,
+      lateEventGraceMs,
       resource: traces.resource,
       scope: traces.scope,
       toUnixNano: ctx.toUnixNano,
@@ -53,6 +64,7 @@ export const processSensor: Sensor = {
         exported: (n) => n > 0 && spans.add(n, { outcome: 'exported' }),
         unsampled: (n) => n > 0 && spans.add(n, { outcome: 'unsampled' }),
         dropped: (reason: DropReason, n) => n > 0 && dropped.add(n, { reason }),
+        eventsDropped: (reason: EventDropReason, n) => n > 0 && eventsDropped.add(n, { reason }),
       },
     });
     ctx.meter

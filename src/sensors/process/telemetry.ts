@@ -15,6 +15,7 @@ import type { TelemetrySpec } from '../sensor.js';
 export const PROCESS_SPANS_COUNTER = 'contguard.process.spans';
 export const PROCESS_SPANS_DROPPED_COUNTER = 'contguard.process.spans.dropped';
 export const PROCESS_OPEN_SPANS_GAUGE = 'contguard.process.open_spans';
+export const PROCESS_SPAN_EVENTS_DROPPED_COUNTER = 'contguard.process.span_events.dropped';
 
 /** Attributes of a process image span (README "Process trees as traces"). */
 export const PROCESS_SPAN_ATTRIBUTES: Record<string, string> = {
@@ -57,6 +58,14 @@ export const processTelemetry: TelemetrySpec = {
       unit: '{span}',
       description: 'Process spans open now, plus finished spans of unsampled runs held for a WARN record.',
       attributes: [],
+    },
+    {
+      name: PROCESS_SPAN_EVENTS_DROPPED_COUNTER,
+      instrument: 'counter',
+      unit: '{event}',
+      description:
+        'Records of a process (file opens, connections, policy violations) not made events of its span: reason=span_limit (sensors.process.max_events_per_span; the span\'s dropped_events_count says how many), agent_limit (sensors.process.max_span_events held in all), no_span (its span was already handed over, or its process is not followed).',
+      attributes: ['reason'],
     },
   ],
   events: [],

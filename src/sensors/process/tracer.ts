@@ -13,19 +13,21 @@
  * its parent still links to it.
  *
  * Spans are built when their image ends (exit, the next exec, a max_span_ms boundary, the
- * container's removal) and handed over at the next flush (the sensor flushes every second),
- * so the exec sensor's details, which come through another ring, are there first.
+ * container's removal) and handed over at the first flush lateEventGraceMs after (the sensor
+ * flushes every second), so the exec sensor's details and the records of the process that
+ * become its span events (file opens, connections), which come through other rings and may
+ * wait for attribution, are there first. Span events are bounded per span and in all.
  */
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes as OtelAttributes, type HrTime, type Link } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { constants as osConstants } from 'node:os';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import type { Attributes } from '../../telemetry/record.js';
 import { otlpLogFields } from '../../telemetry/escape.js';
 import { containerRootSpanId, containerTraceId, imageSpanId, runSampled, segmentAt, type ImageId } from '../../telemetry/trace-ids.js';
 import type { EventRecord } from '../../telemetry/record.js';
-import type { ExecImageDetails, LogTraceContext } from '../../telemetry/traces.js';
+import type { ExecImageDetails, LogTraceContext, SpanEventIn } from '../../telemetry/traces.js';
 
 /** Mirror bpf/process.h PROCESS_EVENT_* and PROCESS_FLAG_*. */
 export const PROCESS_EVENT_FORK = 1;
@@ -59,6 +61,11 @@ export interface RunEntry {
 }
 
 export type DropReason = 'container_limit' | 'agent_limit' | 'held_limit' | 'begin_unseen' | 'untracked_container';
+/**
+ * Why a span event was not kept: span_limit (its span had maxEventsPerSpan), agent_limit
+ * (maxEventsHeld in all), no_span (its span was handed over already, or its process is not followed).
+ */
+export type EventDropReason = 'span_limit' | 'agent_limit' | 'no_span';
 
 export interface TracerOptions {
   bootId: string;
@@ -77,10 +84,20 @@ export interface TracerOptions {
   exportSpan(span: ReadableSpan): void;
   /** A registry entry by slot (for events that arrive before the tracker's notice). */
   entryForSlot?(slot: number): RunEntry | undefined;
+  /** Span events (file opens, connections, ...) per span at most (0: none); default 128. */
+  maxEventsPerSpan?: number;
+  /** Span events held at once in all (open images, finished spans waiting or held); default 262144. */
+  maxEventsHeld?: number;
+  /**
+   * How long a finished image waits before its span is built, so that records of it still on
+   * their way (an attribution wait, another ring) become its events; default 0.
+   */
+  lateEventGraceMs?: number;
   counters?: {
     exported(n: number): void;
     unsampled(n: number): void;
     dropped(reason: DropReason, n: number): void;
+    eventsDropped?(reason: EventDropReason, n: number): void;
   };
 }
 
@@ -93,6 +110,13 @@ const MAX_PENDING_EXEC = 4096;
 const PENDING_EXEC_TTL_NS = 10_000_000_000n;
 /** Keys remembered to ignore repeated exits (old kernels) and events of images not followed. */
 const MAX_REMEMBERED = 4096;
+/** Span events waiting for their image (its process event comes through another ring), at most. */
+const MAX_PENDING_EVENTS = 4096;
+const PENDING_EVENTS_TTL_NS = 10_000_000_000n;
+/** In a run the agent joined, records whose image has no begin event after this began before the agent. */
+const PENDING_ADOPT_NS = 2_000_000_000n;
+export const DEFAULT_MAX_EVENTS_PER_SPAN = 128;
+export const DEFAULT_MAX_EVENTS_HELD = 262_144;
 
 type Began = 'exec' | 'fork' | 'unseen';
 type Ended = 'exit' | 'exec' | 'container_removed' | 'max_span';
@@ -111,6 +135,27 @@ interface Image {
   comm: string;
   exec: ExecImageDetails | null;
   hadChildren: boolean;
+  /** Span events not yet in a built span (oldest first), and those over the per-span limit. */
+  events: TimedEventAt[];
+  droppedEvents: number;
+  /** The span id of one segment, computed once for the records that name it. */
+  idCache?: { segment: number; spanId: string };
+}
+
+/** A span event and its kernel time (to give each segment of a long image its own). */
+interface TimedEventAt {
+  atNs: bigint;
+  event: TimedEvent;
+}
+
+interface PendingEvents {
+  cgroupId: bigint;
+  image: ImageId;
+  /** The process's name as the records give it (for a span made from them). */
+  comm: string;
+  events: TimedEventAt[];
+  dropped: number;
+  sinceNs: bigint;
 }
 
 interface Draft {
@@ -133,6 +178,8 @@ interface Run {
   resource: Resource | null;
   sampled: boolean;
   images: Map<string, Image>;
+  /** Images that ended whose last span is not built yet (late span events still join it). */
+  ended: Map<string, Image>;
   drafts: Draft[];
   /** Finished spans of a run not (yet) traced, kept for a WARN record. */
   held: ReadableSpan[];
@@ -178,9 +225,25 @@ export class ProcessTracer {
   private readonly promotedIds = new Set<string>();
   private open = 0;
   private readonly maxSpanNs: bigint;
+  /** Span events of images not known yet, by image key. */
+  private readonly pendingEvents = new Map<string, PendingEvents>();
+  private pendingEventCount = 0;
+  /** Span events held in all: in images, pending, and in built spans not yet exported. */
+  private eventsHeld = 0;
+  private readonly maxEventsPerSpan: number;
+  private readonly maxEventsHeld: number;
+  private readonly graceNs: bigint;
 
   constructor(private readonly o: TracerOptions) {
     this.maxSpanNs = BigInt(o.maxSpanMs) * 1_000_000n;
+    this.maxEventsPerSpan = o.maxEventsPerSpan ?? DEFAULT_MAX_EVENTS_PER_SPAN;
+    this.maxEventsHeld = o.maxEventsHeld ?? DEFAULT_MAX_EVENTS_HELD;
+    this.graceNs = BigInt(o.lateEventGraceMs ?? 0) * 1_000_000n;
+  }
+
+  /** Span events held now (in open images, finished spans not exported yet, and waiting for their image). */
+  get heldEvents(): number {
+    return this.eventsHeld;
   }
 
   /** Images open plus finished spans held for a WARN, in all runs. */
@@ -222,6 +285,7 @@ export class ProcessTracer {
       resource: null,
       sampled: false,
       images: new Map(),
+      ended: new Map(),
       drafts: [],
       held: [],
       removedNs: null,
@@ -316,6 +380,8 @@ export class ProcessTracer {
       // A forked process runs its parent's program until it execs.
       exec: forker?.exec ?? null,
       hadChildren: false,
+      events: [],
+      droppedEvents: 0,
     });
   }
 
@@ -325,16 +391,21 @@ export class ProcessTracer {
     const prevKey = imageKey({ ...id, execId: id.execId - 1n });
     const prev = run.images.get(prevKey);
     let parentSpanId: string | null = null;
+    let events: TimedEventAt[] = [];
+    let droppedEvents = 0;
     if (prev) {
       run.images.delete(prevKey);
       this.open--;
       this.rollTo(run, prev, e.timestampNs);
       if (prev.began === 'fork' && !prev.hadChildren && prev.segment === prev.firstSegment) {
-        // fork then exec (what a shell does to run a command): the exec'd image is the span.
+        // fork then exec (what a shell does to run a command): the exec'd image is the span,
+        // and what the fork image did before the exec (a redirection's open) its events.
         parentSpanId = prev.parentSpanId;
+        events = prev.events;
+        droppedEvents = prev.droppedEvents;
       } else {
         parentSpanId = this.spanIdAt(prev, e.timestampNs);
-        run.drafts.push({ image: prev, segment: prev.segment, endNs: e.timestampNs, ended: 'exec', exitCode: null });
+        this.endImage(run, { image: prev, segment: prev.segment, endNs: e.timestampNs, ended: 'exec', exitCode: null });
       }
     }
     const segment = segmentAt(id.startNs, e.timestampNs, this.maxSpanNs);
@@ -350,6 +421,8 @@ export class ProcessTracer {
       comm: e.comm,
       exec: null,
       hadChildren: false,
+      events,
+      droppedEvents,
     });
   }
 
@@ -360,6 +433,11 @@ export class ProcessTracer {
     if (image) {
       run.images.delete(key);
       this.open--;
+      if (image.began === 'unseen') {
+        // Made from its records (adoptPending): the exit knows its parent and name.
+        image.ppid = e.ppid;
+        image.comm = e.comm;
+      }
     } else if (run.entry?.joinedRunning) {
       // Began before the agent followed it: its last segment only (an earlier agent may have
       // exported the others), from the process's start or the segment's boundary.
@@ -376,7 +454,10 @@ export class ProcessTracer {
         comm: e.comm,
         exec: null,
         hadChildren: false,
+        events: [],
+        droppedEvents: 0,
       };
+      this.takePendingEvents(image);
     } else {
       // In a run whose start the agent saw, every workload image began in view: this is
       // runtime init (raw_tracepoint variant), or its beginning was lost (ring full).
@@ -385,7 +466,13 @@ export class ProcessTracer {
     }
     this.remember(key);
     this.rollTo(run, image, e.timestampNs);
-    run.drafts.push({ image, segment: image.segment, endNs: e.timestampNs, ended: 'exit', exitCode: e.exitCode });
+    this.endImage(run, { image, segment: image.segment, endNs: e.timestampNs, ended: 'exit', exitCode: e.exitCode });
+  }
+
+  /** An image's last draft: it waits in `ended` for late span events until its span is built. */
+  private endImage(run: Run, d: Draft): void {
+    run.drafts.push(d);
+    run.ended.set(d.image.key, d.image);
   }
 
   private addImage(run: Run, image: Image): void {
@@ -402,10 +489,107 @@ export class ProcessTracer {
     if (reason) {
       this.o.counters?.dropped(reason, 1);
       this.remember(image.key);
+      this.takePendingEvents(image);
+      this.dropEvents('no_span', image.events.length);
+      this.forgetEvents(image.events.length);
       return;
     }
     run.images.set(image.key, image);
     this.open++;
+    this.takePendingEvents(image);
+  }
+
+  // ---- span events ---------------------------------------------------------------------
+
+  /**
+   * A record about a process image becomes an event of its span (file.open, network.connect,
+   * ...): kept until the span is built, at most maxEventsPerSpan per span and maxEventsHeld in all.
+   */
+  spanEvent(cgroupId: bigint, image: ImageId, ev: SpanEventIn): void {
+    if (this.maxEventsPerSpan === 0) return;
+    const run = this.runs.get(cgroupId);
+    if (run?.state === 'discard') return;
+    const key = imageKey(image);
+    const target = run?.images.get(key) ?? run?.ended.get(key);
+    if (target) {
+      if (target.events.length >= this.maxEventsPerSpan) {
+        target.droppedEvents++;
+        this.dropEvents('span_limit', 1);
+      } else if (this.eventsHeld >= this.maxEventsHeld) {
+        target.droppedEvents++;
+        this.dropEvents('agent_limit', 1);
+      } else {
+        target.events.push(this.timedEvent(ev));
+        this.eventsHeld++;
+      }
+      return;
+    }
+    if (this.ignored.has(key)) {
+      this.dropEvents('no_span', 1);
+      return;
+    }
+    // Its process's event may still be in the other ring: kept a while for the image.
+    let p = this.pendingEvents.get(key);
+    if (p && p.events.length >= this.maxEventsPerSpan) {
+      p.dropped++;
+      this.dropEvents('span_limit', 1);
+      return;
+    }
+    if (this.eventsHeld >= this.maxEventsHeld) {
+      if (p) p.dropped++;
+      this.dropEvents('agent_limit', 1);
+      return;
+    }
+    if (this.pendingEventCount >= MAX_PENDING_EVENTS) {
+      const [oldKey, old] = this.pendingEvents.entries().next().value as [string, PendingEvents];
+      this.expirePending(oldKey, old);
+    }
+    if (!p) {
+      p = { cgroupId, image, comm: ev.comm ?? '', events: [], dropped: 0, sinceNs: this.o.nowMono() };
+      this.pendingEvents.set(key, p);
+    }
+    p.events.push(this.timedEvent(ev));
+    this.pendingEventCount++;
+    this.eventsHeld++;
+  }
+
+  private timedEvent(ev: SpanEventIn): TimedEventAt {
+    return { atNs: ev.atNs, event: { name: ev.name, time: hrTime(this.o.toUnixNano(ev.atNs)), attributes: spanAttributes(ev.attributes) } };
+  }
+
+  /** Events that came before their image: they join it. */
+  private takePendingEvents(image: Image): void {
+    const p = this.pendingEvents.get(image.key);
+    if (!p) return;
+    this.pendingEvents.delete(image.key);
+    this.pendingEventCount -= p.events.length;
+    // The fork image's events came first (fork then exec): the span keeps its limit.
+    const room = Math.max(0, this.maxEventsPerSpan - image.events.length);
+    const over = Math.max(0, p.events.length - room);
+    image.events.push(...(over ? p.events.slice(0, room) : p.events));
+    image.droppedEvents += p.dropped + over;
+    this.dropEvents('span_limit', over);
+    this.forgetEvents(over);
+  }
+
+  private expirePending(key: string, p: PendingEvents): void {
+    this.pendingEvents.delete(key);
+    this.pendingEventCount -= p.events.length;
+    this.dropEvents('no_span', p.events.length);
+    this.forgetEvents(p.events.length);
+  }
+
+  private dropEvents(reason: EventDropReason, n: number): void {
+    if (n > 0) this.o.counters?.eventsDropped?.(reason, n);
+  }
+
+  private forgetEvents(n: number): void {
+    this.eventsHeld -= n;
+  }
+
+  /** A span leaves the tracer (exported, or discarded): its events are no longer held. */
+  private forgetSpans(spans: readonly ReadableSpan[]): void {
+    for (const s of spans) this.eventsHeld -= s.events.length;
   }
 
   private remember(key: string): void {
@@ -417,7 +601,7 @@ export class ProcessTracer {
   private evictHeld(prefer: Run): boolean {
     const victim = prefer.held.length ? prefer : [...this.runs.values()].find((r) => r.held.length > 0);
     if (!victim) return false;
-    victim.held.shift();
+    this.forgetSpans([victim.held.shift()!]);
     this.open--;
     this.o.counters?.dropped('held_limit', 1);
     return true;
@@ -444,14 +628,21 @@ export class ProcessTracer {
 
   /** The trace context of a record about `image` at `atNs`, for a run of `containerId`. */
   logContext(containerId: string, cgroupId: bigint, image: ImageId, atNs: bigint): LogTraceContext {
-    const traceId = containerTraceId(this.bootId, containerId, cgroupId);
     const run = this.runs.get(cgroupId);
+    const traceId = run?.state === 'ready' && run.container?.id === containerId ? run.traceId : containerTraceId(this.bootId, containerId, cgroupId);
     const sampled = run?.state === 'ready' ? run.sampled : runSampled(traceId, this.o.sampleRatio) || this.promotedIds.has(containerId);
-    return {
-      traceId,
-      spanId: imageSpanId(this.bootId, image, segmentAt(image.startNs, atNs, this.maxSpanNs)),
-      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-    };
+    const segment = segmentAt(image.startNs, atNs, this.maxSpanNs);
+    // Records of a known image reuse its span id (a hash per record costs more than the rest).
+    const key = run ? imageKey(image) : '';
+    const known = run?.images.get(key) ?? run?.ended.get(key);
+    let spanId: string;
+    if (known) {
+      if (known.idCache?.segment !== segment) known.idCache = { segment, spanId: imageSpanId(this.bootId, image, segment) };
+      spanId = known.idCache.spanId;
+    } else {
+      spanId = imageSpanId(this.bootId, image, segment);
+    }
+    return { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
   }
 
   /** A WARN record traces its container's run: what is held goes out, and all that follows. */
@@ -466,6 +657,7 @@ export class ProcessTracer {
       if (run.sampled) continue;
       run.sampled = true;
       for (const span of run.held) this.o.exportSpan(span);
+      this.forgetSpans(run.held);
       this.o.counters?.exported(run.held.length);
       this.open -= run.held.length;
       run.held = [];
@@ -481,12 +673,13 @@ export class ProcessTracer {
   /** Ends segments past max_span_ms, hands finished spans over, closes removed runs. */
   flush(final = false): void {
     const now = this.o.nowMono();
+    const removalGrace = this.graceNs > REMOVAL_GRACE_NS ? this.graceNs : REMOVAL_GRACE_NS;
     for (const run of [...this.runs.values()]) {
       if (run.state === 'discard') {
         if (run.removedNs !== null) this.runs.delete(run.cgroupId);
         continue;
       }
-      const closing = run.removedNs !== null && (final || now - run.removedNs >= REMOVAL_GRACE_NS);
+      const closing = run.removedNs !== null && (final || now - run.removedNs >= removalGrace);
       // Long-lived images: end the segment at its boundary; a linked continuation begins there.
       for (const image of run.images.values()) this.rollTo(run, image, run.removedNs ?? now);
       if (closing) {
@@ -504,13 +697,23 @@ export class ProcessTracer {
         }
         continue; // its trace id needs the container id: spans wait for attribution
       }
-      for (const d of run.drafts) this.hand(run, this.buildSpan(run, d));
-      run.drafts = [];
+      // A draft waits lateEventGraceMs after its end for span events still on their way.
+      const waiting: Draft[] = [];
+      for (const d of run.drafts) {
+        if (!closing && !final && now - d.endNs < this.graceNs) {
+          waiting.push(d);
+          continue;
+        }
+        if (d.ended !== 'max_span') run.ended.delete(d.image.key);
+        this.hand(run, this.buildSpan(run, d));
+      }
+      run.drafts = waiting;
       if (closing) {
         this.hand(run, this.rootSpan(run));
         if (!run.sampled) {
           this.o.counters?.unsampled(run.held.length);
           this.open -= run.held.length;
+          this.forgetSpans(run.held);
           run.held = [];
         }
         this.runs.delete(run.cgroupId);
@@ -519,6 +722,40 @@ export class ProcessTracer {
     for (const [key, p] of this.pendingExec) {
       if (now - p.atNs < PENDING_EXEC_TTL_NS) break;
       this.pendingExec.delete(key);
+    }
+    if (!final) this.adoptPending(now);
+    for (const [key, p] of this.pendingEvents) {
+      if (!final && now - p.sinceNs < PENDING_EVENTS_TTL_NS) break;
+      this.expirePending(key, p);
+    }
+  }
+
+  /**
+   * Records of a process that began before the agent, in a run it joined, wait for a begin
+   * event that is not coming: its image is made from them, as its exit would make it (from its
+   * start or the segment's boundary, under the root), so they are its span's events.
+   */
+  private adoptPending(now: bigint): void {
+    for (const [key, p] of this.pendingEvents) {
+      if (now - p.sinceNs < PENDING_ADOPT_NS) break;
+      const run = this.runs.get(p.cgroupId);
+      if (!run || run.state === 'discard' || !run.entry?.joinedRunning || run.removedNs !== null || this.ignored.has(key)) continue;
+      const segment = segmentAt(p.image.startNs, p.events[0]?.atNs ?? now, this.maxSpanNs);
+      this.addImage(run, {
+        key,
+        id: p.image,
+        began: 'unseen',
+        beganNs: p.image.startNs + BigInt(segment) * this.maxSpanNs,
+        firstSegment: segment,
+        segment,
+        parentSpanId: null,
+        ppid: 0,
+        comm: p.comm,
+        exec: null,
+        hadChildren: false,
+        events: [],
+        droppedEvents: 0,
+      });
     }
   }
 
@@ -532,7 +769,13 @@ export class ProcessTracer {
 
   private release(run: Run): void {
     this.open -= run.images.size + run.held.length;
+    let events = 0;
+    for (const image of new Set([...run.images.values(), ...run.ended.values(), ...run.drafts.map((d) => d.image)])) events += image.events.length;
+    this.dropEvents('no_span', events);
+    this.forgetEvents(events);
+    this.forgetSpans(run.held);
     run.images.clear();
+    run.ended.clear();
     run.held = [];
     run.drafts = [];
   }
@@ -552,16 +795,18 @@ export class ProcessTracer {
   private hand(run: Run, span: ReadableSpan): void {
     if (run.sampled) {
       this.o.exportSpan(span);
+      this.forgetSpans([span]);
       this.o.counters?.exported(1);
       return;
     }
     // Not traced (yet): kept for a WARN record, the oldest going first past the limits.
     if (run.held.length >= this.o.maxOpenPerContainer || (this.open >= this.o.maxOpenTotal && !this.evictHeld(run))) {
       if (run.held.length === 0) {
+        this.forgetSpans([span]);
         this.o.counters?.dropped('held_limit', 1);
         return;
       }
-      run.held.shift();
+      this.forgetSpans([run.held.shift()!]);
       this.open--;
       this.o.counters?.dropped('held_limit', 1);
     }
@@ -586,7 +831,7 @@ export class ProcessTracer {
       : [{ context: { traceId: run.traceId, spanId: imageSpanId(this.bootId, image.id, d.segment - 1), traceFlags: TraceFlags.SAMPLED }, attributes: { 'contguard.link': 'previous_segment' } }];
     const a: Attributes = {
       'process.pid': image.id.pid,
-      'process.parent_pid': image.ppid,
+      ...(image.ppid ? { 'process.parent_pid': image.ppid } : {}), // unknown for a span made from records alone
       'process.executable.name': image.comm,
       'contguard.process.start': image.began,
       'contguard.process.end': d.ended,
@@ -611,8 +856,19 @@ export class ProcessTracer {
         status = { code: SpanStatusCode.ERROR, message: `killed by ${signalName(x.signal)}` };
       }
     }
+    // Its events: those of its window (a continuation follows: later ones wait for it).
+    let taken = image.events.length;
+    if (d.ended === 'max_span') {
+      taken = 0;
+      while (taken < image.events.length && image.events[taken]!.atNs < d.endNs) taken++;
+    }
+    const events = image.events.splice(0, taken).map((e) => e.event);
+    const droppedEvents = image.droppedEvents;
+    image.droppedEvents = 0;
     const name = `${image.began === 'fork' ? 'fork' : image.began === 'exec' ? 'exec' : 'process'} ${image.comm}`;
     return this.readable(run, {
+      events,
+      droppedEvents,
       name,
       spanId,
       parentSpanId: image.parentSpanId ?? run.rootSpanId,
@@ -639,12 +895,25 @@ export class ProcessTracer {
       attributes: spanAttributes(a),
       links: [],
       status: { code: SpanStatusCode.UNSET },
+      events: [],
+      droppedEvents: 0,
     });
   }
 
   private readable(
     run: Run,
-    s: { name: string; spanId: string; parentSpanId: string | null; startUnixNano: bigint; endUnixNano: bigint; attributes: OtelAttributes; links: Link[]; status: ReadableSpan['status'] },
+    s: {
+      name: string;
+      spanId: string;
+      parentSpanId: string | null;
+      startUnixNano: bigint;
+      endUnixNano: bigint;
+      attributes: OtelAttributes;
+      links: Link[];
+      status: ReadableSpan['status'];
+      events: TimedEvent[];
+      droppedEvents: number;
+    },
   ): ReadableSpan {
     const traceId = run.traceId;
     const ctx = { traceId, spanId: s.spanId, traceFlags: TraceFlags.SAMPLED };
@@ -660,12 +929,12 @@ export class ProcessTracer {
       status: s.status,
       attributes: s.attributes,
       links: s.links,
-      events: [],
+      events: s.events,
       ended: true,
       resource: run.resource!,
       instrumentationScope: this.o.scope,
       droppedAttributesCount: 0,
-      droppedEventsCount: 0,
+      droppedEventsCount: s.droppedEvents,
       droppedLinksCount: 0,
     };
   }
