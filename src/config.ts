@@ -107,7 +107,16 @@ function absolutePath(def: string) {
 
 const SOURCES_ERROR = `expected auto or a list of distinct runtimes from ${RUNTIME_NAMES.join(', ')}`;
 const metadataSourcesSchema = z
-  .union([z.literal('auto'), z.array(z.enum(RUNTIME_NAMES)).min(1).refine((l) => new Set(l).size === l.length)], { error: SOURCES_ERROR })
+  .union(
+    [
+      z.literal('auto'),
+      z
+        .array(z.enum(RUNTIME_NAMES))
+        .min(1, { error: SOURCES_ERROR })
+        .refine((l) => new Set(l).size === l.length, { error: SOURCES_ERROR }),
+    ],
+    { error: SOURCES_ERROR },
+  )
   .default('auto');
 
 const HOST_ERROR = 'expected an IP address or host name (no scheme or port)';
