@@ -164,7 +164,7 @@ export class DockerMetadataSource implements MetadataSource {
   private stopped = false;
 
   constructor(
-    socketPath: string,
+    readonly socketPath: string,
     private readonly logger: AgentLogger,
     opts: DockerMetadataOptions = {},
   ) {
