@@ -21,17 +21,20 @@ import { freePort, startAgent, readJsonLines, waitForJsonLine, type AgentHandle 
 import { ensureTestImage, execCmd, uniqueName, TEST_IMAGE } from '../support/docker.js';
 import { onPath, pipeDockerSave, removeCgroup, startContainerd, startPodmanService, type Containerd, type PodmanService } from '../support/runtimes.js';
 import { underCi } from '../support/require.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const HAS_CONTAINERD = onPath('containerd', 'ctr', 'containerd-shim-runc-v2', 'runc');
 const HAS_PODMAN = onPath('podman', 'conmon');
 const NODE = 'node-e2e-1';
 
-/** Starts the agent with a config file holding `yaml`, console off; Prometheus on `promPort` if given. */
-async function agentWith(yaml: string, env: Record<string, string> = {}, promPort?: number): Promise<{ agent: AgentHandle; dir: string }> {
+/** Starts the agent with a config file holding `yaml`, console off; Prometheus on `promPort`, OTLP to `otlp` if given. */
+async function agentWith(yaml: string, env: Record<string, string> = {}, promPort?: number, otlp?: string): Promise<{ agent: AgentHandle; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cg-rt-cfg-'));
   writeFileSync(join(dir, 'contguard.yaml'), `outputs:\n  console:\n    enabled: false\n${yaml}`);
   const prometheus = promPort ? `127.0.0.1:${promPort}` : 'off';
-  const agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', prometheus], env });
+  const args = ['--config', join(dir, 'contguard.yaml'), '--prometheus', prometheus];
+  if (otlp) args.push('--otlp-endpoint', otlp);
+  const agent = await startAgent({ args, env });
   return { agent, dir };
 }
 
@@ -43,6 +46,7 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
   let agent: AgentHandle;
   let cfgDir: string;
   let promPort = 0;
+  let otlp: OtlpReceiver;
   const podUid = randomUUID();
   const podName = `web-${randomBytes(3).toString('hex')}`;
   const namespace = 'shop-e2e';
@@ -76,7 +80,9 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     await pipeDockerSave(TEST_IMAGE, 'ctr', ['-a', containerd.address, '-n', 'k8s.io', 'images', 'import', '-']);
     // Only containerd: the agent must not need Docker for these containers.
     promPort = await freePort();
-    ({ agent, dir: cfgDir } = await agentWith(`metadata:\n  sources: [containerd]\n  containerd:\n    state_dir: ${containerd.stateDir}\n`, { K8S_NODE_NAME: NODE }, promPort));
+    otlp = await startOtlpReceiver();
+    const yaml = `metadata:\n  sources: [containerd]\n  containerd:\n    state_dir: ${containerd.stateDir}\n`;
+    ({ agent, dir: cfgDir } = await agentWith(yaml, { K8S_NODE_NAME: NODE }, promPort, otlp.endpoint));
     // The pause container first (it runs a program too), then the workload.
     await runInPod(sandbox, 'sandbox', '/bin/ls /; exec sleep 30');
     await runInPod(workload, 'container', '/bin/cat /etc/hostname; /bin/ls /tmp; exec sleep 30');
@@ -84,6 +90,7 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
 
   afterAll(async () => {
     await agent?.cleanup();
+    await otlp?.close();
     await containerd?.stop(started);
     for (const id of started) removeCgroup(`${podCgroup}/${id}`, '/kubepods');
     if (cfgDir) rmSync(cfgDir, { recursive: true, force: true });
@@ -114,6 +121,19 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     const all = readJsonLines(agent.logDir);
     expect(all.filter((r) => r.attributes?.['container.id'] === workload).length).toBeGreaterThanOrEqual(3);
     expect(all.filter((r) => r.attributes?.['container.id'] === sandbox)).toEqual([]);
+  });
+
+  it('carries the k8s.* attributes on OTLP log records and on the trace resource of the run', async () => {
+    const isPod = (a: Record<string, unknown>) => a['container.id'] === workload && a['k8s.pod.name'] === podName;
+    const log = await otlp.waitForLog((l) => l.eventName === 'contguard.process.exec' && isPod(l.attributes), 20_000);
+    expect(log.attributes['k8s.namespace.name']).toBe(namespace);
+    expect(log.attributes['k8s.pod.uid']).toBe(podUid);
+    expect(log.attributes['k8s.node.name']).toBe(NODE);
+    // /bin/ls exits at once: its span is exported while the container still runs.
+    const span = await otlp.waitForSpan((x) => isPod(x.resource) && (x.attributes['process.command_args'] as string[] | undefined)?.[0] === '/bin/ls', 30_000);
+    expect(span.resource['k8s.container.name']).toBe('app');
+    expect(span.resource['k8s.namespace.name']).toBe(namespace);
+    expect(span.resource['container.image.name']).toBe('docker.io/contguard-test/busybox');
   });
 
   it('puts namespace, pod and container name on the exec counter, and never asked Docker', async () => {
