@@ -52,12 +52,15 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
   const namespace = 'shop-e2e';
   const workload = randomBytes(32).toString('hex');
   const sandbox = randomBytes(32).toString('hex');
+  /** A second workload in the systemd driver's naming (created here by runc's cgroupfs manager). */
+  const systemdNamed = randomBytes(32).toString('hex');
   const podCgroup = `/kubepods/besteffort/pod${podUid}`;
+  const systemdCgroup = `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUid.replaceAll('-', '_')}.slice/cri-containerd-${systemdNamed}.scope`;
   const started: string[] = [];
   const image = `docker.io/${TEST_IMAGE}`;
 
   /** `ctr run -d` in the pod's cgroup with the annotations containerd's CRI plugin sets. */
-  async function runInPod(id: string, type: 'sandbox' | 'container', script: string): Promise<void> {
+  async function runInPod(id: string, type: 'sandbox' | 'container', script: string, cgroup = `${podCgroup}/${id}`): Promise<void> {
     const annotations: Record<string, string> = {
       'io.kubernetes.cri.container-type': type,
       'io.kubernetes.cri.sandbox-id': sandbox,
@@ -66,8 +69,8 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
       'io.kubernetes.cri.sandbox-uid': podUid,
       'io.kubernetes.cri.image-name': image,
     };
-    if (type === 'container') annotations['io.kubernetes.cri.container-name'] = 'app';
-    const args = ['run', '-d', '--cgroup', `${podCgroup}/${id}`];
+    if (type === 'container') annotations['io.kubernetes.cri.container-name'] = id === systemdNamed ? 'sidecar' : 'app';
+    const args = ['run', '-d', '--cgroup', cgroup];
     for (const [k, v] of Object.entries(annotations)) args.push('--annotation', `${k}=${v}`);
     started.push(id);
     await containerd.ctr([...args, image, id, 'sh', '-c', script]);
@@ -86,13 +89,15 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     // The pause container first (it runs a program too), then the workload.
     await runInPod(sandbox, 'sandbox', '/bin/ls /; exec sleep 30');
     await runInPod(workload, 'container', '/bin/cat /etc/hostname; /bin/ls /tmp; exec sleep 30');
+    await runInPod(systemdNamed, 'container', '/bin/ls /etc; exec sleep 30', systemdCgroup);
   }, 120_000);
 
   afterAll(async () => {
     await agent?.cleanup();
     await otlp?.close();
     await containerd?.stop(started);
-    for (const id of started) removeCgroup(`${podCgroup}/${id}`, '/kubepods');
+    for (const id of [workload, sandbox]) removeCgroup(`${podCgroup}/${id}`, '/kubepods');
+    removeCgroup(systemdCgroup, '/kubepods.slice');
     if (cfgDir) rmSync(cfgDir, { recursive: true, force: true });
   }, 60_000);
 
@@ -113,6 +118,15 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     const entry = await waitForJsonLine(agent.logDir, execOf(workload, 'sh'), 5_000);
     expect(entry.attributes['k8s.pod.name']).toBe(podName);
     expect(agent.stderr()).toContain(`container metadata from: containerd (${containerd.stateDir})`);
+  });
+
+  it('tracks a container in the systemd driver\'s cri-containerd-<id>.scope cgroup too', async () => {
+    const r = await waitForJsonLine(agent.logDir, execOf(systemdNamed, '/bin/ls'), 20_000);
+    expect(r.attributes['process.command_args']).toEqual(['/bin/ls', '/etc']);
+    expect(r.attributes['container.runtime.name']).toBe('containerd');
+    expect(r.attributes['k8s.container.name']).toBe('sidecar');
+    expect(r.attributes['k8s.pod.name']).toBe(podName);
+    expect(r.attributes['k8s.pod.uid']).toBe(podUid);
   });
 
   it('does not report the pod sandbox (pause) container', async () => {
