@@ -55,7 +55,11 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
   /** A second workload in the systemd driver's naming (created here by runc's cgroupfs manager). */
   const systemdNamed = randomBytes(32).toString('hex');
   const podCgroup = `/kubepods/besteffort/pod${podUid}`;
-  const systemdCgroup = `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUid.replaceAll('-', '_')}.slice/cri-containerd-${systemdNamed}.scope`;
+  const podSlice = `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${podUid.replaceAll('-', '_')}.slice`;
+  const systemdCgroup = `${podSlice}/cri-containerd-${systemdNamed}.scope`;
+  /** CRI-O's cgroup naming, only to show the kernel side tracks it (containerd still describes it). */
+  const crioNamed = randomBytes(32).toString('hex');
+  const crioCgroup = `${podSlice}/crio-${crioNamed}.scope`;
   const started: string[] = [];
   const image = `docker.io/${TEST_IMAGE}`;
 
@@ -90,6 +94,7 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     await runInPod(sandbox, 'sandbox', '/bin/ls /; exec sleep 30');
     await runInPod(workload, 'container', '/bin/cat /etc/hostname; /bin/ls /tmp; exec sleep 30');
     await runInPod(systemdNamed, 'container', '/bin/ls /etc; exec sleep 30', systemdCgroup);
+    await runInPod(crioNamed, 'container', '/bin/ls /dev; exec sleep 30', crioCgroup);
   }, 120_000);
 
   afterAll(async () => {
@@ -98,6 +103,7 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     await containerd?.stop(started);
     for (const id of [workload, sandbox]) removeCgroup(`${podCgroup}/${id}`, '/kubepods');
     removeCgroup(systemdCgroup, '/kubepods.slice');
+    removeCgroup(crioCgroup, '/kubepods.slice');
     if (cfgDir) rmSync(cfgDir, { recursive: true, force: true });
   }, 60_000);
 
@@ -127,6 +133,12 @@ describe.skipIf(!HAS_CONTAINERD && !underCi())('containerd (standalone, OCI stat
     expect(r.attributes['k8s.container.name']).toBe('sidecar');
     expect(r.attributes['k8s.pod.name']).toBe(podName);
     expect(r.attributes['k8s.pod.uid']).toBe(podUid);
+  });
+
+  it('tracks a container in CRI-O\'s crio-<id>.scope cgroup naming in the kernel', async () => {
+    const r = await waitForJsonLine(agent.logDir, execOf(crioNamed, '/bin/ls'), 20_000);
+    expect(r.attributes['process.command_args']).toEqual(['/bin/ls', '/dev']);
+    expect(r.attributes['k8s.pod.name']).toBe(podName);
   });
 
   it('does not report the pod sandbox (pause) container', async () => {
