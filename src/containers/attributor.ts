@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Kernel cgroup reference -> container, enriched with runtime metadata. Events that arrive
- * before the metadata wait for it (bounded), so a container's first exec carries its name.
+ * Kernel cgroup reference -> container, enriched with runtime metadata (Docker, Podman, containerd,
+ * CRI-O: see sources.ts). Events that arrive before the metadata wait for it (bounded), so a
+ * container's first exec carries its name. A pod's sandbox ("pause") container resolves to null,
+ * like a host cgroup, once its metadata says what it is.
  *
  * Every cache is bounded: cgroups (maxCgroups, oldest quarter out), container records
  * (maxContainers, least recently looked up out), metadata retries (maxContainers) and removals
