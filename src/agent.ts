@@ -10,7 +10,8 @@ import type { AgentConfig } from './config.js';
 import { resolveOtlpEndpoint } from './config.js';
 import type { AgentLogger } from './log.js';
 import { CgroupIdResolver, cgroupHierarchyRoot, detectCgroupMode, ownCgroupPath, type CgroupMode } from './containers/cgroup-fs.js';
-import { DockerMetadataSource } from './containers/docker-metadata.js';
+import { selectMetadataSources } from './containers/sources.js';
+import { nodeNameFromEnv } from './containers/kubernetes.js';
 import { ContainerAttributor } from './containers/attributor.js';
 import type { EventRecord, EventSink } from './telemetry/record.js';
 import { ConsoleSink } from './telemetry/console-sink.js';
@@ -71,15 +72,14 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   const mode = effectiveCgroupMode(cfg);
   const hierarchy = cgroupHierarchyRoot(mode);
   const resolver = existsSync(hierarchy) ? new CgroupIdResolver(hierarchy) : null;
-  let docker: DockerMetadataSource | null = null;
-  if (cfg.docker.enabled) {
-    const candidate = new DockerMetadataSource(cfg.docker.socket, logger);
-    if (await candidate.available()) docker = candidate;
-    else logger.warnOnce('no-docker', `no Docker daemon at ${cfg.docker.socket}: containers are identified by cgroup-derived ids only (no name, image or labels)`);
-  }
+  // Metadata sources: Docker, Podman, containerd, CRI-O, as configured and found.
+  const metadata = await selectMetadataSources(cfg, logger);
+  const docker = metadata.docker;
+  logger.info(metadata.described.length > 0 ? `container metadata from: ${metadata.described.join(', ')}` : 'container metadata: no runtime found (cgroup-derived ids only)');
   const containers = new ContainerAttributor({
     resolver,
-    docker,
+    sources: metadata.sources,
+    nodeName: nodeNameFromEnv(opts.env ?? process.env),
     metadataWaitMs: cfg.docker.metadata_wait_ms,
     selfCgroupPath: ownCgroupPath(mode),
   });
@@ -404,7 +404,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         for (const l of loaded) await l.instance.stop?.(); // final reads and records
         await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, cfg.docker.metadata_wait_ms + 500))]);
         endBatch();
-        docker?.stop();
+        for (const s of metadata.sources) s.stop?.();
         for (const s of sinks) await s.shutdown().catch((err: Error) => logger.warn(`output shutdown: ${err.message}`));
         await traces?.shutdown().catch((err: Error) => logger.warn(`trace output shutdown: ${err.message}`));
         await resources?.stop(); // no more reads; the cached values serve the last collection

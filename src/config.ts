@@ -14,6 +14,7 @@ export { formatValue };
 import { DEFAULT_SENSITIVE_RULES, SELECTORS } from './sensors/file_open/rules.js';
 import { networkPolicySchema } from './sensors/network/policy.js';
 import type { CliRunOptions } from './cli/options.js';
+import { RUNTIME_NAMES } from './containers/metadata-source.js';
 
 /** Accepted values of `log_level` and `--log-level`, most to least severe. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -99,6 +100,25 @@ const sensitiveRuleSchema = z
   })
   .refine((r) => SELECTORS.filter((k) => r[k] !== undefined).length === 1, { error: RULE_SELECTOR_ERROR });
 
+function absolutePath(def: string) {
+  const error = 'expected an absolute path';
+  return z.string({ error }).startsWith('/', { error }).default(def);
+}
+
+const SOURCES_ERROR = `expected auto or a list of distinct runtimes from ${RUNTIME_NAMES.join(', ')}`;
+const metadataSourcesSchema = z
+  .union(
+    [
+      z.literal('auto'),
+      z
+        .array(z.enum(RUNTIME_NAMES))
+        .min(1, { error: SOURCES_ERROR })
+        .refine((l) => new Set(l).size === l.length, { error: SOURCES_ERROR }),
+    ],
+    { error: SOURCES_ERROR },
+  )
+  .default('auto');
+
 const HOST_ERROR = 'expected an IP address or host name (no scheme or port)';
 const URL_ERROR = 'expected an http(s) URL or null';
 
@@ -127,6 +147,14 @@ const configSchema = z.strictObject({
       .default('/var/run/docker.sock'),
     enabled: bool(true),
     metadata_wait_ms: intRange(0, 30_000, 1500),
+  }),
+  // Container names, images, labels and k8s.* attributes from runtimes other than Docker (src/containers/sources.ts).
+  metadata: section({
+    // auto: Docker (docker.*) plus each runtime below found on the host; or a list of runtimes, in lookup order.
+    sources: metadataSourcesSchema,
+    podman: section({ socket: absolutePath('/run/podman/podman.sock') }),
+    containerd: section({ state_dir: absolutePath('/run/containerd') }),
+    crio: section({ state_dir: absolutePath('/run/containers/storage') }),
   }),
   outputs: section({
     console: section({ enabled: bool(true) }),

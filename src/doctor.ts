@@ -170,9 +170,32 @@ export async function collectChecks(): Promise<Check[]> {
   const socket = DEFAULT_CONFIG.docker.socket;
   const docker = new DockerMetadataSource(socket, createLogger('error'));
   const dockerOk = await docker.available();
-  checks.push({ name: 'docker', ok: dockerOk, required: false, detail: dockerOk ? `${socket} answers` : `${socket} does not answer: containers get cgroup-derived ids only` });
+  checks.push({ name: 'docker', ok: dockerOk, required: false, detail: dockerOk ? `${socket} answers` : `${socket} does not answer: Docker containers get cgroup-derived ids only` });
+  checks.push(...(await runtimeChecks()));
   checks.push(capabilityCheck(capabilityNames(effectiveCaps()), parseKernelRelease(release()), process.geteuid?.() ?? -1));
   return checks;
+}
+
+/** The other metadata sources at their default places (metadata.* in the config). */
+async function runtimeChecks(): Promise<Check[]> {
+  const m = DEFAULT_CONFIG.metadata;
+  const podmanOk = await new DockerMetadataSource(m.podman.socket, createLogger('error'), { runtime: 'podman' }).available();
+  const dir = (path: string) => {
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const state = (name: string, path: string): Check => {
+    const ok = dir(path);
+    return { name, ok, required: false, detail: ok ? `${path} is read for metadata` : `no ${path}: its containers (if any) get cgroup-derived ids only` };
+  };
+  return [
+    { name: 'podman', ok: podmanOk, required: false, detail: podmanOk ? `${m.podman.socket} answers` : `${m.podman.socket} does not answer (podman system service): Podman containers get cgroup-derived ids only` },
+    state('containerd', m.containerd.state_dir),
+    state('cri-o', m.crio.state_dir),
+  ];
 }
 
 export async function runDoctor(opts: { json: boolean }): Promise<number> {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Kernel cgroup reference -> container, enriched with runtime metadata. Events that arrive
- * before the metadata wait for it (bounded), so a container's first exec carries its name.
+ * Kernel cgroup reference -> container, enriched with runtime metadata (Docker, Podman, containerd,
+ * CRI-O: see sources.ts). Events that arrive before the metadata wait for it (bounded), so a
+ * container's first exec carries its name. A pod's sandbox ("pause") container resolves to null,
+ * like a host cgroup, once its metadata says what it is.
  *
  * Every cache is bounded: cgroups (maxCgroups, oldest quarter out), container records
  * (maxContainers, least recently looked up out), metadata retries (maxContainers) and removals
@@ -11,7 +13,8 @@
 import type { Attributes } from '../telemetry/record.js';
 import { cgroupPathFromKernelNames, parseContainerFromCgroupPath } from './cgroup-path.js';
 import type { CgroupIdResolver } from './cgroup-fs.js';
-import type { ContainerMetadata, DockerMetadataSource } from './docker-metadata.js';
+import { kubernetesAttributes } from './kubernetes.js';
+import type { ContainerMetadata, MetadataSource } from './metadata-source.js';
 
 export interface CgroupRef {
   cgroupId: bigint;
@@ -31,7 +34,16 @@ export interface ContainerInfo {
   ready: Promise<void>;
 }
 
-export function containerAttributes(id: string, runtime: string, m: ContainerMetadata | null): Attributes {
+/** A Kubernetes pod's sandbox ("pause") container: never reported (see kubernetes.ts). */
+export function isSandbox(info: ContainerInfo | null): boolean {
+  return info?.metadata?.kubernetes?.sandbox === true;
+}
+
+/**
+ * container.* attributes, and k8s.* ones for a Kubernetes container (the pod uid falls back to
+ * the one in `cgroupPath`; `nodeName` becomes k8s.node.name).
+ */
+export function containerAttributes(id: string, runtime: string, m: ContainerMetadata | null, cgroupPath = '', nodeName?: string): Attributes {
   const a: Attributes = { 'container.id': id };
   const runtimeName = m?.runtimeName ?? (runtime === 'unknown' ? undefined : runtime);
   if (runtimeName) a['container.runtime.name'] = runtimeName;
@@ -40,12 +52,19 @@ export function containerAttributes(id: string, runtime: string, m: ContainerMet
   if (m?.imageTags?.length) a['container.image.tags'] = m.imageTags;
   if (m?.imageId) a['container.image.id'] = m.imageId;
   for (const [k, v] of Object.entries(m?.labels ?? {})) a[`container.label.${k}`] = v;
+  if (m?.kubernetes) Object.assign(a, kubernetesAttributes(m.kubernetes, cgroupPath, nodeName));
   return a;
 }
 
 export interface AttributorOptions {
   resolver: CgroupIdResolver | null;
-  docker: DockerMetadataSource | null;
+  /**
+   * Where names, images and labels come from. A container's lookup asks the source of the runtime
+   * its cgroup path names first, then the others in this order; the first that knows it answers.
+   */
+  sources: readonly MetadataSource[];
+  /** k8s.node.name of Kubernetes containers (from the environment). */
+  nodeName?: string;
   /** Longest an event may wait for metadata before it is emitted with the cgroup-derived id only. */
   metadataWaitMs: number;
   /** The agent's own cgroup path: its container (if any) is never reported. */
@@ -97,11 +116,18 @@ export class ContainerAttributor {
     this.maxContainers = Math.max(1, Math.floor(opts.maxContainers ?? MAX_CACHED_CONTAINERS));
   }
 
-  /** The container behind a cgroup, or null for a host process (or the agent's own container). */
+  /**
+   * The container behind a cgroup, or null for a host process, the agent's own container or a
+   * pod's sandbox (once its metadata says so).
+   */
   attribute(ref: CgroupRef): Promise<ContainerInfo | null> {
     const entry = this.byCgroup.get(ref.cgroupId);
     if (entry !== undefined) {
-      if (entry.settled && entry.value !== null) this.retryIfDue(entry.value);
+      if (entry.settled && entry.value !== null) {
+        // Metadata that arrived after the wait may have shown a sandbox.
+        if (isSandbox(entry.value)) return Promise.resolve(null);
+        this.retryIfDue(entry.value);
+      }
       return entry.promise;
     }
     return this.add(ref.cgroupId, ref.name, ref.parentName).promise;
@@ -117,7 +143,9 @@ export class ContainerAttributor {
     const entry = this.byCgroup.get(ref.cgroupId);
     if (entry === undefined || !entry.settled) return undefined;
     const info = entry.value;
-    if (info !== null) this.retryIfDue(info);
+    if (info === null) return null;
+    if (isSandbox(info)) return null;
+    this.retryIfDue(info);
     return info;
   }
 
@@ -136,7 +164,7 @@ export class ContainerAttributor {
     if (!info) return;
     if (action === 'rename' && attributes.name && info.metadata) {
       info.metadata = { ...info.metadata, name: attributes.name.replace(/^\//, '') };
-      info.attributes = containerAttributes(info.id, info.runtime, info.metadata);
+      info.attributes = this.attributesOf(info);
     } else if (action === 'destroy') {
       // Late events of a removed container still resolve from the cache for a while.
       this.schedule(id);
@@ -220,10 +248,13 @@ export class ContainerAttributor {
       });
       return;
     }
+    // A cgroup that settled to null may still have a record (a sandbox): find it by its path.
+    const path = entry.value === null ? this.opts.resolver?.resolve(cgroupId) : undefined;
     this.opts.resolver?.forget(cgroupId);
     this.deleteEntry(cgroupId, entry);
-    const info = entry.value;
-    if (info !== null && !this.liveCgroups.has(info) && this.byId.get(info.id) === info) this.dropRecord(info.id);
+    const id = path ? parseContainerFromCgroupPath(path)?.id : undefined;
+    const info = entry.value ?? (id === undefined ? undefined : this.byId.get(id));
+    if (info && !this.liveCgroups.has(info) && this.byId.get(info.id) === info) this.dropRecord(info.id);
   }
 
   /** A destroyed container: its record and every settled cgroup entry that resolves to it. */
@@ -257,7 +288,7 @@ export class ContainerAttributor {
       this.byId.set(parsed.id, known);
       this.retryIfDue(known);
       await known.ready;
-      return known;
+      return isSandbox(known) ? null : known;
     }
     const info: ContainerInfo = {
       id: parsed.id,
@@ -274,12 +305,24 @@ export class ContainerAttributor {
     this.byId.set(parsed.id, info);
     info.ready = this.enrich(info);
     await info.ready;
-    return info;
+    return isSandbox(info) ? null : info;
+  }
+
+  private attributesOf(info: ContainerInfo): Attributes {
+    return containerAttributes(info.id, info.runtime, info.metadata, info.cgroupPath, this.opts.nodeName);
+  }
+
+  /** The sources to ask about a container: its runtime's first (from its cgroup path), then the rest in order. */
+  private sourcesFor(runtime: string): readonly MetadataSource[] {
+    const sources = this.opts.sources;
+    if (sources.length < 2) return sources;
+    const own = sources.filter((s) => s.runtime === runtime);
+    return own.length === 0 ? sources : [...own, ...sources.filter((s) => s.runtime !== runtime)];
   }
 
   /** Waits for metadata up to metadataWaitMs; a slower answer still enriches later events. */
   private async enrich(info: ContainerInfo): Promise<void> {
-    if (!this.opts.docker) return;
+    if (this.opts.sources.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.opts.metadataWaitMs);
@@ -289,14 +332,23 @@ export class ContainerAttributor {
     clearTimeout(timer);
   }
 
-  /** One metadata lookup; a failure (not a 404) allows a retry after metadataRetryMs. Never rejects. */
+  /**
+   * One metadata lookup: the sources in turn until one knows the container. When none does and
+   * one of them could not answer, a retry is allowed after metadataRetryMs. Never rejects.
+   */
   private async fetchMetadata(info: ContainerInfo): Promise<void> {
-    const docker = this.opts.docker;
-    if (!docker) return;
-    let m: ContainerMetadata | null;
-    try {
-      m = await docker.inspect(info.id);
-    } catch {
+    let m: ContainerMetadata | null = null;
+    let failed = false;
+    for (const source of this.sourcesFor(info.runtime)) {
+      try {
+        m = await source.inspect(info.id);
+      } catch {
+        failed = true;
+        continue;
+      }
+      if (m) break;
+    }
+    if (!m && failed) {
       if (this.byId.get(info.id) !== info) return;
       if (!this.retryAt.has(info.id) && this.retryAt.size >= this.maxContainers) {
         const oldest = this.retryAt.keys().next();
@@ -307,7 +359,7 @@ export class ContainerAttributor {
     }
     if (m) {
       info.metadata = m;
-      info.attributes = containerAttributes(info.id, info.runtime, m);
+      info.attributes = this.attributesOf(info);
     }
   }
 

@@ -2,32 +2,21 @@
 /** Container metadata from the Docker Engine API (dockerode): name, image, tags, labels. */
 import Docker from 'dockerode';
 import type { AgentLogger } from '../log.js';
+import { kubernetesFromLabels } from './kubernetes.js';
+import { MAX_LABELS, boundedValue, splitImageReference, type ContainerMetadata, type MetadataSource } from './metadata-source.js';
 
-export interface ContainerMetadata {
-  name?: string;
-  imageName?: string;
-  imageTags?: string[];
-  imageId?: string;
-  runtimeName: string;
-  labels: Record<string, string>;
-}
+export type { ContainerMetadata } from './metadata-source.js';
+export { splitImageReference } from './metadata-source.js';
 
-const MAX_LABELS = 64;
-const MAX_LABEL_VALUE = 256;
-
-/** `registry:5000/team/app:1.2` → name `registry:5000/team/app`, tag `1.2`; digests are dropped. */
-export function splitImageReference(ref: string): { name: string; tag?: string } {
-  const noDigest = ref.split('@')[0];
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  if (colon > slash) return { name: noDigest.slice(0, colon), tag: noDigest.slice(colon + 1) };
-  return { name: noDigest };
-}
-
-/** Maps a `docker inspect` result (and the image's RepoTags) to OTel-ready metadata. */
+/**
+ * Maps a `docker inspect` result (and the image's RepoTags) to OTel-ready metadata; Kubernetes
+ * metadata from the kubelet's labels when it has them (cri-dockerd). `runtimeName` says whose
+ * Engine API answered (Podman serves the same API).
+ */
 export function metadataFromInspect(
   info: { Name?: string; Image?: string; Config?: { Image?: string; Labels?: Record<string, string> | null } },
   repoTags: string[] = [],
+  runtimeName: 'docker' | 'podman' = 'docker',
 ): ContainerMetadata {
   const configured = info.Config?.Image ?? '';
   const byName = configured && !configured.startsWith('sha256:') ? splitImageReference(configured) : null;
@@ -39,16 +28,19 @@ export function metadataFromInspect(
   if (byName && !byName.tag && !configured.includes('@')) tags.add('latest');
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(info.Config?.Labels ?? {}).slice(0, MAX_LABELS)) {
-    labels[k] = Array.from(String(v)).slice(0, MAX_LABEL_VALUE).join(''); // whole code points
+    labels[k] = boundedValue(v); // whole code points
   }
-  return {
+  const m: ContainerMetadata = {
     name: info.Name ? info.Name.replace(/^\//, '') : undefined,
     imageName,
     imageTags: tags.size ? [...tags] : undefined,
     imageId: info.Image,
-    runtimeName: 'docker',
+    runtimeName,
     labels,
   };
+  const kubernetes = kubernetesFromLabels(labels);
+  if (kubernetes) m.kubernetes = kubernetes;
+  return m;
 }
 
 /** One network endpoint of a container, as `docker inspect` reports it (`NetworkSettings.Networks.<name>`). */
@@ -138,6 +130,8 @@ export function containerNetworkFromInspect(info: ContainerNetwork): ContainerNe
 export interface DockerMetadataOptions {
   /** Least time between two lookups of an image whose lookup failed. Default 30 s. */
   imageRetryMs?: number;
+  /** Whose Engine API the socket serves: docker (default) or podman (its Docker-compatible API). */
+  runtime?: 'docker' | 'podman';
   /** Most images whose tags are remembered (the oldest go first); also bounds failed and in-flight lookups. Default 1024. */
   maxImages?: number;
 }
@@ -154,7 +148,9 @@ function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   map.set(key, value);
 }
 
-export class DockerMetadataSource {
+/** A source speaking the Docker Engine API: Docker itself, or Podman's compatible service. */
+export class DockerMetadataSource implements MetadataSource {
+  readonly runtime: 'docker' | 'podman';
   private readonly docker: Docker;
   /** Image id -> RepoTags, successful answers only. */
   private readonly imageTags = new Map<string, string[]>();
@@ -168,11 +164,12 @@ export class DockerMetadataSource {
   private stopped = false;
 
   constructor(
-    socketPath: string,
+    readonly socketPath: string,
     private readonly logger: AgentLogger,
     opts: DockerMetadataOptions = {},
   ) {
     this.docker = new Docker({ socketPath, timeout: 5000 });
+    this.runtime = opts.runtime ?? 'docker';
     this.imageRetryMs = Math.max(0, opts.imageRetryMs ?? 30_000);
     this.maxImages = Math.max(1, Math.floor(opts.maxImages ?? 1024));
   }
@@ -202,11 +199,11 @@ export class DockerMetadataSource {
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status === 404) return null;
-      this.logger.debug(`docker inspect ${containerId.slice(0, 12)}: ${(err as Error).message}`);
+      this.logger.debug(`${this.runtime} inspect ${containerId.slice(0, 12)}: ${(err as Error).message}`);
       throw err;
     }
     const tags = info.Image ? await this.repoTags(info.Image) : [];
-    return metadataFromInspect(info, tags);
+    return metadataFromInspect(info, tags, this.runtime);
   }
 
   /**
@@ -296,7 +293,7 @@ export class DockerMetadataSource {
           return tags;
         },
         (err: unknown) => {
-          this.logger.debug(`docker image inspect ${imageId.slice(0, 19)}: ${(err as Error).message}`);
+          this.logger.debug(`${this.runtime} image inspect ${imageId.slice(0, 19)}: ${(err as Error).message}`);
           setBounded(this.imageFailures, imageId, performance.now(), this.maxImages);
           return [] as string[];
         },

@@ -13,7 +13,7 @@ import { BpfObject } from '../../ffi/bpf-object.js';
 import { MappedArray } from '../../ffi/mmap.js';
 import { queuePushU32, readPerCpuArray } from '../../ffi/maps.js';
 import type { AgentLogger } from '../log.js';
-import type { ContainerAttributor, ContainerInfo, CgroupRef } from '../containers/attributor.js';
+import { isSandbox, type ContainerAttributor, type ContainerInfo, type CgroupRef } from '../containers/attributor.js';
 import type { CgroupIdResolver, CgroupMode } from '../containers/cgroup-fs.js';
 import { REGISTRY_CGROUP_SIZE, decodeRegistryNotice } from './layout.gen.js';
 import { NO_SLOT, findBucket, freeBucket, indexSize, initIndex, planReconcile, usedBuckets } from './index-table.js';
@@ -43,8 +43,8 @@ export interface RegistryEntry {
   slot: number;
   cgroupId: bigint;
   ref: CgroupRef;
-  /** null until attribution settles (or for a cgroup that is not a reportable container). */
-  container: ContainerInfo | null;
+  /** null until attribution settles (or for a cgroup that is not a reportable container, such as a pod's sandbox). */
+  readonly container: ContainerInfo | null;
   /** Settles once attribution did (bounded by docker.metadata_wait_ms). */
   attributed: Promise<void>;
   /** When the registry took the container in, ns since the epoch. */
@@ -252,14 +252,26 @@ export class ContainerRegistry {
   private adopt(slot: number, ref: CgroupRef, startedUnixNano: bigint, joinedRunning: boolean): RegistryEntry | null {
     const known = this.entries.get(slot);
     if (known) return known.cgroupId === ref.cgroupId ? known : null;
-    const entry: RegistryEntry = { slot, cgroupId: ref.cgroupId, ref, container: null, attributed: Promise.resolve(), startedUnixNano, joinedRunning };
+    let attributed: ContainerInfo | null = null;
+    const entry: RegistryEntry = {
+      slot,
+      cgroupId: ref.cgroupId,
+      ref,
+      // A pod's sandbox recognised only after the metadata wait stops being reported from then on.
+      get container() {
+        return isSandbox(attributed) ? null : attributed;
+      },
+      attributed: Promise.resolve(),
+      startedUnixNano,
+      joinedRunning,
+    };
     this.entries.set(slot, entry);
     if (this.ctx) {
       const ctx = this.ctx;
       entry.attributed = ctx.track(
         ctx.containers.attribute(ref).then(
           (info) => {
-            entry.container = info;
+            attributed = info;
           },
           (err: unknown) => ctx.logger.warn(`registry: attribution of cgroup ${ref.cgroupId}: ${(err as Error).message}`),
         ),

@@ -16,7 +16,7 @@ import type { Attributes, BatchObservableResult, Meter, Observable } from '@open
 import type { AgentLogger } from '../log.js';
 import type { CgroupIdResolver } from '../containers/cgroup-fs.js';
 import type { RegistryEntry } from '../registry/index.js';
-import { METRIC_CONTAINER_KEYS, metricAttributes } from '../telemetry/container-attributes.js';
+import { METRIC_ATTRIBUTE_KEYS, metricAttributes } from '../telemetry/container-attributes.js';
 import { detectLayout, dirsComplete, readCgroupFile, readSample, resolveContainerDirs, type CgroupLayout, type ContainerDirs, type FileReader, type ResourceSample } from './cgroup-stats.js';
 import { canForgetSeries, forgetSeries } from '../telemetry/forget-series.js';
 
@@ -281,7 +281,7 @@ export class ResourceCollector {
       const key = JSON.stringify(base);
       if (t.seriesKey !== null && t.seriesKey !== key) {
         // New metadata (a late inspect, a rename): the series under the old attributes end here.
-        this.forget((a) => a['container.id'] === id && METRIC_CONTAINER_KEYS.some((k) => a[k] !== base[k]));
+        this.forget((a) => a['container.id'] === id && METRIC_ATTRIBUTE_KEYS.some((k) => a[k] !== base[k]));
       }
       t.seriesKey = key;
       const s = t.sample!;

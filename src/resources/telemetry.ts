@@ -2,11 +2,12 @@
 /**
  * Resource metrics telemetry: every metric src/resources/index.ts creates (rendered into README by
  * scripts/gen-docs.mjs; test/unit/docs.test.ts checks it matches the code). Every data point also
- * carries the container's metric attributes (container.id, .name, .image.name, .runtime.name).
+ * carries the container's metric attributes (METRIC_ATTRIBUTE_KEYS: container.*, and k8s.* for pods).
  */
 import type { TelemetrySpec } from '../sensors/sensor.js';
+import { METRIC_ATTRIBUTE_KEYS } from '../telemetry/container-attributes.js';
 
-const C = ['container.id', 'container.name', 'container.image.name', 'container.runtime.name'];
+const C = [...METRIC_ATTRIBUTE_KEYS];
 
 export const resourcesTelemetry: TelemetrySpec = {
   metrics: [

@@ -9,7 +9,10 @@ export function formatConsoleLine(r: EventRecord): string {
   const time = new Date(Number(r.timeUnixNano / 1_000_000n)).toISOString();
   const a = r.attributes;
   const id = typeof a['container.id'] === 'string' ? a['container.id'].slice(0, 12) : '';
-  const name = typeof a['container.name'] === 'string' ? a['container.name'] : '';
+  const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : '');
+  // A Kubernetes container without a runtime name (containerd): namespace/pod/container.
+  const pod = str('k8s.pod.name') ? [str('k8s.namespace.name'), str('k8s.pod.name'), str('k8s.container.name')].filter(Boolean).join('/') : '';
+  const name = str('container.name') || pod;
   const image = typeof a['container.image.name'] === 'string' ? a['container.image.name'] : '';
   const where = id ? `[${name || id}${name ? ` ${id}` : ''}${image ? ` ${image}` : ''}]` : '[host]';
   const event = r.eventName.replace(/^contguard\./, '');

@@ -2,7 +2,7 @@
 /** `contguard doctor` probes every hook type for real and exits 0 when the agent can run. */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { AGENT_BIN } from '../support/agent-process.js';
 
@@ -42,6 +42,12 @@ describe('contguard doctor (real kernel)', () => {
     if (major > 5 || (major === 5 && minor >= 11)) {
       expect(caps).toContain(`memlock: CAP_SYS_RESOURCE not needed (kernel ${major}.${minor} >= 5.11 charges BPF memory to the memory cgroup`);
     }
+    // The other runtimes' metadata sources, as this host has them.
+    for (const [name, dir] of [['containerd', '/run/containerd'], ['cri-o', '/run/containers/storage']] as const) {
+      expect(byName.get(name)?.ok, name).toBe(existsSync(dir) && statSync(dir).isDirectory());
+      expect(byName.get(name)?.detail).toContain(dir);
+    }
+    expect(byName.get('podman')?.detail).toMatch(/^\/run\/podman\/podman\.sock (answers|does not answer)/);
     // Whatever fails, fails with the program, the hook and the errno.
     for (const c of report.checks.filter((x) => x.name.startsWith('hook ') && !x.ok)) {
       expect(c.detail).toMatch(/^(load|attach) \S+ \(program probe_\w+\): .+ \(E[A-Z]+\)$/);

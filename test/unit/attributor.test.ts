@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CgroupIdResolver } from '../../src/containers/cgroup-fs.js';
 import { ContainerAttributor, containerAttributes, type AttributorOptions, type CgroupRef, type ContainerInfo } from '../../src/containers/attributor.js';
-import type { ContainerMetadata, DockerMetadataSource } from '../../src/containers/docker-metadata.js';
+import type { ContainerMetadata, MetadataSource } from '../../src/containers/metadata-source.js';
 
 const A = '0123456789abcdef'.repeat(4);
 const B = 'fedcba9876543210'.repeat(4);
@@ -89,8 +89,8 @@ class FakeDocker {
     d.resolve(m);
   }
 
-  asSource(): DockerMetadataSource {
-    return this as unknown as DockerMetadataSource;
+  asSource(): MetadataSource {
+    return this as unknown as MetadataSource;
   }
 }
 
@@ -109,7 +109,7 @@ function meta(name: string, over: Partial<ContainerMetadata> = {}): ContainerMet
 function attributor(opts: Partial<AttributorOptions> = {}): ContainerAttributor {
   return new ContainerAttributor({
     resolver: new CgroupIdResolver(tmp, { rescanIntervalMs: 0 }),
-    docker: null,
+    sources: [],
     metadataWaitMs: 50,
     selfCgroupPath: null,
     ...opts,
@@ -259,7 +259,7 @@ describe('ContainerAttributor with Docker metadata', () => {
   it('metadata that arrives in time is on the first result', async () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const docker = new FakeDocker({ [A]: meta('web') });
-    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 5_000 });
+    const a = attributor({ sources: [docker.asSource()], metadataWaitMs: 5_000 });
     const t0 = performance.now();
     const info = await a.attribute(ref(cgroup(rel), rel));
     expect(performance.now() - t0).toBeLessThan(1_000);
@@ -279,7 +279,7 @@ describe('ContainerAttributor with Docker metadata', () => {
   it('a container Docker does not know keeps the cgroup-derived attributes', async () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const docker = new FakeDocker({ [A]: null });
-    const info = await attributor({ docker: docker.asSource() }).attribute(ref(cgroup(rel), rel));
+    const info = await attributor({ sources: [docker.asSource()] }).attribute(ref(cgroup(rel), rel));
     expect(info?.metadata).toBeNull();
     expect(info?.attributes).toEqual({ 'container.id': A, 'container.runtime.name': 'docker' });
   });
@@ -287,7 +287,7 @@ describe('ContainerAttributor with Docker metadata', () => {
   it('host cgroups never reach Docker', async () => {
     const rel = '/system.slice/sshd.service';
     const docker = new FakeDocker();
-    expect(await attributor({ docker: docker.asSource() }).attribute(ref(cgroup(rel), rel))).toBeNull();
+    expect(await attributor({ sources: [docker.asSource()] }).attribute(ref(cgroup(rel), rel))).toBeNull();
     expect(docker.calls).toEqual([]);
   });
 
@@ -295,7 +295,7 @@ describe('ContainerAttributor with Docker metadata', () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);
     const docker = new FakeDocker({ [A]: meta('web') });
-    const a = attributor({ docker: docker.asSource() });
+    const a = attributor({ sources: [docker.asSource()] });
     const results = await Promise.all(Array.from({ length: 10 }, () => a.attribute(ref(id, rel))));
     expect(new Set(results).size).toBe(1);
     expect(docker.calls).toEqual([A]);
@@ -305,7 +305,7 @@ describe('ContainerAttributor with Docker metadata', () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);
     const docker = new FakeDocker({ [A]: 'slow' });
-    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 100 });
+    const a = attributor({ sources: [docker.asSource()], metadataWaitMs: 100 });
 
     const t0 = performance.now();
     const first = await a.attribute(ref(id, rel));
@@ -331,7 +331,7 @@ describe('ContainerAttributor with Docker metadata', () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);
     const docker = new FakeDocker({ [A]: meta('old-name') });
-    const a = attributor({ docker: docker.asSource() });
+    const a = attributor({ sources: [docker.asSource()] });
     const before = (await a.attribute(ref(id, rel)))!.attributes;
     expect(before['container.name']).toBe('old-name');
 
@@ -356,7 +356,7 @@ describe('ContainerAttributor with Docker metadata', () => {
     const outerId = cgroup(outer);
     const innerId = cgroup(inner);
     const docker = new FakeDocker({ [A]: meta('old-name') });
-    const a = attributor({ docker: docker.asSource() });
+    const a = attributor({ sources: [docker.asSource()] });
     await a.attribute(ref(outerId, outer));
     await a.attribute(ref(innerId, inner));
     a.onRuntimeEvent('rename', A, { name: '/new-name' });
@@ -385,7 +385,7 @@ describe('containerAttributes', () => {
 describe('ContainerAttributor cache bound', () => {
   it('keeps at most 16384 cgroups, evicting the oldest, and still answers for evicted ones', async () => {
     const { ContainerAttributor } = await import('../../src/containers/attributor.js');
-    const a = new ContainerAttributor({ resolver: null, docker: null, metadataWaitMs: 0, selfCgroupPath: null });
+    const a = new ContainerAttributor({ resolver: null, sources: [], metadataWaitMs: 0, selfCgroupPath: null });
     const id = 'a'.repeat(64);
     const first = await a.attribute({ cgroupId: 1n, name: `docker-${id}.scope`, parentName: 'system.slice' });
     for (let i = 2n; i <= 20_000n; i++) await a.attribute({ cgroupId: i, name: `session-${i}.scope`, parentName: 'user.slice' });
@@ -443,7 +443,7 @@ describe('ContainerAttributor.attributeKnown', () => {
     const host = '/system.slice/cron.service';
     const hostId = cgroup(host);
     const docker = new FakeDocker({ [A]: 'slow' });
-    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 60_000 });
+    const a = attributor({ sources: [docker.asSource()], metadataWaitMs: 60_000 });
     expect(a.attributeKnown(ref(id, rel))).toBeUndefined(); // never seen
 
     const p = a.attribute(ref(id, rel));
@@ -467,7 +467,7 @@ describe('ContainerAttributor.attributeKnown', () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);
     const docker = new FakeDocker({ [A]: 'slow' });
-    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 10 });
+    const a = attributor({ sources: [docker.asSource()], metadataWaitMs: 10 });
     const info = await a.attribute(ref(id, rel));
     expect(a.attributeKnown(ref(id, rel))).toBe(info);
     expect(info?.metadata).toBeNull();
@@ -581,7 +581,7 @@ describe('ContainerAttributor metadata retries', () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);
     const docker = new FakeDocker({ [A]: 'fail' });
-    const a = attributor({ docker: docker.asSource(), metadataRetryMs: 100 });
+    const a = attributor({ sources: [docker.asSource()], metadataRetryMs: 100 });
     const first = await a.attribute(ref(id, rel));
     expect(first?.metadata).toBeNull();
     expect(docker.calls).toEqual([A]);
@@ -613,7 +613,7 @@ describe('ContainerAttributor metadata retries', () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);
     const docker = new FakeDocker({ [A]: null });
-    const a = attributor({ docker: docker.asSource(), metadataRetryMs: 10 });
+    const a = attributor({ sources: [docker.asSource()], metadataRetryMs: 10 });
     await a.attribute(ref(id, rel));
     await sleep(30);
     await a.attribute(ref(id, rel));
@@ -626,7 +626,7 @@ describe('ContainerAttributor metadata retries', () => {
     const answers: Record<string, 'fail'> = {};
     for (let i = 1; i <= 10; i++) answers[hexId(i)] = 'fail';
     const docker = new FakeDocker(answers);
-    const a = attributor({ resolver: null, docker: docker.asSource(), maxContainers: 4 });
+    const a = attributor({ resolver: null, sources: [docker.asSource()], maxContainers: 4 });
     for (let i = 1; i <= 10; i++) await a.attribute({ cgroupId: BigInt(i), name: hexId(i), parentName: 'docker' });
     expect(internals(a).retryAt.size).toBeLessThanOrEqual(4);
     expect([...internals(a).retryAt.keys()].every((id) => internals(a).byId.has(id))).toBe(true);
@@ -635,7 +635,7 @@ describe('ContainerAttributor metadata retries', () => {
 
 describe('ContainerAttributor container record bound', () => {
   it('keeps at most 8192 container records, the least recently looked up going first', async () => {
-    const a = new ContainerAttributor({ resolver: null, docker: null, metadataWaitMs: 0, selfCgroupPath: null });
+    const a = new ContainerAttributor({ resolver: null, sources: [], metadataWaitMs: 0, selfCgroupPath: null });
     const at = (cgroupId: bigint, n: number) => a.attribute({ cgroupId, name: hexId(n), parentName: 'docker' });
     for (let n = 1; n <= 8192; n++) await at(BigInt(n), n);
     expect(a.size).toBe(8192);

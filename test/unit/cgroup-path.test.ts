@@ -36,6 +36,8 @@ describe('parseContainerFromCgroupPath', () => {
       { id: A, runtime: 'unknown' },
     ],
     ['k8s cgroupfs guaranteed bare id', `/kubepods/pod${UIDD}/${A}`, { id: A, runtime: 'unknown' }],
+    ['k8s cgroupfs besteffort bare id (ctr run --cgroup)', `/kubepods/besteffort/pod${UIDD}/${A}`, { id: A, runtime: 'unknown' }],
+    ['containerd systemd, no qos slice', `/kubepods.slice/kubepods-pod${UID}.slice/cri-containerd-${A}.scope`, { id: A, runtime: 'containerd' }],
     [
       'systemd colon notation',
       `kubepods-besteffort-pod${UID}.slice:cri-containerd:${A}`,
@@ -180,6 +182,9 @@ describe('cgroupPathFromKernelNames', () => {
     ['cri-o', `crio-${A}.scope`, `kubepods-pod${UID}.slice`, { id: A, runtime: 'cri-o' }],
     ['cri-o conmon', `crio-conmon-${A}.scope`, `kubepods-pod${UID}.slice`, null],
     ['podman inner dir', 'container', `libpod-${A}.scope`, { id: A, runtime: 'podman' }],
+    ['podman cgroupfs', `libpod-${A}`, 'libpod_parent', { id: A, runtime: 'podman' }],
+    ['podman systemd', `libpod-${A}.scope`, 'machine.slice', { id: A, runtime: 'podman' }],
+    ['containerd ctr --cgroup', A, `pod${UIDD}`, { id: A, runtime: 'unknown' }],
     ['libpod conmon', `libpod-conmon-${A}.scope`, 'user.slice', null],
     ['docker-in-docker', B, 'docker', { id: B, runtime: 'docker' }],
     ['host service', 'ssh.service', 'system.slice', null],

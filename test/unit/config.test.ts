@@ -38,6 +38,11 @@ docker:
   socket: /run/docker.sock
   enabled: false
   metadata_wait_ms: 0
+metadata:
+  sources: [containerd, cri-o, podman, docker]
+  podman: { socket: /tmp/podman.sock }
+  containerd: { state_dir: /run/k3s/containerd }
+  crio: { state_dir: /var/run/containers/storage }
 outputs:
   console: { enabled: false }
   jsonl: { enabled: false, dir: /tmp/cg, max_file_bytes: 4096, max_files: 1000 }
@@ -82,6 +87,12 @@ describe('defaults', () => {
       ring_drain_interval_ms: 10,
       registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000 },
       docker: { socket: '/var/run/docker.sock', enabled: true, metadata_wait_ms: 1500 },
+      metadata: {
+        sources: 'auto',
+        podman: { socket: '/run/podman/podman.sock' },
+        containerd: { state_dir: '/run/containerd' },
+        crio: { state_dir: '/run/containers/storage' },
+      },
       outputs: {
         console: { enabled: true },
         jsonl: { enabled: true, dir: '/var/log/contguard', max_file_bytes: 10485760, max_files: 5 },
@@ -144,6 +155,12 @@ describe('valid config', () => {
       ring_drain_interval_ms: 50,
       registry: { hook: 'raw_tracepoint', max_containers: 4096, reconcile_interval_ms: 1000 },
       docker: { socket: '/run/docker.sock', enabled: false, metadata_wait_ms: 0 },
+      metadata: {
+        sources: ['containerd', 'cri-o', 'podman', 'docker'],
+        podman: { socket: '/tmp/podman.sock' },
+        containerd: { state_dir: '/run/k3s/containerd' },
+        crio: { state_dir: '/var/run/containers/storage' },
+      },
       outputs: {
         console: { enabled: false },
         jsonl: { enabled: false, dir: '/tmp/cg', max_file_bytes: 4096, max_files: 1000 },
@@ -232,6 +249,12 @@ describe('invalid values', () => {
     ['docker: { metadata_wait_ms: 30001 }', 'docker.metadata_wait_ms: expected an integer from 0 to 30000, got 30001'],
     ['docker: { metadata_wait_ms: -1 }', 'docker.metadata_wait_ms: expected an integer from 0 to 30000, got -1'],
     ['docker: { socket: "" }', 'docker.socket: expected a non-empty path, got ""'],
+    ['metadata: { sources: [rkt] }', 'metadata.sources: expected auto or a list of distinct runtimes from docker, podman, containerd, cri-o, got ["rkt"]'],
+    ['metadata: { sources: [docker, docker] }', 'metadata.sources: expected auto or a list of distinct runtimes from docker, podman, containerd, cri-o, got ["docker","docker"]'],
+    ['metadata: { sources: [] }', 'metadata.sources: expected auto or a list of distinct runtimes from docker, podman, containerd, cri-o, got []'],
+    ['metadata: { sources: docker }', 'metadata.sources: expected auto or a list of distinct runtimes from docker, podman, containerd, cri-o, got "docker"'],
+    ['metadata: { containerd: { state_dir: run/containerd } }', 'metadata.containerd.state_dir: expected an absolute path, got "run/containerd"'],
+    ['metadata: { podman: { socket: 7 } }', 'metadata.podman.socket: expected an absolute path, got 7'],
     ['log_level: verbose', 'log_level: expected one of error, warn, info, debug, got "verbose"'],
     ['log_level:', 'log_level: expected one of error, warn, info, debug, got null'],
     ['cgroup_mode: v3', 'cgroup_mode: expected one of auto, v2, v1, got "v3"'],

@@ -47,6 +47,13 @@ describe('formatConsoleLine', () => {
     expect(withImage).toContain(` [${CID.slice(0, 12)} alpine] `);
   });
 
+  it('a Kubernetes container without a runtime name shows namespace/pod/container', () => {
+    const k8s = { 'container.id': CID, 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'web-0', 'k8s.container.name': 'nginx', 'container.image.name': 'nginx' };
+    expect(formatConsoleLine(record({ attributes: k8s }))).toContain(` [shop/web-0/nginx ${CID.slice(0, 12)} nginx] `);
+    // The runtime's own name wins (Docker, Podman, CRI-O have one).
+    expect(formatConsoleLine(record({ attributes: { ...k8s, 'container.name': 'k8s_nginx_web-0' } }))).toContain(` [k8s_nginx_web-0 ${CID.slice(0, 12)} nginx] `);
+  });
+
   it('non-string container attributes are ignored', () => {
     const line = formatConsoleLine(record({ attributes: { 'container.id': 42, 'container.name': ['x'] } }));
     expect(line).toContain(' [host] ');

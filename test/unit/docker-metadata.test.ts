@@ -50,6 +50,30 @@ describe('metadataFromInspect', () => {
     });
   });
 
+  it('Kubernetes metadata from the kubelet labels (cri-dockerd); the sandbox by io.kubernetes.docker.type', () => {
+    const labels = {
+      'io.kubernetes.pod.name': 'web-0',
+      'io.kubernetes.pod.namespace': 'shop',
+      'io.kubernetes.pod.uid': '3f1c2a4b-5d6e-4f70-8192-a3b4c5d6e7f8',
+      'io.kubernetes.container.name': 'nginx',
+      'io.kubernetes.docker.type': 'container',
+    };
+    expect(metadataFromInspect({ Config: { Labels: labels } }).kubernetes).toStrictEqual({
+      podName: 'web-0',
+      podUid: '3f1c2a4b-5d6e-4f70-8192-a3b4c5d6e7f8',
+      namespace: 'shop',
+      containerName: 'nginx',
+      sandbox: false,
+    });
+    expect(metadataFromInspect({ Config: { Labels: { ...labels, 'io.kubernetes.docker.type': 'podsandbox' } } }).kubernetes?.sandbox).toBe(true);
+  });
+
+  it('names the runtime whose Engine API answered (Podman serves the same API)', () => {
+    const m = metadataFromInspect({ Name: '/web', Config: { Image: 'localhost/app:1' } }, [], 'podman');
+    expect(m.runtimeName).toBe('podman');
+    expect(m.imageName).toBe('localhost/app');
+  });
+
   it('only the first slash is removed; a name without slash is kept', () => {
     expect(metadataFromInspect({ Name: 'plain' }).name).toBe('plain');
     expect(metadataFromInspect({ Name: '//odd' }).name).toBe('/odd');

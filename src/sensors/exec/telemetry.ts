@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** exec sensor telemetry: every metric, event and attribute it emits (rendered into README). */
 import type { TelemetrySpec } from '../sensor.js';
-import { CONTAINER_ATTRIBUTES } from '../../telemetry/container-attributes.js';
+import { CONTAINER_ATTRIBUTES, METRIC_ATTRIBUTE_KEYS } from '../../telemetry/container-attributes.js';
 
 export const EXEC_EVENT_NAME = 'contguard.process.exec';
 export const EXEC_COUNTER = 'contguard.process.execs';
@@ -13,7 +13,7 @@ export const execTelemetry: TelemetrySpec = {
       instrument: 'counter',
       unit: '{exec}',
       description: 'Successful execs in a container.',
-      attributes: ['container.id', 'container.name', 'container.image.name', 'container.runtime.name'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS],
     },
   ],
   events: [

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** file_open sensor telemetry: every metric, event and attribute it emits (rendered into README). */
 import type { TelemetrySpec } from '../sensor.js';
-import { CONTAINER_ATTRIBUTES, METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
+import { CONTAINER_ATTRIBUTES, METRIC_ATTRIBUTE_KEYS } from '../../telemetry/container-attributes.js';
 
 export const FILE_OPEN_EVENT = 'contguard.file.open';
 export const FILE_OPENS_COUNTER = 'contguard.file.opens';
@@ -15,7 +15,7 @@ export const fileOpenTelemetry: TelemetrySpec = {
       instrument: 'counter',
       unit: '{open}',
       description: 'Reported opens (folded repeats included) of host-shared or sensitive files by a container.',
-      attributes: [...METRIC_CONTAINER_KEYS, 'system.filesystem.type', 'contguard.file.sensitive'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS, 'system.filesystem.type', 'contguard.file.sensitive'],
     },
     {
       name: FILE_CANDIDATES_DROPPED_COUNTER,

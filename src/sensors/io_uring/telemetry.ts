@@ -33,7 +33,7 @@
  * OPENAT/OPENAT2 of a container also one ring record.
  */
 import type { TelemetrySpec } from '../sensor.js';
-import { CONTAINER_ATTRIBUTES, METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
+import { CONTAINER_ATTRIBUTES, METRIC_ATTRIBUTE_KEYS } from '../../telemetry/container-attributes.js';
 
 export const IO_URING_SUBMISSIONS_COUNTER = 'contguard.io_uring.submissions';
 export const IO_URING_INSTANCES_COUNTER = 'contguard.io_uring.instances';
@@ -58,14 +58,14 @@ export const ioUringTelemetry: TelemetrySpec = {
       unit: '{request}',
       description:
         'io_uring requests submitted in a container, counted in the kernel per opcode (io_uring:io_uring_submit_req: every request the kernel accepted, SQPOLL submissions included). These never pass the syscall tracepoints.',
-      attributes: [...METRIC_CONTAINER_KEYS, 'io_uring.opcode'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS, 'io_uring.opcode'],
     },
     {
       name: IO_URING_INSTANCES_COUNTER,
       instrument: 'counter',
       unit: '{instance}',
       description: 'io_uring instances (rings) created in a container (io_uring_setup).',
-      attributes: [...METRIC_CONTAINER_KEYS],
+      attributes: [...METRIC_ATTRIBUTE_KEYS],
     },
     {
       name: IO_URING_UNTRACKED_COUNTER,

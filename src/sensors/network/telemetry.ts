@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** network sensor telemetry: every metric, event and attribute it emits (rendered into README). */
 import type { TelemetrySpec } from '../sensor.js';
-import { CONTAINER_ATTRIBUTES, METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
+import { CONTAINER_ATTRIBUTES, METRIC_ATTRIBUTE_KEYS } from '../../telemetry/container-attributes.js';
 
 export const NET_CONNECT_EVENT = 'contguard.network.connect';
 export const NET_FAILED_EVENT = 'contguard.network.failed';
@@ -39,21 +39,21 @@ export const networkTelemetry: TelemetrySpec = {
       instrument: 'counter',
       unit: '{connection}',
       description: 'TCP connections of a container by direction, peer container (or "external") and result (established or failed); UDP flows (first datagram per interval) with result sent.',
-      attributes: [...METRIC_CONTAINER_KEYS, 'network.io.direction', 'contguard.network.peer', 'contguard.network.result'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS, 'network.io.direction', 'contguard.network.peer', 'contguard.network.result'],
     },
     {
       name: NET_VIOLATIONS_COUNTER,
       instrument: 'counter',
       unit: '{connection}',
       description: 'Connections sensors.network.policy does not allow, per container (the client side) and rule or reason.',
-      attributes: [...METRIC_CONTAINER_KEYS, 'contguard.network.violation'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS, 'contguard.network.violation'],
     },
     {
       name: NET_IO_COUNTER,
       instrument: 'counter',
       unit: 'By',
       description: 'Bytes a container sent and received (all its sockets, every protocol), counted in the kernel by cgroup_skb programs attached to its cgroup (cgroup v2 and hybrid hosts).',
-      attributes: [...METRIC_CONTAINER_KEYS, 'network.io.direction'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS, 'network.io.direction'],
     },
   ],
   events: [

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** syscalls sensor telemetry: every metric, event and attribute it emits (rendered into README). */
 import type { TelemetrySpec } from '../sensor.js';
-import { CONTAINER_ATTRIBUTES, METRIC_CONTAINER_KEYS } from '../../telemetry/container-attributes.js';
+import { CONTAINER_ATTRIBUTES, METRIC_ATTRIBUTE_KEYS } from '../../telemetry/container-attributes.js';
 
 export const SYSCALLS_COUNTER = 'contguard.syscalls';
 export const SYSCALLS_SNAPSHOT_EVENT = 'contguard.syscalls.snapshot';
@@ -14,7 +14,7 @@ export const syscallsTelemetry: TelemetrySpec = {
       instrument: 'counter',
       unit: '{syscall}',
       description: 'Syscalls made in a container, counted in the kernel (workload and runtime start-up after its seccomp filter).',
-      attributes: [...METRIC_CONTAINER_KEYS, 'syscall.name'],
+      attributes: [...METRIC_ATTRIBUTE_KEYS, 'syscall.name'],
     },
     {
       name: SYSCALLS_UNTRACKED_COUNTER,
