@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The agent: loads every enabled sensor, attributes events to containers, feeds the outputs. */
-import { existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject, type CgroupLink } from '../ffi/bpf-object.js';
 import { RingBufferPoller } from '../ffi/ringbuf.js';
@@ -54,6 +54,39 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** Where the kernel publishes its own BTF (CONFIG_DEBUG_INFO_BTF). */
+export const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+
+/**
+ * Checks, before anything starts, that the BTF CO-RE needs is there: `btf_path` (a raw BTF file
+ * or an ELF file with a .BTF section, e.g. from BTFHub) or the kernel's own.
+ * @throws AgentStartError, one line: which file, and what to do.
+ */
+export function checkBtf(btfPath: string | null): void {
+  const file = btfPath ?? KERNEL_BTF;
+  const head = Buffer.alloc(4);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : `cannot read (${e.code ?? e.message})`;
+    throw new AgentStartError(
+      btfPath
+        ? `btf_path ${file}: ${why}`
+        : `kernel BTF ${file}: ${why}: this kernel was built without CONFIG_DEBUG_INFO_BTF; set btf_path to a BTF file for it`,
+    );
+  }
+  const rawBtf = n >= 2 && head.readUInt16LE(0) === 0xeb9f;
+  const elf = n === 4 && head.toString('latin1') === '\x7fELF';
+  if (!rawBtf && !elf) throw new AgentStartError(`${btfPath ? 'btf_path' : 'kernel BTF'} ${file}: not a BTF file (neither BTF nor ELF magic)`);
+}
+
 function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
   const detected = detectCgroupMode();
   if (cfg.cgroup_mode === 'v1') return 'v1';
@@ -63,6 +96,9 @@ function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
 
 export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
   const { logger } = opts;
+  // Nothing starts without the BTF every object relocates against.
+  checkBtf(cfg.btf_path);
+  BpfObject.useBtf(cfg.btf_path);
   const version = packageVersion();
   routeOtelDiagnostics(logger, resolveOtlpEndpoint(cfg, opts.env ?? process.env));
   routeLibbpfLog((level, line) => (level === 'warn' ? logger.warn(`libbpf: ${line}`) : logger.debug(`libbpf: ${line}`)));
