@@ -10,8 +10,9 @@
  *   next argument), and inside an argument such as a `sh -c` script (`--password=V`,
  *   `--password V`). A one-letter flag (`-p`) also takes an attached value (`-pVALUE`).
  * - `assignment: "*_KEY"`: the value of `NAME=VALUE` where NAME matches the glob (`*` any run of
- *   letters, digits and `_`, `?` one), as an argument (`env API_KEY=x cmd`) or inside one
- *   (`sh -c 'export API_KEY=x; ...'`).
+ *   letters, digits and `_`, `?` one), as an argument (`env API_KEY=x cmd`: everything after `=`)
+ *   or inside one (`sh -c 'export API_KEY=x; ...'`: up to whitespace, a quote or an operator).
+ * - The argument after `-c` is a script: only what is inside it is redacted, the rest kept.
  * - `command`: the rule applies only when argv[0]'s file name matches this glob, and then only to
  *   whole arguments (`-p VALUE`, `-pVALUE`), not inside scripts.
  * Flags and names match case-insensitively. With `redaction.url_credentials`, the password of a
@@ -160,6 +161,11 @@ export class Redactor {
     set(0, this.text(argv[0]!));
     for (let i = 1; i < argv.length; i++) {
       const arg = argv[i]!;
+      // A shell script (`sh -c SCRIPT`): secrets inside it, the rest of it kept.
+      if (argv[i - 1] === '-c') {
+        set(i, this.text(arg));
+        continue;
+      }
       const lower = arg.toLowerCase();
       let done = false;
       for (const r of rules) {

@@ -55,6 +55,7 @@ describe('default rules', () => {
       `export API_KEY=${REDACTED}; curl --token ${REDACTED} https://h && mysql --password=${REDACTED} db`,
     ]);
     expect(red('sh', '-c', "echo 1; DB_PASSWORD='x y z' ./run")).toEqual(['sh', '-c', `echo 1; DB_PASSWORD=${REDACTED} ./run`]);
+    expect(red('sh', '-c', 'DB_PASSWORD=x ./run --token=t --v')).toEqual(['sh', '-c', `DB_PASSWORD=${REDACTED} ./run --token=${REDACTED} --v`]);
     // An argument that starts NAME= is taken whole: everything after = goes (a value may hold spaces).
     expect(red('env', 'DB_PASSWORD=x y z')).toEqual(['env', `DB_PASSWORD=${REDACTED}`]);
     // Not a boundary: part of a longer word.
