@@ -43,7 +43,7 @@ export class BpfObject {
 
   static open(path: string): BpfObject {
     const opts = BpfObject.btfPath
-      ? { sz: koffi.sizeof(bpf_object_open_opts), object_name: null, relaxed_maps: false, pin_root_path: null, kconfig: null, btf_custom_path: BpfObject.btfPath }
+      ? { sz: koffi.sizeof(bpf_object_open_opts), object_name: null, relaxed_maps: false, pin_root_path: null, unused_attach_prog_fd: 0, kconfig: null, btf_custom_path: BpfObject.btfPath }
       : null;
     const obj = libbpf.bpf_object__open_file(path, opts);
     if (!obj) throw new BpfError(`open ${path}`, koffi.errno());

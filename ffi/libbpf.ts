@@ -24,6 +24,8 @@ export const bpf_object_open_opts = koffi.struct('bpf_object_open_opts', {
   object_name: 'const char *',
   relaxed_maps: 'bool',
   pin_root_path: 'const char *',
+  // `__u32 :32`, where attach_prog_fd was (libbpf 1.0 removed it; the offsets stay).
+  unused_attach_prog_fd: 'uint32',
   kconfig: 'const char *',
   btf_custom_path: 'const char *',
 });

@@ -100,7 +100,6 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   checkBtf(cfg.btf_path);
   BpfObject.useBtf(cfg.btf_path);
   const version = packageVersion();
-  routeOtelDiagnostics(logger, resolveOtlpEndpoint(cfg, opts.env ?? process.env));
   routeLibbpfLog((level, line) => (level === 'warn' ? logger.warn(`libbpf: ${line}`) : logger.debug(`libbpf: ${line}`)));
 
   // Container attribution: which hierarchy's ids the kernel reports, and where to resolve them.
@@ -144,6 +143,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     await metrics.shutdown().catch(() => undefined);
     throw new AgentStartError(`prometheus endpoint ${prom.host}:${prom.port}: ${(err as Error).message}`);
   }
+  // The SDK's own warnings from here on (a failed listen above is this one error, not two lines).
+  routeOtelDiagnostics(logger, otlpEndpoint);
   const sinks: EventSink[] = [];
   const sinkNames: string[] = []; // the `output` attribute of each sink, in order
   if (cfg.outputs.console.enabled) sinks.push(new ConsoleSink());
@@ -400,10 +401,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
   poller.start();
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
-  if (opts.readyFile) writeFileSync(opts.readyFile, `${process.pid}\n`);
-
   let stopping: Promise<void> | null = null;
-  return {
+  const running: RunningAgent = {
     registryVariant: registry.variant,
     sensorVariants: Object.fromEntries(loaded.map((l) => [l.sensor.name, l.variant ?? null])),
     stop() {
@@ -436,4 +435,14 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       return stopping;
     },
   };
+  if (opts.readyFile) {
+    try {
+      writeFileSync(opts.readyFile, `${process.pid}\n`);
+    } catch (err) {
+      // Not ready means not running: detach everything before saying why.
+      await running.stop();
+      throw new AgentStartError(`ready file ${opts.readyFile}: ${(err as Error).message}`);
+    }
+  }
+  return running;
 }
