@@ -8,6 +8,8 @@ import { routeLibbpfLog } from '../ffi/print.js';
 import { readPerCpuCounter } from '../ffi/maps.js';
 import type { AgentConfig } from './config.js';
 import { resolveOtlpEndpoint } from './config.js';
+import { release } from 'node:os';
+import { capabilityCheck, capabilityNames, effectiveCaps, parseKernelRelease } from './doctor.js';
 import type { AgentLogger } from './log.js';
 import { CgroupIdResolver, cgroupHierarchyRoot, detectCgroupMode, ownCgroupPath, type CgroupMode } from './containers/cgroup-fs.js';
 import { DockerMetadataSource } from './containers/docker-metadata.js';
@@ -87,6 +89,18 @@ export function checkBtf(btfPath: string | null): void {
   if (!rawBtf && !elf) throw new AgentStartError(`${btfPath ? 'btf_path' : 'kernel BTF'} ${file}: not a BTF file (neither BTF nor ELF magic)`);
 }
 
+/**
+ * Refuses to start without what loading needs (README "Privileges"), in one line naming what is
+ * missing, instead of libbpf's failures one object at a time.
+ * @throws AgentStartError `insufficient privileges: <what is missing>`.
+ */
+export function checkPrivileges(caps: bigint = effectiveCaps(), kernel = parseKernelRelease(release()), uid = process.getuid?.() ?? 0): void {
+  const c = capabilityCheck(capabilityNames(caps), kernel, uid);
+  if (c.ok) return;
+  const missing = c.detail.split('; ').filter((p) => p.includes('missing'));
+  throw new AgentStartError(`insufficient privileges: ${missing.join('; ')} (README "Privileges")`);
+}
+
 function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
   const detected = detectCgroupMode();
   if (cfg.cgroup_mode === 'v1') return 'v1';
@@ -96,7 +110,8 @@ function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
 
 export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
   const { logger } = opts;
-  // Nothing starts without the BTF every object relocates against.
+  // Nothing starts without the privileges to load programs and the BTF they relocate against.
+  checkPrivileges();
   checkBtf(cfg.btf_path);
   BpfObject.useBtf(cfg.btf_path);
   const version = packageVersion();
