@@ -111,6 +111,8 @@ interface ArgvRule {
 }
 
 const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+/** Commands whose rules are kept worked out (argv[0] file names; a container chooses them). */
+const COMMAND_CACHE = 256;
 
 /** Redacts argv by configured rules; build once, apply to every exec. */
 export class Redactor {
@@ -120,6 +122,7 @@ export class Redactor {
   /** Assignment globs of rules without `command`. */
   private readonly textNames: string[];
   private readonly urls: boolean;
+  private readonly byCommand = new Map<string, { flags: ArgvRule[]; names: string[] }>();
   readonly enabled: boolean;
 
   constructor(cfg: RedactionConfig) {
@@ -143,56 +146,72 @@ export class Redactor {
     return NAME_RE.test(name) && globs.some((g) => globMatch(g, name, true));
   }
 
+  /** The rules that apply to a command (by argv[0]'s file name), cached: bounded, oldest out. */
+  private rulesFor(cmd: string): { flags: ArgvRule[]; names: string[] } {
+    let r = this.byCommand.get(cmd);
+    if (r) return r;
+    const flags: ArgvRule[] = [];
+    const names: string[] = [];
+    for (const rule of this.argvRules) {
+      if (rule.command !== null && !globMatch(rule.command, cmd)) continue;
+      if (rule.flag !== null) flags.push(rule);
+      if (rule.assignment !== null) names.push(rule.assignment);
+    }
+    r = { flags, names };
+    if (this.byCommand.size >= COMMAND_CACHE) this.byCommand.delete(this.byCommand.keys().next().value as string);
+    this.byCommand.set(cmd, r);
+    return r;
+  }
+
   /**
    * argv with every secret value replaced by {@link REDACTED}; `redacted` says whether any was.
    * Returns the same array when nothing matched (or redaction is off).
    */
   argv(argv: readonly string[]): { argv: string[]; redacted: boolean } {
     if (!this.enabled || argv.length === 0) return { argv: argv as string[], redacted: false };
-    const cmd = basename(argv[0]!);
-    const rules = this.argvRules.filter((r) => r.command === null || globMatch(r.command, cmd));
-    const names = rules.flatMap((r) => (r.assignment !== null ? [r.assignment] : []));
+    const { flags, names } = this.rulesFor(basename(argv[0]!));
     let out: string[] | null = null;
-    const set = (i: number, v: string) => {
-      if (v === argv[i]) return;
-      out ??= argv.slice();
-      out[i] = v;
-    };
-    set(0, this.text(argv[0]!));
+    const first = this.text(argv[0]!);
+    if (first !== argv[0]) (out = argv.slice())[0] = first;
     for (let i = 1; i < argv.length; i++) {
       const arg = argv[i]!;
-      // A shell script (`sh -c SCRIPT`): secrets inside it, the rest of it kept.
+      let v = arg;
       if (argv[i - 1] === '-c') {
-        set(i, this.text(arg));
+        // A shell script (`sh -c SCRIPT`): secrets inside it, the rest of it kept.
+        v = this.text(arg);
+      } else if (arg.charCodeAt(0) === 45 /* - */ && this.flagValue(arg, flags, i + 1 < argv.length) === 'next') {
+        out ??= argv.slice();
+        out[++i] = REDACTED; // the value is not a flag of its own
         continue;
+      } else {
+        v = this.flagValue(arg, flags, false) ?? this.assignmentValue(arg, names) ?? this.text(arg);
       }
-      const lower = arg.toLowerCase();
-      let done = false;
-      for (const r of rules) {
-        if (r.flag === null) continue;
-        if (lower === r.flag && i + 1 < argv.length) {
-          set(i + 1, REDACTED);
-          i++; // the value is not a flag of its own
-          done = true;
-          break;
-        }
-        if (lower.startsWith(`${r.flag}=`)) {
-          set(i, `${arg.slice(0, r.flag.length + 1)}${REDACTED}`);
-          done = true;
-          break;
-        }
-        if (r.attached && arg.length > 2 && lower.startsWith(r.flag)) {
-          set(i, `${arg.slice(0, 2)}${REDACTED}`);
-          done = true;
-          break;
-        }
-      }
-      if (done) continue;
-      const eq = arg.indexOf('=');
-      if (eq > 0 && this.secretName(arg.slice(0, eq), names)) set(i, `${arg.slice(0, eq + 1)}${REDACTED}`);
-      else set(i, this.text(arg));
+      if (v !== arg) (out ??= argv.slice())[i] = v;
     }
     return out ? { argv: out, redacted: true } : { argv: argv as string[], redacted: false };
+  }
+
+  /** `--flag=V` / `-pV` redacted, 'next' for a bare flag whose value follows, or null. */
+  private flagValue(arg: string, flags: readonly ArgvRule[], hasNext: boolean): string | 'next' | null {
+    if (arg.charCodeAt(0) !== 45) return null;
+    const lower = arg.toLowerCase();
+    for (const r of flags) {
+      const f = r.flag!;
+      if (!lower.startsWith(f)) continue;
+      if (lower.length === f.length) {
+        if (hasNext) return 'next';
+        continue;
+      }
+      if (lower.charCodeAt(f.length) === 61 /* = */) return `${arg.slice(0, f.length + 1)}${REDACTED}`;
+      if (r.attached) return `${arg.slice(0, 2)}${REDACTED}`;
+    }
+    return null;
+  }
+
+  /** `NAME=V` with a secret NAME: everything after `=` redacted; else null. */
+  private assignmentValue(arg: string, names: readonly string[]): string | null {
+    const eq = arg.indexOf('=');
+    return eq > 0 && this.secretName(arg.slice(0, eq), names) ? `${arg.slice(0, eq + 1)}${REDACTED}` : null;
   }
 
   /** Secrets inside one argument (a script): flags, assignments, URL passwords. */
