@@ -19,6 +19,7 @@ import { ConsoleSink } from './telemetry/console-sink.js';
 import { JsonLinesSink } from './telemetry/jsonl-sink.js';
 import { OtlpLogSink, agentResource, createMetrics, routeOtelDiagnostics } from './telemetry/otel.js';
 import { TraceOutput } from './telemetry/traces.js';
+import { scopeMeter } from './telemetry/scoped-meter.js';
 import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
@@ -285,13 +286,14 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       for (let v = 0; v < variants.length; v++) {
         const variant = variants[v];
         const obj = BpfObject.open(sensor.objectPath ?? `${BPF_BUILD_DIR}${sensor.name}.bpf.o`);
+        const scoped = scopeMeter(metrics.meter);
         let instance: SensorInstance | null = null;
         try {
           obj.setRodata(commonRodata);
           registry.shareWith(obj);
           sensor.configure?.(obj, cfg, variant, env);
           obj.load();
-          instance = sensor.start(obj, ctx, variant);
+          instance = sensor.start(obj, { ...ctx, meter: scoped.meter }, variant);
           const attached = obj.attachAll().map((p) => p.section);
           for (const c of instance.cgroupPrograms ?? []) {
             if (c.scope !== 'root') continue;
@@ -300,6 +302,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           }
           logger.info(`sensor ${sensor.name}${variant ? ` (${variant})` : ''}: attached ${attached.join(', ')}`);
         } catch (err) {
+          // Its callbacks read maps of the object closed here: they go with it.
+          scoped.revoke();
           await instance?.stop?.();
           instance?.release?.();
           obj.close();
