@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -116,5 +116,15 @@ describe('without the documented capabilities the agent refuses to start, in one
     const started = startAgent({ args: ['--prometheus', 'off'], runAs: { uid: NOBODY, gid: NOBODY, caps }, readyTimeoutMs: 30_000 });
     await expect(started).rejects.toThrow(/exited early \(code 1, signal null\)/);
     await expect(started).rejects.toThrow(line);
+  });
+
+  it('a log dir that user cannot write: exit 1 naming it, before any program loads', async (ctx) => {
+    requireOrSkip(ctx, missing());
+    const rootOwned = mkdtempSync(join(tmpdir(), 'cg-lp-rootlogs-'));
+    chmodSync(rootOwned, 0o755);
+    const started = startAgent({ args: ['--prometheus', 'off'], logDir: rootOwned, runAs: { uid: NOBODY, gid: NOBODY, groups: [dockerGid()!], caps: MINIMAL } });
+    await expect(started).rejects.toThrow(/exited early \(code 1, signal null\)/);
+    rmSync(rootOwned, { recursive: true, force: true });
+    await expect(started).rejects.toThrow(new RegExp(`stderr:\\ncontguard: log dir ${rootOwned}: EACCES: permission denied, access '${rootOwned}'\\n\\s*stdout:\\s*$`));
   });
 });

@@ -38,7 +38,7 @@ export interface StartAgentOptions {
   /**
    * Runs the agent through setpriv (util-linux) as this user, with exactly these capabilities
    * (inheritable, ambient and bounding set; names as setpriv spells them: `bpf`, `net_admin`).
-   * The temporary directory and the log dir are handed to that user.
+   * The temporary directory and the log dir it creates (not a given `logDir`) are handed to that user.
    */
   runAs?: { uid: number; gid: number; groups?: number[]; caps: string[] };
 }
@@ -130,7 +130,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     const { uid, gid, groups, caps } = opts.runAs;
     chmodSync(tmpDir, 0o755);
     chownSync(tmpDir, uid, gid);
-    chownSync(logDir, uid, gid);
+    if (opts.logDir === undefined) chownSync(logDir, uid, gid); // a given one stays as it is
     const set = caps.map((c) => `+${c}`).join(',');
     argv.unshift(
       `--reuid=${uid}`,
