@@ -8,7 +8,7 @@
  * (console, JSON lines, OTLP log records, process spans).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,7 @@ describe('hostile strings from a container (real kernel, real Docker)', () => {
     await agent?.cleanup();
     await otlp?.close();
     await dockerRm(ids);
+    rmSync(shared, { recursive: true, force: true });
   });
 
   it('argv: the JSON line is valid JSON and gives back the exact bytes of every argument', async () => {

@@ -70,6 +70,7 @@ describe('the agent as nobody with only the documented capabilities (real kernel
   afterAll(async () => {
     await agent?.cleanup();
     await dockerRm(ids);
+    rmSync(shared, { recursive: true, force: true });
   });
 
   it('runs as uid 65534 with exactly those capabilities, effective and bounding', (ctx) => {
