@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG, checkOtlpHeaderTransport, isLoopbackHost, parseConfig } from '../../src/config.js';
-import { AgentStartError, KERNEL_BTF, checkBtf } from '../../src/agent.js';
+import { AgentStartError, KERNEL_BTF, checkBtf, checkPrivileges } from '../../src/agent.js';
 
 const withHeaders = parseConfig('outputs:\n  otlp:\n    headers: { authorization: "Bearer t" }\n', 'x.yaml');
 const optIn = parseConfig('outputs:\n  otlp:\n    headers: { authorization: "Bearer t" }\n    allow_plaintext_headers: true\n', 'x.yaml');
@@ -65,5 +65,28 @@ describe('checkBtf', () => {
     writeFileSync(text, 'hello\n');
     expect(() => checkBtf(text)).toThrow(`btf_path ${text}: not a BTF file (neither BTF nor ELF magic)`);
     expect(() => checkBtf(dir)).toThrow(new RegExp(`^btf_path ${dir}: cannot read \\(EISDIR\\)$`));
+  });
+});
+
+describe('checkPrivileges', () => {
+  const bit = (...bits: number[]) => bits.reduce((m, b) => m | (1n << BigInt(b)), 0n);
+  const BPF = 39, PERFMON = 38, SYS_ADMIN = 21, DAC_READ_SEARCH = 2;
+
+  it('passes root with CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN; a non-root uid with CAP_DAC_READ_SEARCH too', () => {
+    expect(() => checkPrivileges(bit(BPF, PERFMON), [6, 18], 0)).not.toThrow();
+    expect(() => checkPrivileges(bit(SYS_ADMIN), [6, 18], 0)).not.toThrow();
+    expect(() => checkPrivileges(bit(BPF, PERFMON, DAC_READ_SEARCH), [6, 18], 998)).not.toThrow();
+  });
+
+  it('refuses in one line naming everything missing', () => {
+    expect(() => checkPrivileges(0n, [6, 18], 998)).toThrow(
+      new AgentStartError(
+        'insufficient privileges: eBPF: missing CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): cannot load or attach eBPF programs; files: missing CAP_DAC_READ_SEARCH: uid 998 cannot read tracefs (root-only) to attach tracepoints (README "Privileges")',
+      ),
+    );
+  });
+
+  it('leaves RLIMIT_MEMLOCK (kernels < 5.11) to libbpf: a raised limit serves without CAP_SYS_RESOURCE', () => {
+    expect(() => checkPrivileges(bit(BPF, PERFMON), [5, 10], 0)).not.toThrow();
   });
 });
