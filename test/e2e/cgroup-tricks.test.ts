@@ -9,6 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { readJsonLines, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
 
@@ -23,7 +26,9 @@ describe('cgroup tricks of a container with CAP_SYS_ADMIN (real kernel, real Doc
 
   beforeAll(async () => {
     await ensureTestImage();
-    agent = await startAgent({ args: ['--prometheus', 'off'] });
+    const dir = mkdtempSync(join(tmpdir(), 'cg-cgtrick-cfg-'));
+    writeFileSync(join(dir, 'contguard.yaml'), 'docker:\n  metadata_wait_ms: 10000\n');
+    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', 'off'] });
     // Its own cgroup as its cgroup namespace shows it (the host's tree on hybrid hosts).
     const script = [
       'mkdir -p /tmp/cg && mount -t cgroup2 none /tmp/cg',
@@ -40,7 +45,7 @@ describe('cgroup tricks of a container with CAP_SYS_ADMIN (real kernel, real Doc
       await dockerRun(['--name', name, '--cap-add', 'SYS_ADMIN', '--security-opt', 'apparmor=unconfined', '--security-opt', 'seccomp=unconfined', TEST_IMAGE, 'sh', '-c', script]),
     );
     expect(await waitForExit(name)).toBe(0);
-    await waitForJsonLine(agent.logDir, trueWith('end'), 15_000);
+    await waitForJsonLine(agent.logDir, trueWith('end'), 30_000);
   });
 
   afterAll(async () => {

@@ -56,7 +56,8 @@ describe('hostile strings from a container (real kernel, real Docker)', () => {
     writeFileSync(join(shared, deepRel), 'deep\n');
     otlp = await startOtlpReceiver();
     const dir = mkdtempSync(join(tmpdir(), 'cg-hostile-cfg-'));
-    writeFileSync(join(dir, 'contguard.yaml'), 'sensors:\n  file_open:\n    fold_interval_ms: 1000\n');
+    // Records are matched by container name: wait for Docker's answer even on a loaded machine.
+    writeFileSync(join(dir, 'contguard.yaml'), 'docker:\n  metadata_wait_ms: 10000\nsensors:\n  file_open:\n    fold_interval_ms: 1000\n');
     agent = await startAgent({
       args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', `127.0.0.1:${await freePort()}`, '--otlp-endpoint', otlp.endpoint],
     });

@@ -60,7 +60,11 @@ describe('the agent as nobody with only the documented capabilities (real kernel
     chmodSync(shared, 0o755);
     writeFileSync(join(shared, 'data.txt'), 'data\n');
     port = await freePort();
-    agent = await startAgent({ args: ['--prometheus', `127.0.0.1:${port}`], runAs: { uid: NOBODY, gid: NOBODY, groups: [dockerGid()!], caps: MINIMAL } });
+    // Docker metadata may be slow on a loaded machine: wait for it rather than report without it.
+    const cfgDir = mkdtempSync(join(tmpdir(), 'cg-lp-cfg-'));
+    chmodSync(cfgDir, 0o755);
+    writeFileSync(join(cfgDir, 'contguard.yaml'), 'docker:\n  metadata_wait_ms: 10000\n', { mode: 0o644 });
+    agent = await startAgent({ args: ['--config', join(cfgDir, 'contguard.yaml'), '--prometheus', `127.0.0.1:${port}`], runAs: { uid: NOBODY, gid: NOBODY, groups: [dockerGid()!], caps: MINIMAL } });
     // Traffic once the per-container cgroup programs are attached (a moment after the start), on
     // the container's own loopback; it keeps running until afterAll removes it.
     const script = `/bin/cat /mnt/data/data.txt; /bin/true ${marker}; /bin/httpd -p 127.0.0.1:8080 -h /mnt/data; sleep 2; for i in 1 2 3 4 5; do wget -q -O /dev/null http://127.0.0.1:8080/data.txt; sleep 1; done; sleep 60`;
