@@ -2,7 +2,7 @@
 /** One compiled eBPF object: open, configure before load, load, attach, close. */
 import { closeSync, openSync, readSync } from 'node:fs';
 import koffi from 'koffi';
-import { BTF_KIND_DATASEC, btf_type, libbpf } from './libbpf.js';
+import { BTF_KIND_DATASEC, bpf_object_open_opts, btf_type, libbpf } from './libbpf.js';
 import { BpfError } from './errors.js';
 import { takeFailedProgram } from './print.js';
 
@@ -33,8 +33,19 @@ export class BpfObject {
     readonly path: string,
   ) {}
 
+  /** The kernel BTF CO-RE relocates against (btf_path); null: libbpf's default, /sys/kernel/btf/vmlinux. */
+  private static btfPath: string | null = null;
+
+  /** Sets the BTF file every object opened from now on relocates against (null: the kernel's). */
+  static useBtf(path: string | null): void {
+    BpfObject.btfPath = path;
+  }
+
   static open(path: string): BpfObject {
-    const obj = libbpf.bpf_object__open_file(path, null);
+    const opts = BpfObject.btfPath
+      ? { sz: koffi.sizeof(bpf_object_open_opts), object_name: null, relaxed_maps: false, pin_root_path: null, unused_attach_prog_fd: 0, kconfig: null, btf_custom_path: BpfObject.btfPath }
+      : null;
+    const obj = libbpf.bpf_object__open_file(path, opts);
     if (!obj) throw new BpfError(`open ${path}`, koffi.errno());
     return new BpfObject(obj, path);
   }

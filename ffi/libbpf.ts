@@ -15,6 +15,21 @@ export const btf = koffi.opaque('btf');
 /** `struct btf_type` head: name_off, info (vlen | kind << 24), size/type. */
 export const btf_type = koffi.struct('btf_type', { name_off: 'uint32', info: 'uint32', size: 'uint32' });
 
+/**
+ * `struct bpf_object_open_opts` up to btf_custom_path (libbpf >= 0.6; `sz` tells libbpf how much
+ * of the struct the caller knows, so later libbpf versions accept it as is).
+ */
+export const bpf_object_open_opts = koffi.struct('bpf_object_open_opts', {
+  sz: 'size_t',
+  object_name: 'const char *',
+  relaxed_maps: 'bool',
+  pin_root_path: 'const char *',
+  // `__u32 :32`, where attach_prog_fd was (libbpf 1.0 removed it; the offsets stay).
+  unused_attach_prog_fd: 'uint32',
+  kconfig: 'const char *',
+  btf_custom_path: 'const char *',
+});
+
 /** libbpf's print callback; va_list is passed by reference on the ABIs we support. */
 export const libbpf_print_fn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
 /** Ring-buffer sample callback: ctx is the sensor slot, data valid only during the call. */
@@ -43,7 +58,7 @@ export const libbpf = {
   libbpf_probe_bpf_map_type: lib.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
   libbpf_probe_bpf_helper: lib.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
 
-  bpf_object__open_file: lib.func('bpf_object *bpf_object__open_file(const char *path, const void *opts)'),
+  bpf_object__open_file: lib.func('bpf_object *bpf_object__open_file(const char *path, const bpf_object_open_opts *opts)'),
   bpf_object__load: lib.func('int bpf_object__load(bpf_object *obj)'),
   bpf_object__close: lib.func('void bpf_object__close(bpf_object *obj)'),
   bpf_object__btf: lib.func('btf *bpf_object__btf(const bpf_object *obj)'),

@@ -85,8 +85,8 @@ function render(structs, header, importShared, sensorsDir = '..') {
   const out = [...header];
   const own = [...structs.values()].filter((s) => importShared === null || !isShared(s.name));
   const kinds = new Set(own.flatMap((s) => s.fields.map((f) => f.kind)));
-  const helpers = [kinds.has('string') && 'cString', kinds.has('bytes') && 'cBytes'].filter(Boolean);
-  if (helpers.length) out.push(`import { ${helpers.join(', ')} } from '${importShared === null ? './decode.js' : `${sensorsDir}/decode.js`}';`);
+  const helpers = ['checkRecord', kinds.has('string') && 'cString', kinds.has('bytes') && 'cBytes'].filter(Boolean);
+  if (own.length && helpers.length) out.push(`import { ${helpers.join(', ')} } from '${importShared === null ? './decode.js' : `${sensorsDir}/decode.js`}';`);
   const shared = importShared === null ? [] : [...structs.values()].filter((s) => isShared(s.name));
   if (shared.length) {
     const names = shared.flatMap((s) => [`decode${pascal(s.name)}`, `type ${pascal(s.name)}`]);
@@ -105,8 +105,17 @@ function render(structs, header, importShared, sensorsDir = '..') {
       out.push(`  ${f.name}: ${type};`);
     }
     out.push('}');
-    out.push(`/** Decodes a \`struct ${s.name}\` at \`base\`; strings stop at NUL or at the end of \`v\`. */`);
+    // A trailing string or byte array may be cut (variable-size records): it need not be there whole.
+    const last = s.fields[s.fields.length - 1];
+    const min = last && (last.kind === 'string' || last.kind === 'bytes') ? last.offset : s.size;
+    out.push(`/** Bytes a \`struct ${s.name}\` record holds at least (a trailing string or byte array may be cut). */`);
+    out.push(`export const ${s.name.toUpperCase()}_MIN_SIZE = ${min};`);
+    out.push(`/**`);
+    out.push(` * Decodes a \`struct ${s.name}\` at \`base\`; strings stop at NUL or at the end of \`v\`.`);
+    out.push(` * @throws RangeError naming the struct when fewer than ${s.name.toUpperCase()}_MIN_SIZE bytes follow \`base\`.`);
+    out.push(` */`);
     out.push(`export function decode${P}(v: DataView, base = 0): ${P} {`);
+    out.push(`  checkRecord(v, base, ${min}, '${s.name}');`);
     out.push('  return {');
     for (const f of s.fields) {
       let expr;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The agent: loads every enabled sensor, attributes events to containers, feeds the outputs. */
-import { existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject, type CgroupLink } from '../ffi/bpf-object.js';
 import { RingBufferPoller, resolveRingConsumer } from '../ffi/ringbuf.js';
@@ -8,6 +8,8 @@ import { routeLibbpfLog } from '../ffi/print.js';
 import { readPerCpuCounter } from '../ffi/maps.js';
 import type { AgentConfig } from './config.js';
 import { resolveOtlpEndpoint } from './config.js';
+import { release } from 'node:os';
+import { capabilityCheck, capabilityNames, effectiveCaps, parseKernelRelease } from './doctor.js';
 import type { AgentLogger } from './log.js';
 import { CgroupIdResolver, cgroupHierarchyRoot, detectCgroupMode, ownCgroupPath, type CgroupMode } from './containers/cgroup-fs.js';
 import { selectMetadataSources } from './containers/sources.js';
@@ -18,6 +20,7 @@ import { ConsoleSink } from './telemetry/console-sink.js';
 import { JsonLinesSink } from './telemetry/jsonl-sink.js';
 import { OtlpLogSink, agentResource, createMetrics, routeOtelDiagnostics } from './telemetry/otel.js';
 import { TraceOutput } from './telemetry/traces.js';
+import { scopeMeter } from './telemetry/scoped-meter.js';
 import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
@@ -55,6 +58,54 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** Where the kernel publishes its own BTF (CONFIG_DEBUG_INFO_BTF). */
+export const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+
+/**
+ * Checks, before anything starts, that the BTF CO-RE needs is there: `btf_path` (a raw BTF file
+ * or an ELF file with a .BTF section, e.g. from BTFHub) or the kernel's own.
+ * @throws AgentStartError, one line: which file, and what to do.
+ */
+export function checkBtf(btfPath: string | null): void {
+  const file = btfPath ?? KERNEL_BTF;
+  const head = Buffer.alloc(4);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : `cannot read (${e.code ?? e.message})`;
+    throw new AgentStartError(
+      btfPath
+        ? `btf_path ${file}: ${why}`
+        : `kernel BTF ${file}: ${why}: this kernel was built without CONFIG_DEBUG_INFO_BTF; set btf_path to a BTF file for it`,
+    );
+  }
+  const rawBtf = n >= 2 && head.readUInt16LE(0) === 0xeb9f;
+  const elf = n === 4 && head.toString('latin1') === '\x7fELF';
+  if (!rawBtf && !elf) throw new AgentStartError(`${btfPath ? 'btf_path' : 'kernel BTF'} ${file}: not a BTF file (neither BTF nor ELF magic)`);
+}
+
+/**
+ * Refuses to start without what loading needs (README "Privileges"), in one line naming what is
+ * missing, instead of libbpf's failures one object at a time.
+ * @throws AgentStartError `insufficient privileges: <what is missing>`.
+ */
+export function checkPrivileges(caps: bigint = effectiveCaps(), kernel = parseKernelRelease(release()), uid = process.getuid?.() ?? 0): void {
+  const c = capabilityCheck(capabilityNames(caps), kernel, uid);
+  if (c.ok) return;
+  // RLIMIT_MEMLOCK (kernels < 5.11) is left to libbpf: a raised limit (LimitMEMLOCK=infinity)
+  // serves as well as CAP_SYS_RESOURCE, and only the load can tell.
+  const missing = c.detail.split('; ').filter((p) => p.includes('missing') && !p.startsWith('memlock:'));
+  if (missing.length === 0) return;
+  throw new AgentStartError(`insufficient privileges: ${missing.join('; ')} (README "Privileges")`);
+}
+
 function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
   const detected = detectCgroupMode();
   if (cfg.cgroup_mode === 'v1') return 'v1';
@@ -64,8 +115,11 @@ function effectiveCgroupMode(cfg: AgentConfig): CgroupMode {
 
 export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<RunningAgent> {
   const { logger } = opts;
+  // Nothing starts without the privileges to load programs and the BTF they relocate against.
+  checkPrivileges();
+  checkBtf(cfg.btf_path);
+  BpfObject.useBtf(cfg.btf_path);
   const version = packageVersion();
-  routeOtelDiagnostics(logger, resolveOtlpEndpoint(cfg, opts.env ?? process.env));
   routeLibbpfLog((level, line) => (level === 'warn' ? logger.warn(`libbpf: ${line}`) : logger.debug(`libbpf: ${line}`)));
 
   // Container attribution: which hierarchy's ids the kernel reports, and where to resolve them.
@@ -108,6 +162,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     await metrics.shutdown().catch(() => undefined);
     throw new AgentStartError(`prometheus endpoint ${prom.host}:${prom.port}: ${(err as Error).message}`);
   }
+  // The SDK's own warnings from here on (a failed listen above is this one error, not two lines).
+  routeOtelDiagnostics(logger, otlpEndpoint);
   const sinks: EventSink[] = [];
   const sinkNames: string[] = []; // the `output` attribute of each sink, in order
   if (cfg.outputs.console.enabled) sinks.push(new ConsoleSink());
@@ -234,13 +290,14 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       for (let v = 0; v < variants.length; v++) {
         const variant = variants[v];
         const obj = BpfObject.open(sensor.objectPath ?? `${BPF_BUILD_DIR}${sensor.name}.bpf.o`);
+        const scoped = scopeMeter(metrics.meter);
         let instance: SensorInstance | null = null;
         try {
           obj.setRodata(commonRodata);
           registry.shareWith(obj);
           sensor.configure?.(obj, cfg, variant, env);
           obj.load();
-          instance = sensor.start(obj, ctx, variant);
+          instance = sensor.start(obj, { ...ctx, meter: scoped.meter }, variant);
           const attached = obj.attachAll().map((p) => p.section);
           for (const c of instance.cgroupPrograms ?? []) {
             if (c.scope !== 'root') continue;
@@ -249,6 +306,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           }
           logger.info(`sensor ${sensor.name}${variant ? ` (${variant})` : ''}: attached ${attached.join(', ')}`);
         } catch (err) {
+          // Its callbacks read maps of the object closed here: they go with it.
+          scoped.revoke();
           await instance?.stop?.();
           instance?.release?.();
           obj.close();
@@ -383,10 +442,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   poller.start(cfg.ring_drain_interval_ms);
   logger.info(`ring buffers: ${poller.kind} consumer (${ringOwners.length} rings)`);
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
-  if (opts.readyFile) writeFileSync(opts.readyFile, `${process.pid}\n`);
-
   let stopping: Promise<void> | null = null;
-  return {
+  const running: RunningAgent = {
     registryVariant: registry.variant,
     sensorVariants: Object.fromEntries(loaded.map((l) => [l.sensor.name, l.variant ?? null])),
     stop() {
@@ -419,4 +476,14 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       return stopping;
     },
   };
+  if (opts.readyFile) {
+    try {
+      writeFileSync(opts.readyFile, `${process.pid}\n`);
+    } catch (err) {
+      // Not ready means not running: detach everything before saying why.
+      await running.stop();
+      throw new AgentStartError(`ready file ${opts.readyFile}: ${(err as Error).message}`);
+    }
+  }
+  return running;
 }

@@ -13,6 +13,7 @@ import { formatValue, valueAt } from './validation.js';
 export { formatValue };
 import { DEFAULT_SENSITIVE_RULES, SELECTORS } from './sensors/file_open/rules.js';
 import { networkPolicySchema } from './sensors/network/policy.js';
+import { ASSIGNMENT_RE, DEFAULT_REDACTION_RULES, FLAG_RE } from './telemetry/redact.js';
 import type { CliRunOptions } from './cli/options.js';
 import { RUNTIME_NAMES } from './containers/metadata-source.js';
 
@@ -119,11 +120,30 @@ const metadataSourcesSchema = z
   )
   .default('auto');
 
+const REDACTION_SELECTOR_ERROR = 'expected exactly one of flag, assignment';
+const redactionRuleSchema = z
+  .strictObject({
+    name: z.string({ error: 'expected a rule name' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected a rule name of letters, digits, _ . -' }),
+    flag: z.string({ error: 'expected an option such as --password or -p' }).regex(FLAG_RE, { error: 'expected an option such as --password or -p' }).optional(),
+    assignment: z
+      .string({ error: 'expected a variable name glob such as *_KEY' })
+      .regex(ASSIGNMENT_RE, { error: 'expected a variable name glob such as *_KEY (letters, digits, _, * and ?)' })
+      .optional(),
+    command: z.string({ error: 'expected a command name glob' }).min(1, { error: 'expected a command name glob' }).optional(),
+  })
+  .refine((r) => (r.flag === undefined) !== (r.assignment === undefined), { error: REDACTION_SELECTOR_ERROR });
+
 const HOST_ERROR = 'expected an IP address or host name (no scheme or port)';
 const URL_ERROR = 'expected an http(s) URL or null';
 
 const configSchema = z.strictObject({
   log_level: oneOf(LOG_LEVELS, 'info'),
+  // The kernel's BTF for CO-RE relocations; null: /sys/kernel/btf/vmlinux (kernels built with BTF).
+  btf_path: z
+    .string({ error: 'expected a file path or null' })
+    .min(1, { error: 'expected a file path or null' })
+    .nullable()
+    .default(null),
   include_host: bool(false),
   cgroup_mode: oneOf(CGROUP_MODES, 'auto'),
   // How ring buffers are read (ffi/ringbuf.ts): mmap reads records from the mapped ring in
@@ -200,6 +220,8 @@ const configSchema = z.strictObject({
           error: 'expected a mapping of header names to strings',
         })
         .default({}),
+      // Headers (often credentials) go to an http:// endpoint that is not loopback only when true.
+      allow_plaintext_headers: bool(false),
     }),
   }),
   sensors: section({
@@ -263,6 +285,15 @@ const configSchema = z.strictObject({
       // Span events held at once in all (open spans, and finished ones not exported yet or held for a WARN).
       max_span_events: intRange(1024, 16_777_216, 262_144),
     }),
+  }),
+  // Secrets in argv, redacted before anything leaves the agent (src/telemetry/redact.ts).
+  redaction: section({
+    enabled: bool(true),
+    // The password of scheme://user:PASSWORD@host anywhere in an argument.
+    url_credentials: bool(true),
+    rules: z
+      .array(redactionRuleSchema, { error: 'expected a list of rules' })
+      .default(() => DEFAULT_REDACTION_RULES.map((r) => ({ ...r }))),
   }),
   // Per-container CPU, memory, disk I/O, task and pressure metrics read from the cgroup files (src/resources/).
   resources: section({
@@ -408,4 +439,39 @@ export function resolveOtlpEndpoint(
     );
   }
   return fromEnv;
+}
+
+/** True when `hostname` (as URL.hostname gives it) is a loopback name or address. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h);
+  return false;
+}
+
+/** OTLP header variables the exporters read from the environment. */
+const OTLP_HEADER_ENV = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'];
+
+/**
+ * Refuses to send OTLP headers (often an auth token) in plaintext off this host: an `http://`
+ * endpoint that is not loopback, with headers from `outputs.otlp.headers` or the environment,
+ * needs `outputs.otlp.allow_plaintext_headers: true`. https:// and loopback endpoints pass.
+ * @throws ConfigError naming the endpoint, where the headers come from, and the two ways out.
+ */
+export function checkOtlpHeaderTransport(
+  cfg: AgentConfig,
+  endpoint: string | null,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): void {
+  if (endpoint === null || cfg.outputs.otlp.allow_plaintext_headers) return;
+  const url = new URL(endpoint);
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return;
+  const sources: string[] = [];
+  if (Object.keys(cfg.outputs.otlp.headers).length > 0) sources.push('outputs.otlp.headers');
+  for (const name of OTLP_HEADER_ENV) if (env[name]?.trim()) sources.push(`environment ${name}`);
+  if (sources.length === 0) return;
+  throw new ConfigError(
+    `${sources.join(' and ')}: not sent in plaintext to ${url.protocol}//${url.host} (not loopback): use an https:// endpoint or set outputs.otlp.allow_plaintext_headers: true`,
+  );
 }

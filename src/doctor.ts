@@ -30,6 +30,7 @@ const HOOK_PROBES = [
 const CAP_BITS = {
   CAP_DAC_OVERRIDE: 1,
   CAP_DAC_READ_SEARCH: 2,
+  CAP_NET_ADMIN: 12,
   CAP_SYS_PTRACE: 19,
   CAP_SYS_ADMIN: 21,
   CAP_SYS_RESOURCE: 24,
@@ -96,11 +97,13 @@ export function capabilityCheck(caps: ReadonlySet<string>, kernel: readonly [num
     parts.push(`files: missing CAP_DAC_READ_SEARCH: uid ${uid} cannot read tracefs (root-only) to attach tracepoints`);
   }
 
+  if (!has('CAP_NET_ADMIN') && !has('CAP_SYS_ADMIN')) parts.push('no CAP_NET_ADMIN (the network sensor cannot attach its cgroup_skb programs: no container.network.io)');
   parts.push(has('CAP_SYS_PTRACE') ? 'CAP_SYS_PTRACE present' : "no CAP_SYS_PTRACE (only for /proc/<pid> of other users' processes)");
   return { name: 'capabilities', ok, required: true, detail: parts.join('; ') };
 }
 
-function effectiveCaps(): bigint {
+/** This process's effective capability mask (CapEff of /proc/self/status). */
+export function effectiveCaps(): bigint {
   const status = readFileSync('/proc/self/status', 'utf8');
   const m = /^CapEff:\s*([0-9a-f]+)/m.exec(status);
   return m ? BigInt(`0x${m[1]}`) : 0n;

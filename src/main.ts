@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** `contguard` entry point: parses the command line, runs a command, maps failures to exit codes. */
-import { ConfigError, DEFAULT_CONFIG, loadConfigFile, mergeCliOverrides, resolveOtlpEndpoint } from './config.js';
+import { ConfigError, DEFAULT_CONFIG, checkOtlpHeaderTransport, loadConfigFile, mergeCliOverrides, resolveOtlpEndpoint } from './config.js';
 import { parseCli, UsageError } from './cli/args.js';
 import type { CliRunOptions } from './cli/options.js';
 import { createLogger } from './log.js';
@@ -18,7 +18,8 @@ function fail(message: string, code: number): number {
 async function run(options: CliRunOptions): Promise<number> {
   const base = options.config ? loadConfigFile(options.config) : DEFAULT_CONFIG;
   const cfg = mergeCliOverrides(base, options);
-  resolveOtlpEndpoint(cfg); // validates the environment before anything starts
+  // Validates the environment, and where headers may go, before anything starts.
+  checkOtlpHeaderTransport(cfg, resolveOtlpEndpoint(cfg));
   const logger = createLogger(cfg.log_level);
   const { startAgent } = await import('./agent.js');
   const agent = await startAgent(cfg, { readyFile: options.readyFile, logger });

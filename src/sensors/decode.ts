@@ -93,6 +93,17 @@ function decodeEscaping(b: Uint8Array): string {
   return out + String.fromCharCode(...units);
 }
 
+/**
+ * Checks that a record holds the `min` bytes its decoder reads, so a short record is one clear
+ * error (the ring buffer poller logs it) rather than a DataView bounds error.
+ * @throws RangeError `<struct>: record of N bytes at offset B, expected at least MIN`.
+ */
+export function checkRecord(v: DataView, base: number, min: number, struct: string): void {
+  if (!(base >= 0) || v.byteLength - base < min) {
+    throw new RangeError(`${struct}: record of ${v.byteLength} bytes at offset ${base}, expected at least ${min}`);
+  }
+}
+
 /** A NUL-terminated string in a fixed `char[max]`, surrogate-escaped (see the top of this file). */
 export function cString(v: DataView, offset: number, max: number): string {
   const end = Math.min(offset + max, v.byteLength);

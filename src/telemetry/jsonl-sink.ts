@@ -13,7 +13,23 @@ export function rotatedName(index: number | null): string {
   return index ? `contguard.${index}.jsonl` : JSONL_FILE;
 }
 
+/**
+ * Characters JSON allows raw in strings that still break or disguise lines for other readers:
+ * U+2028/U+2029 (line breaks to JavaScript before ES2019 and to Python's str.splitlines()), C1
+ * controls and format characters (bidi overrides: a `tail -f` shows text in another order).
+ * JSON's structure is ASCII, so each one stands in a string and `\uNNNN` is the same value.
+ */
+const JSON_UNSAFE = /[\u0080-\u009f\p{Cf}\u2028\u2029]/gu;
+const JSON_UNSAFE_TEST = /[\u0080-\u009f\p{Cf}\u2028\u2029]/u;
+const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
 export function toJsonLine(r: EventRecord): string {
+  const line = jsonLine(r);
+  // Format characters above U+FFFF (tag characters) are a surrogate pair: each half escaped.
+  return JSON_UNSAFE_TEST.test(line) ? line.replace(JSON_UNSAFE, (c) => c.split('').map(unicodeEscape).join('')) : line;
+}
+
+function jsonLine(r: EventRecord): string {
   return JSON.stringify({
     time: nanosToIso(r.timeUnixNano),
     event: r.eventName,

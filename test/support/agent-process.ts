@@ -11,7 +11,7 @@
  * Every wait is bounded; agents still running when the test process exits are SIGKILLed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,12 @@ export interface StartAgentOptions {
   logDir?: string;
   /** Script run with node (default bin/contguard). */
   bin?: string;
+  /**
+   * Runs the agent through setpriv (util-linux) as this user, with exactly these capabilities
+   * (inheritable, ambient and bounding set; names as setpriv spells them: `bpf`, `net_admin`).
+   * The temporary directory and the log dir it creates (not a given `logDir`) are handed to that user.
+   */
+  runAs?: { uid: number; gid: number; groups?: number[]; caps: string[] };
 }
 
 export interface AgentHandle {
@@ -119,7 +125,25 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
   const readyFile = path.join(tmpDir, 'ready');
 
   const argv = [opts.bin ?? AGENT_BIN, 'run', '--log-dir', logDir, '--ready-file', readyFile, ...opts.args];
-  const proc = spawn(process.execPath, argv, {
+  let command = process.execPath;
+  if (opts.runAs) {
+    const { uid, gid, groups, caps } = opts.runAs;
+    chmodSync(tmpDir, 0o755);
+    chownSync(tmpDir, uid, gid);
+    if (opts.logDir === undefined) chownSync(logDir, uid, gid); // a given one stays as it is
+    const set = caps.map((c) => `+${c}`).join(',');
+    argv.unshift(
+      `--reuid=${uid}`,
+      `--regid=${gid}`,
+      groups && groups.length > 0 ? `--groups=${groups.join(',')}` : '--clear-groups',
+      `--inh-caps=-all${set ? `,${set}` : ''}`,
+      `--ambient-caps=-all${set ? `,${set}` : ''}`,
+      `--bounding-set=-all${set ? `,${set}` : ''}`,
+      process.execPath,
+    );
+    command = 'setpriv';
+  }
+  const proc = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { DEFAULT_SENSITIVE_RULES } from '../../src/sensors/file_open/rules.js';
+import { DEFAULT_REDACTION_RULES } from '../../src/telemetry/redact.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,7 @@ function configError(text: string, source = 'x.yaml'): string {
 
 const FULL = `
 log_level: debug
+btf_path: /boot/vmlinux.btf
 include_host: true
 cgroup_mode: v2
 ring_consumer: libbpf
@@ -54,6 +56,7 @@ outputs:
     traces: false
     export_interval_ms: 5000
     headers: { authorization: "Bearer x" }
+    allow_plaintext_headers: true
 sensors:
   exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: sys_enter_execve }
   syscalls: { enabled: false, snapshot_interval_ms: 500 }
@@ -75,12 +78,14 @@ sensors:
   process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304, max_events_per_span: 0, max_span_events: 1024 }
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 }
+redaction: { enabled: false, url_credentials: false, rules: [{ name: p, flag: -p, command: "mysql*" }] }
 `;
 
 describe('defaults', () => {
   it('has the documented defaults', () => {
     expect(DEFAULT_CONFIG).toEqual({
       log_level: 'info',
+      btf_path: null,
       include_host: false,
       cgroup_mode: 'auto',
       ring_consumer: 'auto',
@@ -97,7 +102,7 @@ describe('defaults', () => {
         console: { enabled: true },
         jsonl: { enabled: true, dir: '/var/log/contguard', max_file_bytes: 10485760, max_files: 5 },
         prometheus: { enabled: true, host: '127.0.0.1', port: 9464, path: '/metrics' },
-        otlp: { endpoint: null, logs: true, metrics: true, traces: true, export_interval_ms: 10000, headers: {} },
+        otlp: { endpoint: null, logs: true, metrics: true, traces: true, export_interval_ms: 10000, headers: {}, allow_plaintext_headers: false },
       },
       sensors: {
         exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
@@ -114,6 +119,7 @@ describe('defaults', () => {
         network: { enabled: true, ring_buffer_bytes: 2097152, max_sockets: 65536, join_window_ms: 250, udp_interval_ms: 60000, policy: { rules: [], egress: null } },
         process: { enabled: true, ring_buffer_bytes: 1048576, sample_ratio: 1, max_span_ms: 3600000, max_open_spans_per_container: 4096, max_open_spans: 65536, max_events_per_span: 128, max_span_events: 262144 },
       },
+      redaction: { enabled: true, url_credentials: true, rules: DEFAULT_REDACTION_RULES.map((r) => ({ ...r })) },
       resources: { enabled: true, interval_ms: 10000, retire_after_ms: 60000 },
     });
   });
@@ -149,6 +155,7 @@ describe('valid config', () => {
     const cfg = parseConfig(FULL, 'full.yaml');
     expect(cfg).toEqual({
       log_level: 'debug',
+      btf_path: '/boot/vmlinux.btf',
       include_host: true,
       cgroup_mode: 'v2',
       ring_consumer: 'libbpf',
@@ -172,6 +179,7 @@ describe('valid config', () => {
           traces: false,
           export_interval_ms: 5000,
           headers: { authorization: 'Bearer x' },
+          allow_plaintext_headers: true,
         },
       },
       sensors: {
@@ -202,6 +210,7 @@ describe('valid config', () => {
         },
         process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304, max_events_per_span: 0, max_span_events: 1024 },
       },
+      redaction: { enabled: false, url_credentials: false, rules: [{ name: 'p', flag: '-p', command: 'mysql*' }] },
       resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 },
     } satisfies AgentConfig);
   });

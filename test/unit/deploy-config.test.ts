@@ -84,7 +84,7 @@ describe('deploy/contguard.service', () => {
 
   it('keeps exactly the needed capabilities, ambient and bounding alike', () => {
     const caps = (v: string) => v.split(/\s+/).filter(Boolean).sort();
-    const want = ['CAP_BPF', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_PERFMON', 'CAP_SYS_PTRACE'];
+    const want = ['CAP_BPF', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_PERFMON'];
     expect(caps(one('AmbientCapabilities'))).toEqual(want);
     expect(caps(one('CapabilityBoundingSet'))).toEqual(want);
     expect(unit).toMatch(/#.*CAP_SYS_RESOURCE.*5\.11|#.*5\.11.*CAP_SYS_RESOURCE/);

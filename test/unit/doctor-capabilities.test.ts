@@ -6,7 +6,7 @@ import { capabilityCheck, capabilityNames, parseKernelRelease } from '../../src/
 const ROOT_CAPS_6_X = 0x000001ffffffffffn; // every capability up to CAP_CHECKPOINT_RESTORE (40)
 const bit = (n: number) => 1n << BigInt(n);
 const caps = (...names: string[]) => new Set(names);
-const ALL = ['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN', 'CAP_SYS_RESOURCE', 'CAP_DAC_READ_SEARCH', 'CAP_DAC_OVERRIDE', 'CAP_SYS_PTRACE'];
+const ALL = ['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN', 'CAP_SYS_RESOURCE', 'CAP_DAC_READ_SEARCH', 'CAP_DAC_OVERRIDE', 'CAP_SYS_PTRACE', 'CAP_NET_ADMIN'];
 
 describe('capabilityNames', () => {
   it('reads the bits the agent cares about from a CapEff mask', () => {
@@ -15,7 +15,7 @@ describe('capabilityNames', () => {
     // Root in this VM: everything but CAP_SYS_RESOURCE (000001fffeffffff).
     expect(capabilityNames(0x000001fffeffffffn).has('CAP_SYS_RESOURCE')).toBe(false);
     // A root whose bounding set predates CAP_PERFMON/CAP_BPF (bits 38, 39).
-    expect([...capabilityNames(0x0000003fffffffffn)].sort()).toEqual(['CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SYS_RESOURCE']);
+    expect([...capabilityNames(0x0000003fffffffffn)].sort()).toEqual(['CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SYS_RESOURCE']);
     expect(capabilityNames(bit(39) | bit(38))).toEqual(new Set(['CAP_BPF', 'CAP_PERFMON']));
   });
 });
@@ -44,8 +44,8 @@ describe('capabilityCheck', () => {
     expect(c.detail).not.toMatch(/missing/);
   });
 
-  it('the deploy/ unit (uid != 0, CAP_BPF CAP_PERFMON CAP_DAC_READ_SEARCH CAP_SYS_PTRACE) on 6.1: ok', () => {
-    const c = capabilityCheck(caps('CAP_BPF', 'CAP_PERFMON', 'CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE'), [6, 1], 998);
+  it('the deploy/ unit (uid != 0, CAP_BPF CAP_PERFMON CAP_DAC_READ_SEARCH CAP_NET_ADMIN CAP_SYS_PTRACE) on 6.1: ok', () => {
+    const c = capabilityCheck(caps('CAP_BPF', 'CAP_PERFMON', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_SYS_PTRACE'), [6, 1], 998);
     expect(c.ok).toBe(true);
     expect(c.detail).toBe(
       'eBPF: CAP_BPF + CAP_PERFMON; ' +
@@ -91,6 +91,13 @@ describe('capabilityCheck', () => {
     expect(c.ok).toBe(false);
     expect(c.detail).toContain('files: missing CAP_DAC_READ_SEARCH: uid 1000 cannot read tracefs (root-only) to attach tracepoints');
     expect(capabilityCheck(caps('CAP_BPF', 'CAP_PERFMON', 'CAP_DAC_OVERRIDE'), [6, 18], 1000).ok).toBe(true);
+  });
+
+  it('reports a missing CAP_NET_ADMIN (cgroup_skb) without requiring it; CAP_SYS_ADMIN covers it', () => {
+    const without = capabilityCheck(caps('CAP_BPF', 'CAP_PERFMON', 'CAP_DAC_READ_SEARCH'), [6, 18], 998);
+    expect(without.ok).toBe(true);
+    expect(without.detail).toContain('no CAP_NET_ADMIN (the network sensor cannot attach its cgroup_skb programs: no container.network.io)');
+    expect(capabilityCheck(caps('CAP_SYS_ADMIN'), [6, 18], 0).detail).not.toContain('NET_ADMIN');
   });
 
   it('reports CAP_SYS_PTRACE without requiring it', () => {

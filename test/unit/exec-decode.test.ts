@@ -274,6 +274,7 @@ describe('execDetails', () => {
       exePath: '',
       argv: ['ls', '-l', '/tmp'],
       argsTruncated: false,
+      argsRedacted: false,
     });
   });
 

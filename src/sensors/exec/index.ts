@@ -5,6 +5,7 @@ import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { splitNulStrings } from '../decode.js';
 import { quoteArg } from '../../telemetry/escape.js';
+import { Redactor } from '../../telemetry/redact.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import { CountedSeries } from '../../telemetry/counted-series.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
@@ -40,11 +41,17 @@ export interface ExecDetails {
   exePath: string;
   argv: string[];
   argsTruncated: boolean;
+  /** A secret in argv was replaced (redaction.rules). */
+  argsRedacted: boolean;
 }
 
-/** Raw record -> typed details; argv capped at `maxArgs`. */
-export function execDetails(e: ExecEvent, maxArgs: number): ExecDetails {
+/**
+ * Raw record -> typed details; argv capped at `maxArgs` and redacted by `redactor`: the one place
+ * argv is redacted, before any record or span is built from it.
+ */
+export function execDetails(e: ExecEvent, maxArgs: number, redactor: Redactor | null = null): ExecDetails {
   const args = splitNulStrings(e.args.subarray(0, e.args_size), maxArgs);
+  const redacted = redactor ? redactor.argv(args.values) : { argv: args.values, redacted: false };
   return {
     pid: e.pid,
     vpid: e.vpid,
@@ -57,8 +64,9 @@ export function execDetails(e: ExecEvent, maxArgs: number): ExecDetails {
     comm: e.comm,
     filename: e.filename,
     exePath: e.exe_path,
-    argv: args.values,
+    argv: redacted.argv,
     argsTruncated: args.truncated || (e.flags & EXEC_FLAG_ARGS_TRUNCATED) !== 0,
+    argsRedacted: redacted.redacted,
   };
 }
 
@@ -78,6 +86,7 @@ export function execAttributes(d: ExecDetails): Attributes {
     'contguard.process.mount_namespace': d.mntns,
   };
   if (d.callerComm !== null) a['contguard.process.caller.name'] = d.callerComm;
+  if (d.argsRedacted) a['contguard.process.args_redacted'] = true;
   return a;
 }
 
@@ -107,6 +116,7 @@ export const execSensor: Sensor = {
   start(_obj: BpfObject, ctx: SensorContext): SensorInstance {
     const execs = new CountedSeries(ctx.meter, EXEC_COUNTER, { unit: '{exec}', description: 'Successful execs in a container.' });
     const maxArgs = ctx.config.sensors.exec.max_args;
+    const redactor = ctx.config.redaction.enabled ? new Redactor(ctx.config.redaction) : null;
     const includeHost = ctx.config.include_host;
     const hostAttributes: Attributes = {};
     const seriesKeyOf = new WeakMap<object, string>();
@@ -147,7 +157,7 @@ export const execSensor: Sensor = {
     // The record is ring memory: decoded here, synchronously; no copy is kept.
     const handle = (bytes: Uint8Array) => {
       const e = decodeExecEvent(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      const details = execDetails(e, maxArgs);
+      const details = execDetails(e, maxArgs, redactor);
       const time = ctx.toUnixNano(e.timestamp_ns);
       const ref = { cgroupId: e.cgroup.cgroup_id, name: e.cgroup.name, parentName: e.cgroup.parent_name };
       const traceRef: TraceRef = { cgroupId: ref.cgroupId, image: { pid: e.pid, startNs: e.start_time_ns, execId: e.exec_id }, atNs: e.timestamp_ns };
