@@ -193,7 +193,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     expect(sc.readOnlyRootFilesystem).toBe(true);
     expect(sc.capabilities.drop).toEqual(['ALL']);
     // README "Privileges": SYS_RESOURCE only on kernels < 5.11 (a comment says where to add it).
-    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE']);
+    expect([...sc.capabilities.add].sort()).toEqual(['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON']);
     expect(pod.tolerations.map((t: { effect: string }) => t.effect).sort()).toEqual(['NoExecute', 'NoSchedule']);
   });
 
