@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
 import { freePort, startAgent, waitForJsonLine } from '../support/agent-process.js';
 import { dockerRm, dockerRun, ensureTestImage, uniqueName, TEST_IMAGE } from '../support/docker.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
@@ -14,20 +15,25 @@ import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.j
 interface Prog {
   id: number;
   name?: string;
-  pids?: Array<{ pid: number }>;
 }
-function agentPrograms(): Prog[] {
+/** The BPF programs loaded now, by id (bpftool). */
+function loadedPrograms(): Map<number, string> {
   const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'list'], { encoding: 'utf8' })) as Prog[];
-  return progs.filter((p) => (p.name ?? '').startsWith('cg_'));
+  return new Map(progs.map((p) => [p.id, p.name ?? '']));
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+/** Ids of the BPF programs a process holds (its fds: programs and links name them in fdinfo). */
+function programIdsOf(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      // fd closed meanwhile
+    }
   }
+  return ids;
 }
 
 /** Starts `n` scrapes and resolves once each request is on the wire (their answers may never come). */
@@ -66,18 +72,21 @@ describe('shutdown (real kernel, real Docker)', () => {
 
   it.each([1, 2, 3])('SIGTERM with OTLP on, containers running and scrapes in flight exits 0 (run %i)', async () => {
     const port = await freePort();
-    const before = new Set(agentPrograms().map((p) => p.id));
     const agent = await startAgent({ args: ['--prometheus', `127.0.0.1:${port}`, '--otlp-endpoint', otlp.endpoint] });
     try {
       // The running containers were seeded and are being counted.
       await waitForJsonLine(agent.logDir, (r) => r.event === 'contguard.process.exec' && ids.includes(r.attributes['container.id']), 15_000);
+      // What this agent holds (its own, whatever other agents on this host load meanwhile).
+      const held = programIdsOf(agent.pid);
+      expect(held.size).toBeGreaterThan(10);
       await scrapesInFlight(port, 8);
       const code = await agent.stop('SIGTERM');
       expect(agent.stderr()).not.toMatch(/Segmentation|SIGSEGV|core dumped/);
       expect(code).toBe(0);
-      // Nothing it loaded outlives it (another agent running on this host may have its own).
-      const left = agentPrograms().filter((p) => !before.has(p.id) && !(p.pids ?? []).some((o) => o.pid !== agent.pid && isAlive(o.pid)));
-      expect(left.map((p) => p.name)).toEqual([]);
+      // Nothing it loaded outlives it: a program is freed once its last fd and link are gone.
+      const loaded = loadedPrograms();
+      const left = [...held].filter((id) => loaded.has(id)).map((id) => `${id}:${loaded.get(id)}`);
+      expect(left).toEqual([]);
     } finally {
       await agent.cleanup();
     }
