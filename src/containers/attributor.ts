@@ -148,6 +148,11 @@ export class ContainerAttributor {
     return this.byId.size;
   }
 
+  /** Entries of each cache (exported as contguard.agent.cache.entries). */
+  cacheSizes(): Record<string, number> {
+    return { containers: this.byId.size, cgroups: this.byCgroup.size, pending_removals: this.pendingRemovals.size, metadata_retries: this.retryAt.size };
+  }
+
   private add(cgroupId: bigint, name: string, parentName: string): CgroupEntry {
     // Bounded: host cgroups come and go (a scope per cron job or login); the oldest
     // entries go first, and a forgotten container cgroup finds its record again by id.

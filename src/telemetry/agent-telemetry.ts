@@ -38,6 +38,31 @@ export const agentTelemetry: TelemetrySpec = {
       description: 'Whether each enabled sensor runs (1) or this kernel could not load or attach it (0).',
       attributes: ['sensor', 'contguard.sensor.variant'],
     },
+    {
+      name: 'contguard.agent.cache.entries',
+      instrument: 'gauge',
+      unit: '{entry}',
+      description: 'Entries in each per-container cache of the agent (cache: attributor.*, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
+      attributes: ['cache'],
+    },
+    {
+      name: 'contguard.otlp.exports',
+      instrument: 'counter',
+      unit: '{export}',
+      description: 'OTLP export calls by signal (logs, metrics, traces) and outcome (success, failure); a call fails only after the exporter gave up retrying. A failed logs or traces batch is dropped (otel.sdk.processor.*.processed with error.type); metrics go again with the next export.',
+      attributes: ['signal', 'outcome'],
+    },
   ],
-  events: [],
+  events: [
+    {
+      name: 'contguard.agent.events_lost',
+      severity: 'WARN',
+      description: 'Events a sensor lost because its ring buffer was full, since the last such record: at most one per sensor every 10 s, and one at shutdown.',
+      attributes: {
+        'contguard.sensor': 'the sensor whose ring lost them (registry for the registry notices)',
+        'contguard.events.lost': 'events lost since the previous record of this sensor',
+        'contguard.events.lost_total': 'events lost since the agent started (contguard.events.lost metric)',
+      },
+    },
+  ],
 };

@@ -13,6 +13,15 @@ export function rotatedName(index: number | null): string {
   return index ? `contguard.${index}.jsonl` : JSONL_FILE;
 }
 
+/**
+ * Rotated files to keep so the live file plus them stay within maxTotalBytes (each file holds
+ * at most maxFileBytes, plus less than one record): at most maxFiles, at least 1.
+ */
+export function rotatedFilesKept(maxFileBytes: number, maxFiles: number, maxTotalBytes: number | null): number {
+  if (maxTotalBytes === null) return maxFiles;
+  return Math.max(1, Math.min(maxFiles, Math.floor(maxTotalBytes / maxFileBytes) - 1));
+}
+
 export function toJsonLine(r: EventRecord): string {
   return JSON.stringify({
     time: nanosToIso(r.timeUnixNano),

@@ -11,6 +11,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { SERVICE_NAME, grpcMetadata } from './otel.js';
+import type { ExportTally } from './export-tally.js';
 import type { EventRecord } from './record.js';
 import { readBootId, type ImageId } from './trace-ids.js';
 
@@ -58,6 +59,8 @@ export interface TraceOutputOptions {
   meterProvider: MeterProvider;
   /** Tests pass an in-memory exporter; by default OTLP/gRPC to `endpoint`. */
   exporter?: SpanExporter;
+  /** Counts the exports (contguard.otlp.exports). */
+  exportTally?: ExportTally;
 }
 
 export class TraceOutput {
@@ -73,6 +76,7 @@ export class TraceOutput {
     this.resource = opts.resource;
     this.scope = { name: SERVICE_NAME, version: opts.version };
     const exporter = opts.exporter ?? new OTLPTraceExporter({ url: opts.endpoint, metadata: grpcMetadata(opts.headers) });
+    opts.exportTally?.wrap(exporter, 'traces');
     // sdk-trace-base's BufferConfig does not declare selfObsMeterProvider, which the processor
     // it extends takes (the options object is passed through whole).
     const config = {
