@@ -319,3 +319,14 @@ describe('JsonLinesSink', () => {
     expect(() => new JsonLinesSink(file, 4096, 2, () => {})).toThrow();
   });
 });
+
+describe('rotatedFilesKept (outputs.jsonl.max_total_bytes)', () => {
+  it('keeps max_files without a total cap, else as many as fit beside the live file (at least one)', async () => {
+    const { rotatedFilesKept } = await import('../../src/telemetry/jsonl-sink.js');
+    expect(rotatedFilesKept(4096, 5, null)).toBe(5);
+    expect(rotatedFilesKept(4096, 5, 6 * 4096)).toBe(5);
+    expect(rotatedFilesKept(4096, 5, 4 * 4096)).toBe(3);
+    expect(rotatedFilesKept(4096, 5, 4 * 4096 - 1)).toBe(2);
+    expect(rotatedFilesKept(4096, 5, 2 * 4096)).toBe(1);
+  });
+});
