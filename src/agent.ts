@@ -18,6 +18,7 @@ import { JsonLinesSink, rotatedFilesKept } from './telemetry/jsonl-sink.js';
 import { OtlpLogSink, agentResource, createMetrics, routeOtelDiagnostics } from './telemetry/otel.js';
 import { TraceOutput } from './telemetry/traces.js';
 import { ExportTally } from './telemetry/export-tally.js';
+import { ContainerSeries } from './telemetry/container-series.js';
 import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
@@ -189,13 +190,15 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     otlpEndpoint && cfg.outputs.otlp.traces && cfg.sensors.process.enabled
       ? new TraceOutput({ endpoint: otlpEndpoint, headers: cfg.outputs.otlp.headers, resource, version, meterProvider: metrics.provider, exportTally })
       : null;
+  // Event counters of removed containers leave /metrics after registry.forget_after_ms.
+  const containerSeries = new ContainerSeries(metrics.meter);
   const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant };
   const ctx: SensorContext = {
     ...env,
     cgroups: resolver,
     config: cfg,
     logger,
-    meter: metrics.meter,
+    meter: containerSeries.meter,
     containers,
     emit,
     toUnixNano: (ns) => ns + clockOffset,
@@ -289,6 +292,13 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       });
       void sensor;
     }
+    registry.subscribe({
+      onRemoved: (entry) => {
+        const id = entry.container?.id;
+        if (!id) return;
+        containerSeries.retire(id, cfg.registry.forget_after_ms, () => [...registry.entries.values()].some((e) => e.container?.id === id));
+      },
+    });
     // Per-container cgroup programs follow the registry (attached as containers appear).
     registry.subscribe({
       onTracked: (entry) => {
@@ -356,6 +366,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         for (const [name, n] of Object.entries(sizes)) result.observe(n, { cache: `${prefix}.${name}` });
       };
       observe('attributor', containers.cacheSizes());
+      observe('series', { pending_retirements: containerSeries.pendingCount });
       if (resolver) observe('cgroup_paths', { entries: resolver.size });
       if (resources) observe('resources', { containers: resources.size });
       for (const l of loaded) if (l.instance.cacheSizes) observe(l.sensor.name, l.instance.cacheSizes());
@@ -425,6 +436,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       // Teardown order is part of the design: nothing reads mapped memory after it is released.
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
+        containerSeries.stop();
         for (const l of loaded) {
           try {
             l.instance.beforeFinalDrain?.();

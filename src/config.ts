@@ -112,7 +112,7 @@ const configSchema = z.strictObject({
     hook: oneOf(['auto', 'tp_btf', 'raw_tracepoint'] as const, 'auto'),
     max_containers: intRange(1, 4096, 256),
     reconcile_interval_ms: intRange(1000, 3_600_000, 30_000),
-    // How long a removed container still resolves (its name on late events) before the agent forgets it.
+    // How long a removed container is remembered: its name on late events, its event counters on /metrics.
     forget_after_ms: intRange(0, 3_600_000, 60_000),
   }),
   docker: section({

@@ -19,7 +19,7 @@ import { metricValue, scrape, waitFor } from '../support/metrics.js';
 import { registrySlotsInUse } from '../support/bpf.js';
 
 const CONTAINERS = 300;
-const PARALLEL = 8;
+const PARALLEL = 10;
 /** Entries other containers on this host may add meanwhile. */
 const CHURN_SLACK = 8;
 /** Short retire and forget periods, so the test sees the end state within seconds. */
@@ -135,7 +135,10 @@ describe('container churn (real kernel, real Docker)', () => {
         return t.includes(prefix) ? null : t;
       },
       30_000,
-    );
+    ).catch(async (err) => {
+      const stale = (await scrape(port)).split('\n').filter((l) => l.includes(prefix));
+      throw new Error(`${(err as Error).message}: ${stale.length} series left, of ${[...new Set(stale.map((l) => l.split('{')[0]))].join(', ')}`);
+    });
     // ... every cache back to its baseline (within the slack of other containers) ...
     const settled = await waitFor(
       'the caches to shrink back',
