@@ -28,6 +28,8 @@ export { BPF_BUILD_DIR };
 /** How often ring buffer losses are reported as a WARN record (one per sensor that lost events). */
 export const LOSS_REPORT_INTERVAL_MS = 10_000;
 export const EVENTS_LOST_EVENT = 'contguard.agent.events_lost';
+/** Longest each output may take to flush at shutdown (an OTLP collector that never answers). */
+export const OUTPUT_SHUTDOWN_MS = 3000;
 const CG_CGROUP_MODE_V1 = 1;
 const CG_CGROUP_MODE_V2 = 2;
 
@@ -450,12 +452,29 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         reportLosses(); // the losses of the last interval
         endBatch();
         docker?.stop();
-        for (const s of sinks) await s.shutdown().catch((err: Error) => logger.warn(`output shutdown: ${err.message}`));
-        await traces?.shutdown().catch((err: Error) => logger.warn(`trace output shutdown: ${err.message}`));
+        // Bounded: a collector that accepts and never answers must not hold the exit. What an
+        // output still holds then is dropped.
+        const bounded = async (what: string, work: Promise<unknown>) => {
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              logger.warn(`${what}: not done within ${OUTPUT_SHUTDOWN_MS} ms; what it still held is dropped`);
+              resolve();
+            }, OUTPUT_SHUTDOWN_MS);
+            timer.unref();
+          });
+          await Promise.race([work.catch((err: Error) => logger.warn(`${what}: ${err.message}`)), deadline]);
+          clearTimeout(timer);
+        };
+        await Promise.all([
+          ...sinks.map((s, i) => bounded(`output ${sinkNames[i]} shutdown`, s.shutdown())),
+          ...(traces ? [bounded('trace output shutdown', traces.shutdown())] : []),
+        ]);
         await resources?.stop(); // no more reads; the cached values serve the last collection
         // The last collection (OTLP export, a scrape in flight) still reads the maps: they are
-        // unmapped only after the meter provider is shut down.
-        await metrics.shutdown().catch((err: Error) => logger.warn(`metrics shutdown: ${err.message}`));
+        // unmapped only after the meter provider is shut down (or gave up: every callback checks
+        // that the memory it reads is still there).
+        await bounded('metrics shutdown', metrics.shutdown());
         released = true;
         for (const l of loaded) l.instance.release?.();
         for (const links of cgroupLinks.values()) for (const link of links) link.detach();
