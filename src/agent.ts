@@ -360,7 +360,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   metrics.meter
     .createObservableGauge('contguard.agent.cache.entries', {
       unit: '{entry}',
-      description: 'Entries in each per-container cache of the agent (cache: attributor.*, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
+      description: 'Entries in each per-container cache of the agent (cache: attributor.*, series.pending_retirements, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
     })
     .addCallback((result) => {
       if (released) return;

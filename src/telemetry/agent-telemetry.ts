@@ -42,7 +42,7 @@ export const agentTelemetry: TelemetrySpec = {
       name: 'contguard.agent.cache.entries',
       instrument: 'gauge',
       unit: '{entry}',
-      description: 'Entries in each per-container cache of the agent (cache: attributor.*, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
+      description: 'Entries in each per-container cache of the agent (cache: attributor.*, series.pending_retirements, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
       attributes: ['cache'],
     },
     {
