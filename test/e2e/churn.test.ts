@@ -25,12 +25,13 @@ const CHURN_SLACK = 8;
 /** Short retire and forget periods, so the test sees the end state within seconds. */
 const GRACE_MS = 2000;
 /**
- * Memory bound: the agent's RSS may grow by at most this over the churn. A record of a container
- * in each cache plus its series is several KiB: 300 leaked containers would be MiBs in the heap,
- * but V8 and the allocator keep heap they grew into, so RSS is only bounded, not compared exactly:
- * 48 MiB is above what a warm-up takes here (a few MiB to ~25 MiB) and far under an unbounded growth.
+ * Memory bound: the agent's RSS may grow by at most this over the churn. V8 and the allocator keep
+ * heap they grew into (the first minutes of a fresh agent under load grow it ~30 MiB here), so RSS
+ * is bounded, not compared with its baseline; the caches above are what must go back exactly.
+ * 64 MiB is above that warm-up and far under a growth with every container's records and series
+ * kept (the churn writes ~300 x 10 records and ~300 x 40 series).
  */
-const RSS_GROWTH_BOUND = 48 * 1024 * 1024;
+const RSS_GROWTH_BOUND = 64 * 1024 * 1024;
 
 function configFile(yaml: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'cg-churn-')), 'contguard.yaml');
