@@ -373,6 +373,18 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       if (resources) observe('resources', { containers: resources.size });
       for (const l of loaded) if (l.instance.cacheSizes) observe(l.sensor.name, l.instance.cacheSizes());
     });
+  metrics.meter
+    .createObservableGauge('contguard.agent.memory', {
+      unit: 'By',
+      description: 'Memory of the agent process (memory.type: rss, heap_used, heap_total, external).',
+    })
+    .addCallback((result) => {
+      const m = process.memoryUsage();
+      result.observe(m.rss, { 'memory.type': 'rss' });
+      result.observe(m.heapUsed, { 'memory.type': 'heap_used' });
+      result.observe(m.heapTotal, { 'memory.type': 'heap_total' });
+      result.observe(m.external, { 'memory.type': 'external' });
+    });
   // Losses as WARN records: one per sensor whose ring lost events since the last report.
   const lossesReported = new Map<string, bigint>();
   const reportLosses = () => {

@@ -46,6 +46,13 @@ export const agentTelemetry: TelemetrySpec = {
       attributes: ['cache'],
     },
     {
+      name: 'contguard.agent.memory',
+      instrument: 'gauge',
+      unit: 'By',
+      description: 'Memory of the agent process (memory.type: rss, heap_used, heap_total, external).',
+      attributes: ['memory.type'],
+    },
+    {
       name: 'contguard.otlp.exports',
       instrument: 'counter',
       unit: '{export}',
