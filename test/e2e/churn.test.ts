@@ -10,13 +10,14 @@
  * containers would be hundreds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { freePort, readJsonLines, startAgent, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerRm, ensureTestImage, uniqueName, TEST_IMAGE, TEST_LABEL } from '../support/docker.js';
 import { metricValue, scrape, waitFor } from '../support/metrics.js';
 import { registrySlotsInUse } from '../support/bpf.js';
+import { liveHeap, rssBytes } from '../support/agent-memory.js';
 
 const CONTAINERS = 300;
 const PARALLEL = 10;
@@ -37,21 +38,6 @@ function configFile(yaml: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'cg-churn-')), 'contguard.yaml');
   writeFileSync(file, yaml);
   return file;
-}
-
-/** The least heap_used the agent reports over `ms` (sampled every 250 ms): its live heap, about. */
-async function liveHeap(port: number, ms = 5000): Promise<number> {
-  let least = Infinity;
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
-    least = Math.min(least, metricValue(await scrape(port), 'contguard_agent_memory', { memory_type: 'heap_used' }));
-  }
-  return least;
-}
-
-function rssBytes(pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (!kb) throw new Error(`no VmRSS for ${pid}`);
-  return Number(kb) * 1024;
 }
 
 /** contguard.agent.cache.entries by cache name. */
