@@ -22,14 +22,16 @@ import { liveHeap, rssBytes } from '../support/agent-memory.js';
 
 const EXECS = 2000;
 /**
- * Live heap growth allowed while EXECS records cannot be exported (contguard.agent.memory
- * heap_used, its least over a few seconds). The log processor's queue is capped (16384 records,
- * src/telemetry/otel.ts) and a failed batch is dropped, so what the agent holds for OTLP is bounded
- * whatever the collector does: 2000 records of ~1-2 KiB are a few MiB. 32 MiB is far under keeping
- * every record (or retrying without bound) at the rate of a busy host. RSS is reported only (V8 and
- * the allocator keep memory they grew into).
+ * Live heap growth allowed while EXECS more records cannot be exported, measured after a warm-up
+ * (contguard.agent.memory heap_used, its least over a few seconds). What the agent holds for OTLP
+ * is bounded by the log processor's queue (16384 records, src/telemetry/otel.ts; a failed batch is
+ * dropped) plus the batch being retried (1024 records), whatever the collector does: at ~2 KiB per
+ * SDK log record, about 34 MiB when full. 40 MiB is that bound; a leak (every record or retry kept)
+ * grows past it at the rate of a busy host. Measured here: +7 to +22 MiB for 2001 records, the
+ * queue not yet drained by the failures. RSS is reported only (V8 and the allocator keep memory
+ * they grew into).
  */
-const HEAP_GROWTH_BOUND = 32 * 1024 * 1024;
+const HEAP_GROWTH_BOUND = 40 * 1024 * 1024;
 
 type Fault = 'down' | 'refusing' | 'hanging';
 
@@ -127,8 +129,13 @@ describe('OTLP collector faults (real kernel, real Docker)', () => {
     const port = await freePort();
     const agent = await startAgent({ args: ['--config', cfg, '--prometheus', `127.0.0.1:${port}`, '--otlp-endpoint', collector.endpoint] });
     try {
+      // Warm-up (the first records, exports and failures) before the baseline.
+      const warm = uniqueName(`cg-otlp-warm-${fault}`);
+      ids.push(await dockerRun(['--name', warm, '--network', 'none', TEST_IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 500 ]; do /bin/true; i=$((i+1)); done']));
+      expect(await waitForExit(warm, 60_000)).toBe(0);
+      await new Promise((r) => setTimeout(r, 2000));
       const rssBefore = rssBytes(agent.pid);
-      const heapBefore = await liveHeap(port, 2000);
+      const heapBefore = await liveHeap(port, 3000);
       const name = uniqueName(`cg-otlp-${fault}`);
       ids.push(await dockerRun(['--name', name, '--network', 'none', TEST_IMAGE, 'sh', '-c', `i=0; while [ $i -lt ${EXECS} ]; do /bin/true; i=$((i+1)); done`]));
       expect(await waitForExit(name, 120_000)).toBe(0);
