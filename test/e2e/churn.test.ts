@@ -10,11 +10,12 @@
  * containers would be hundreds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { freePort, readJsonLines, startAgent, type AgentHandle } from '../support/agent-process.js';
-import { docker, dockerRm, ensureTestImage, uniqueName, TEST_IMAGE, TEST_LABEL } from '../support/docker.js';
+import { docker, dockerExec, dockerRm, dockerRun, ensureTestImage, uniqueName, REPO_ROOT, TEST_IMAGE, TEST_LABEL } from '../support/docker.js';
 import { metricValue, scrape, waitFor } from '../support/metrics.js';
 import { registrySlotsInUse } from '../support/bpf.js';
 import { liveHeap, rssBytes } from '../support/agent-memory.js';
@@ -165,4 +166,29 @@ describe('container churn (real kernel, real Docker)', () => {
     expect(heap - baseHeap).toBeLessThan(HEAP_GROWTH_BOUND);
     expect(agent.exited()).toBe(false);
   }, 300_000);
+
+  it('drops a removed container\'s io_uring and syscall series after retire_after_ms', async () => {
+    // The io_uring fixture of io-uring.test.ts, static so it runs in the busybox image.
+    const bin = join(mkdtempSync(join(tmpdir(), 'cg-churn-uring-')), 'uring-open');
+    execFileSync('clang', ['-static', '-O2', '-Wall', '-o', bin, join(REPO_ROOT, 'test/e2e/fixtures/uring-open.c')], { timeout: 60_000 });
+    const name = uniqueName('cg-churn-uring');
+    // Docker's default seccomp profile may block io_uring_setup: this test is about series, not seccomp.
+    const id = await dockerRun(['--name', name, '--network', 'none', '--security-opt', 'seccomp=unconfined', TEST_IMAGE, 'sleep', '600']);
+    try {
+      await docker(['cp', bin, `${id}:/uring-open`]);
+      await dockerExec(id, ['/uring-open', '/etc/hostname']);
+      const series = (t: string, metric: string) => t.split('\n').filter((l) => l.startsWith(metric) && l.includes(`container_name="${name}"`));
+      await waitFor('its io_uring and syscall series', async () => {
+        const t = await scrape(port);
+        return series(t, 'contguard_io_uring_submissions_total').length > 0 && series(t, 'contguard_syscalls_total').length > 0;
+      }, 20_000);
+      await dockerRm(id);
+      await waitFor('its series to leave /metrics', async () => {
+        const t = await scrape(port);
+        return ['contguard_io_uring_submissions_total', 'contguard_io_uring_instances_total', 'contguard_syscalls_total', 'contguard_process_execs_total'].every((m) => series(t, m).length === 0);
+      }, 30_000);
+    } finally {
+      await dockerRm(id);
+    }
+  }, 120_000);
 });
