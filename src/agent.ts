@@ -295,6 +295,11 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       void sensor;
     }
     registry.subscribe({
+      onTracked: (entry) => {
+        void entry.attributed.then(() => {
+          if (entry.container) containerSeries.revive(entry.container.id);
+        });
+      },
       onRemoved: (entry) => {
         const id = entry.container?.id;
         if (!id) return;
@@ -368,7 +373,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         for (const [name, n] of Object.entries(sizes)) result.observe(n, { cache: `${prefix}.${name}` });
       };
       observe('attributor', containers.cacheSizes());
-      observe('series', { pending_retirements: containerSeries.pendingCount });
+      observe('series', { pending_retirements: containerSeries.pendingCount, forgotten: containerSeries.forgottenCount });
       if (resolver) observe('cgroup_paths', { entries: resolver.size });
       if (resources) observe('resources', { containers: resources.size });
       for (const l of loaded) if (l.instance.cacheSizes) observe(l.sensor.name, l.instance.cacheSizes());
