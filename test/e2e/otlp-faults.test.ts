@@ -148,7 +148,13 @@ describe('OTLP collector faults (real kernel, real Docker)', () => {
           return n === EXECS + 1 ? n : null;
         },
         30_000,
-      );
+      ).catch(async (err) => {
+        const t = await scrape(port);
+        const n = readJsonLines(agent.logDir).filter((r) => r.event === 'contguard.process.exec' && r.attributes['container.name'] === name).length;
+        throw new Error(
+          `${(err as Error).message}: ${n} of ${EXECS + 1}; exec lost ${metricValue(t, 'contguard_events_lost_total', { sensor: 'exec' })}, jsonl dropped ${metricValue(t, 'contguard_output_dropped_total', { output: 'jsonl' })}`,
+        );
+      });
       expect(mine).toBe(EXECS + 1);
 
       // Failures counted: log exports failed and none succeeded; the SDK counts the records it dropped.
