@@ -25,13 +25,13 @@ const EXECS = 2000;
  * Live heap growth allowed while EXECS more records cannot be exported, measured after a warm-up
  * (contguard.agent.memory heap_used, its least over a few seconds). What the agent holds for OTLP
  * is bounded by the log processor's queue (16384 records, src/telemetry/otel.ts; a failed batch is
- * dropped) plus the batch being retried (1024 records), whatever the collector does: at ~2 KiB per
- * SDK log record, about 34 MiB when full. 40 MiB is that bound; a leak (every record or retry kept)
- * grows past it at the rate of a busy host. Measured here: +7 to +22 MiB for 2001 records, the
- * queue not yet drained by the failures. RSS is reported only (V8 and the allocator keep memory
- * they grew into).
+ * dropped) and by the batches of exports waiting for their deadline. Measured here for the 2001
+ * records after a 501-record warm-up: +7 to +25 MiB when the collector is down or refusing, up to
+ * +35 MiB when it never answers (batches held until the export deadline). 64 MiB is above those;
+ * it is not the worst case of a full queue (see the report of issue 12), which this test does not
+ * reach. RSS is reported only (V8 and the allocator keep memory they grew into).
  */
-const HEAP_GROWTH_BOUND = 40 * 1024 * 1024;
+const HEAP_GROWTH_BOUND = 64 * 1024 * 1024;
 
 type Fault = 'down' | 'refusing' | 'hanging';
 
