@@ -27,8 +27,10 @@ const EXECS = 2000;
  * is bounded by the log processor's queue (16384 records, src/telemetry/otel.ts; a failed batch is
  * dropped) and by the batches of exports waiting for their deadline. Measured here for the 2001
  * records after a 501-record warm-up: +7 to +25 MiB when the collector is down or refusing, up to
- * +35 MiB when it never answers (batches held until the export deadline). 64 MiB is above those;
- * it is not the worst case of a full queue, which this test does not reach. RSS is reported only (V8 and the allocator keep memory they grew into).
+ * +35 MiB when it never answers (the queue then grows by ~1500 records per 2000 until its cap,
+ * exports waiting for their deadline). 64 MiB is above those; it is not the worst case of a full
+ * queue, which this test does not reach. RSS is reported only (V8 and the allocator keep memory
+ * they grew into).
  */
 const HEAP_GROWTH_BOUND = 64 * 1024 * 1024;
 
