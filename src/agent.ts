@@ -17,16 +17,23 @@ import { nodeNameFromEnv } from './containers/kubernetes.js';
 import { ContainerAttributor } from './containers/attributor.js';
 import type { EventRecord, EventSink } from './telemetry/record.js';
 import { ConsoleSink } from './telemetry/console-sink.js';
-import { JsonLinesSink } from './telemetry/jsonl-sink.js';
+import { JsonLinesSink, rotatedFilesKept } from './telemetry/jsonl-sink.js';
 import { OtlpLogSink, agentResource, createMetrics, routeOtelDiagnostics } from './telemetry/otel.js';
 import { TraceOutput } from './telemetry/traces.js';
 import { scopeMeter } from './telemetry/scoped-meter.js';
+import { ExportTally } from './telemetry/export-tally.js';
+import { ContainerSeries } from './telemetry/container-series.js';
 import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
 import { ResourceCollector } from './resources/index.js';
 
 export { BPF_BUILD_DIR };
+/** How often ring buffer losses are reported as a WARN record (one per sensor that lost events). */
+export const LOSS_REPORT_INTERVAL_MS = 10_000;
+export const EVENTS_LOST_EVENT = 'contguard.agent.events_lost';
+/** Longest each output may take to flush at shutdown (an OTLP collector that never answers). */
+export const OUTPUT_SHUTDOWN_MS = 3000;
 const CG_CGROUP_MODE_V1 = 1;
 const CG_CGROUP_MODE_V2 = 2;
 
@@ -135,6 +142,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     sources: metadata.sources,
     nodeName: nodeNameFromEnv(opts.env ?? process.env),
     metadataWaitMs: cfg.docker.metadata_wait_ms,
+    removalGraceMs: cfg.registry.forget_after_ms,
     selfCgroupPath: ownCgroupPath(mode),
   });
   // Runtime events: container ones to the attributor, all of them to sensors that follow them.
@@ -148,11 +156,13 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   const resource = agentResource(version);
   const otlpEndpoint = resolveOtlpEndpoint(cfg, opts.env ?? process.env);
   const prom = cfg.outputs.prometheus;
+  const exportTally = new ExportTally();
   const metrics = createMetrics(
     {
       resource,
       prometheus: prom.enabled ? { host: prom.host, port: prom.port, path: prom.path } : null,
       otlp: otlpEndpoint && cfg.outputs.otlp.metrics ? { endpoint: otlpEndpoint, intervalMs: cfg.outputs.otlp.export_interval_ms, headers: cfg.outputs.otlp.headers } : null,
+      exportTally,
     },
     version,
   );
@@ -170,13 +180,13 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   if (cfg.outputs.jsonl.enabled) {
     const j = cfg.outputs.jsonl;
     try {
-      sinks.push(new JsonLinesSink(j.dir, j.max_file_bytes, j.max_files, (err) => logger.error(`jsonl ${j.dir}: ${err.message}`)));
+      sinks.push(new JsonLinesSink(j.dir, j.max_file_bytes, rotatedFilesKept(j.max_file_bytes, j.max_files, j.max_total_bytes), (err) => logger.error(`jsonl ${j.dir}: ${err.message}`)));
     } catch (err) {
       await metrics.shutdown().catch(() => undefined);
       throw new AgentStartError(`log dir ${j.dir}: ${(err as Error).message}`);
     }
   }
-  if (otlpEndpoint && cfg.outputs.otlp.logs) sinks.push(new OtlpLogSink(otlpEndpoint, cfg.outputs.otlp.headers, resource, metrics.provider, version));
+  if (otlpEndpoint && cfg.outputs.otlp.logs) sinks.push(new OtlpLogSink(otlpEndpoint, cfg.outputs.otlp.headers, resource, metrics.provider, version, undefined, exportTally));
 
   for (const s of sinks) sinkNames.push(s instanceof ConsoleSink ? 'console' : s instanceof JsonLinesSink ? 'jsonl' : 'otlp');
   metrics.meter
@@ -185,6 +195,16 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       description: 'Records an output dropped because its stream stayed congested past its buffer cap (8 MiB); OTLP drops are counted by the OTel SDK (otel.sdk.* metrics).',
     })
     .addCallback((result) => sinks.forEach((s, i) => result.observe(s.dropped, { output: sinkNames[i] })));
+  if (otlpEndpoint) {
+    metrics.meter
+      .createObservableCounter('contguard.otlp.exports', {
+        unit: '{export}',
+        description: 'OTLP export calls by signal (logs, metrics, traces) and outcome (success, failure); a call fails only after the exporter gave up retrying. A failed logs or traces batch is dropped (otel.sdk.processor.*.processed with error.type); metrics go again with the next export.',
+      })
+      .addCallback((result) => {
+        for (const e of exportTally.entries()) result.observe(e.n, { signal: e.signal, outcome: e.outcome });
+      });
+  }
   const inflight = new Set<Promise<unknown>>();
   const clockOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
   // Outputs write once per ring drain; records emitted later (after an attribution wait) are
@@ -226,15 +246,17 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   // Spans (each container's process tree as one trace, sensors.process) go by OTLP only.
   const traces =
     otlpEndpoint && cfg.outputs.otlp.traces && cfg.sensors.process.enabled
-      ? new TraceOutput({ endpoint: otlpEndpoint, headers: cfg.outputs.otlp.headers, resource, version, meterProvider: metrics.provider })
+      ? new TraceOutput({ endpoint: otlpEndpoint, headers: cfg.outputs.otlp.headers, resource, version, meterProvider: metrics.provider, exportTally })
       : null;
+  // Event counters of removed containers leave /metrics after registry.forget_after_ms.
+  const containerSeries = new ContainerSeries(metrics.meter);
   const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant };
   const ctx: SensorContext = {
     ...env,
     cgroups: resolver,
     config: cfg,
     logger,
-    meter: metrics.meter,
+    meter: containerSeries.meter,
     containers,
     emit,
     toUnixNano: (ns) => ns + clockOffset,
@@ -332,6 +354,18 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       });
       void sensor;
     }
+    registry.subscribe({
+      onTracked: (entry) => {
+        void entry.attributed.then(() => {
+          if (entry.container) containerSeries.revive(entry.container.id);
+        });
+      },
+      onRemoved: (entry) => {
+        const id = entry.container?.id;
+        if (!id) return;
+        containerSeries.retire(id, cfg.registry.forget_after_ms, () => [...registry.entries.values()].some((e) => e.container?.id === id));
+      },
+    });
     // Per-container cgroup programs follow the registry (attached as containers appear).
     registry.subscribe({
       onTracked: (entry) => {
@@ -389,6 +423,52 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       for (const c of lossCounters) result.observe(Number(readPerCpuCounter(c.fd)), { sensor: c.sensor });
     });
   metrics.meter
+    .createObservableGauge('contguard.agent.cache.entries', {
+      unit: '{entry}',
+      description: 'Entries in each per-container cache of the agent (cache: attributor.*, series.pending_retirements, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
+    })
+    .addCallback((result) => {
+      if (released) return;
+      const observe = (prefix: string, sizes: Record<string, number>) => {
+        for (const [name, n] of Object.entries(sizes)) result.observe(n, { cache: `${prefix}.${name}` });
+      };
+      observe('attributor', containers.cacheSizes());
+      observe('series', { pending_retirements: containerSeries.pendingCount, forgotten: containerSeries.forgottenCount });
+      if (resolver) observe('cgroup_paths', { entries: resolver.size });
+      if (resources) observe('resources', { containers: resources.size });
+      for (const l of loaded) if (l.instance.cacheSizes) observe(l.sensor.name, l.instance.cacheSizes());
+    });
+  metrics.meter
+    .createObservableGauge('contguard.agent.memory', {
+      unit: 'By',
+      description: 'Memory of the agent process (memory.type: rss, heap_used, heap_total, external).',
+    })
+    .addCallback((result) => {
+      const m = process.memoryUsage();
+      result.observe(m.rss, { 'memory.type': 'rss' });
+      result.observe(m.heapUsed, { 'memory.type': 'heap_used' });
+      result.observe(m.heapTotal, { 'memory.type': 'heap_total' });
+      result.observe(m.external, { 'memory.type': 'external' });
+    });
+  // Losses as WARN records: one per sensor whose ring lost events since the last report.
+  const lossesReported = new Map<string, bigint>();
+  const reportLosses = () => {
+    const bySensor = new Map<string, bigint>();
+    for (const c of lossCounters) bySensor.set(c.sensor, (bySensor.get(c.sensor) ?? 0n) + readPerCpuCounter(c.fd));
+    for (const [sensor, total] of bySensor) {
+      const lost = total - (lossesReported.get(sensor) ?? 0n);
+      if (lost <= 0n) continue;
+      lossesReported.set(sensor, total);
+      emit({
+        eventName: EVENTS_LOST_EVENT,
+        timeUnixNano: BigInt(Date.now()) * 1_000_000n,
+        severity: 'WARN',
+        body: `${sensor}: ${lost} events lost (ring buffer full), ${total} since start`,
+        attributes: { 'contguard.sensor': sensor, 'contguard.events.lost': Number(lost), 'contguard.events.lost_total': Number(total) },
+      });
+    }
+  };
+  metrics.meter
     .createObservableCounter('contguard.events.received', {
       unit: '{event}',
       description: 'Records user space received from the kernel, per sensor (host events are dropped in the kernel and never counted here unless include_host is on).',
@@ -437,6 +517,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     timers.push(t);
   };
   every('registry reconciliation', cfg.registry.reconcile_interval_ms, () => registry.reconcile());
+  every('loss report', LOSS_REPORT_INTERVAL_MS, reportLosses);
   if (resources) every('resource reads', cfg.resources.interval_ms, () => void resources.tick());
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
   poller.start(cfg.ring_drain_interval_ms);
@@ -450,6 +531,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       // Teardown order is part of the design: nothing reads mapped memory after it is released.
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
+        containerSeries.stop();
         for (const l of loaded) {
           try {
             l.instance.beforeFinalDrain?.();
@@ -460,14 +542,32 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         poller.close(); // drains what is left in the rings, then frees them
         for (const l of loaded) await l.instance.stop?.(); // final reads and records
         await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, cfg.docker.metadata_wait_ms + 500))]);
+        reportLosses(); // the losses of the last interval
         endBatch();
         for (const s of metadata.sources) s.stop?.();
-        for (const s of sinks) await s.shutdown().catch((err: Error) => logger.warn(`output shutdown: ${err.message}`));
-        await traces?.shutdown().catch((err: Error) => logger.warn(`trace output shutdown: ${err.message}`));
+        // Bounded: a collector that accepts and never answers must not hold the exit. What an
+        // output still holds then is dropped.
+        const bounded = async (what: string, work: Promise<unknown>) => {
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              logger.warn(`${what}: not done within ${OUTPUT_SHUTDOWN_MS} ms; what it still held is dropped`);
+              resolve();
+            }, OUTPUT_SHUTDOWN_MS);
+            timer.unref();
+          });
+          await Promise.race([work.catch((err: Error) => logger.warn(`${what}: ${err.message}`)), deadline]);
+          clearTimeout(timer);
+        };
+        await Promise.all([
+          ...sinks.map((s, i) => bounded(`output ${sinkNames[i]} shutdown`, s.shutdown())),
+          ...(traces ? [bounded('trace output shutdown', traces.shutdown())] : []),
+        ]);
         await resources?.stop(); // no more reads; the cached values serve the last collection
         // The last collection (OTLP export, a scrape in flight) still reads the maps: they are
-        // unmapped only after the meter provider is shut down.
-        await metrics.shutdown().catch((err: Error) => logger.warn(`metrics shutdown: ${err.message}`));
+        // unmapped only after the meter provider is shut down (or gave up: every callback checks
+        // that the memory it reads is still there).
+        await bounded('metrics shutdown', metrics.shutdown());
         released = true;
         for (const l of loaded) l.instance.release?.();
         for (const links of cgroupLinks.values()) for (const link of links) link.detach();

@@ -159,6 +159,8 @@ const configSchema = z.strictObject({
     hook: oneOf(['auto', 'tp_btf', 'raw_tracepoint'] as const, 'auto'),
     max_containers: intRange(1, 4096, 256),
     reconcile_interval_ms: intRange(1000, 3_600_000, 30_000),
+    // How long a removed container is remembered: its name on late events, its event counters on /metrics.
+    forget_after_ms: intRange(0, 3_600_000, 60_000),
   }),
   docker: section({
     socket: z
@@ -191,6 +193,16 @@ const configSchema = z.strictObject({
         .min(4096, { error: 'expected an integer of at least 4096' })
         .default(10 * 1024 * 1024),
       max_files: intRange(1, 1000, 5),
+      // Cap on the live file plus the rotated ones; null: (max_files + 1) x max_file_bytes.
+      max_total_bytes: z
+        .number({ error: 'expected an integer of at least 8192, or null' })
+        .int({ error: 'expected an integer of at least 8192, or null' })
+        .min(8192, { error: 'expected an integer of at least 8192, or null' })
+        .nullable()
+        .default(null),
+    }).refine((j) => j.max_total_bytes === null || j.max_total_bytes >= 2 * j.max_file_bytes, {
+      path: ['max_total_bytes'],
+      error: 'expected at least twice max_file_bytes (the live file and one rotated file)',
     }),
     prometheus: section({
       enabled: bool(true),
@@ -235,12 +247,16 @@ const configSchema = z.strictObject({
     syscalls: section({
       enabled: bool(true),
       snapshot_interval_ms: intRange(500, 3_600_000, 10_000),
+      // How long a removed container's counts stay on /metrics before its series go.
+      retire_after_ms: intRange(0, 3_600_000, 600_000),
     }),
     // io_uring requests per container and opcode (they bypass every syscall hook).
     io_uring: section({
       enabled: bool(true),
       // A record per IORING_OP_OPENAT/OPENAT2 submitted in a container (the path as passed).
       open_events: bool(true),
+      // How long a removed container's counts stay on /metrics before its series go.
+      retire_after_ms: intRange(0, 3_600_000, 600_000),
     }),
     file_open: section({
       enabled: bool(true),

@@ -32,6 +32,8 @@ async function run(options: CliRunOptions): Promise<number> {
     process.once('SIGTERM', onSignal);
   });
   await agent.stop();
+  // An export left hanging (a collector that never answers) must not keep the process alive.
+  setTimeout(() => process.exit(EXIT_OK), 1000).unref();
   return EXIT_OK;
 }
 

@@ -15,6 +15,7 @@ import { cgroupPathFromKernelNames, parseContainerFromCgroupPath } from './cgrou
 import type { CgroupIdResolver } from './cgroup-fs.js';
 import { kubernetesAttributes } from './kubernetes.js';
 import type { ContainerMetadata, MetadataSource } from './metadata-source.js';
+import { metadataFromEvent } from './docker-metadata.js';
 
 export interface CgroupRef {
   cgroupId: bigint;
@@ -99,6 +100,12 @@ export class ContainerAttributor {
   private readonly liveCgroups = new Map<ContainerInfo, number>();
   /** Container id -> earliest time (performance.now) its failed metadata lookup may be retried. */
   private readonly retryAt = new Map<string, number>();
+  /**
+   * Metadata the runtime announced in a container's create/start event, by container id: the
+   * fallback when inspect answers too late or not at all (a short-lived `--rm` container is
+   * often gone before its inspect). Bounded by maxContainers; dropped with the container.
+   */
+  private readonly announced = new Map<string, ContainerMetadata>();
   /** Removals waiting out the grace period: cgroup id (bigint) or destroyed container id (string). */
   private readonly pendingRemovals = new Map<bigint | string, NodeJS.Timeout>();
 
@@ -160,8 +167,19 @@ export class ContainerAttributor {
 
   /** Applies a runtime event: renames update the name, destroyed containers are forgotten. */
   onRuntimeEvent(action: string, id: string, attributes: Record<string, string>): void {
+    if (action === 'create' || action === 'start') {
+      const m = metadataFromEvent(attributes);
+      if (m) {
+        if (!this.announced.has(id) && this.announced.size >= this.maxContainers) this.announced.delete(this.announced.keys().next().value as string);
+        this.announced.set(id, m);
+      }
+    }
     const info = this.byId.get(id);
-    if (!info) return;
+    if (!info) {
+      // Not looked up yet: only a destroy matters (the announcement goes after the grace period).
+      if (action === 'destroy' && this.announced.has(id)) this.schedule(id);
+      return;
+    }
     if (action === 'rename' && attributes.name && info.metadata) {
       info.metadata = { ...info.metadata, name: attributes.name.replace(/^\//, '') };
       info.attributes = this.attributesOf(info);
@@ -174,6 +192,17 @@ export class ContainerAttributor {
   /** Number of container records. */
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Entries of each cache (exported as contguard.agent.cache.entries). */
+  cacheSizes(): Record<string, number> {
+    return {
+      containers: this.byId.size,
+      cgroups: this.byCgroup.size,
+      pending_removals: this.pendingRemovals.size,
+      metadata_retries: this.retryAt.size,
+      announced: this.announced.size,
+    };
   }
 
   private add(cgroupId: bigint, name: string, parentName: string): CgroupEntry {
@@ -271,6 +300,7 @@ export class ContainerAttributor {
   private dropRecord(id: string): void {
     this.byId.delete(id);
     this.retryAt.delete(id);
+    this.announced.delete(id);
   }
 
   private async lookup(cgroupId: bigint, name: string, parentName: string): Promise<ContainerInfo | null> {
@@ -330,6 +360,16 @@ export class ContainerAttributor {
     });
     await Promise.race([this.fetchMetadata(info), timeout]);
     clearTimeout(timer);
+    this.useAnnounced(info);
+  }
+
+  /** No inspect answer (yet, or a 404): the name, image and labels the runtime's events announced. */
+  private useAnnounced(info: ContainerInfo): void {
+    if (info.metadata !== null) return;
+    const m = this.announced.get(info.id);
+    if (!m) return;
+    info.metadata = m;
+    info.attributes = containerAttributes(info.id, info.runtime, m);
   }
 
   /**

@@ -43,6 +43,39 @@ export function metadataFromInspect(
   return m;
 }
 
+/** Keys of a container event's attributes that are not the container's labels. */
+const EVENT_NON_LABEL_KEYS = new Set(['name', 'image', 'exitCode', 'execDuration', 'signal', 'execID', 'oldName', 'container']);
+
+/**
+ * Metadata from a container `create` or `start` event (its attributes are the container's labels
+ * plus `name` and `image`), or null without a name. No image id or repo tags: those need an inspect.
+ */
+export function metadataFromEvent(attributes: Record<string, string>): ContainerMetadata | null {
+  const name = attributes.name?.replace(/^\//, '');
+  if (!name) return null;
+  const image = attributes.image ?? '';
+  const byName = image && !image.startsWith('sha256:') ? splitImageReference(image) : null;
+  const labels: Record<string, string> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(attributes)) {
+    if (EVENT_NON_LABEL_KEYS.has(k)) continue;
+    if (n++ >= MAX_LABELS) break;
+    labels[k] = boundedValue(v);
+  }
+  const tag = byName?.tag ?? (byName && !image.includes('@') ? 'latest' : undefined);
+  const m: ContainerMetadata = {
+    name,
+    imageName: byName?.name,
+    imageTags: tag ? [tag] : undefined,
+    imageId: image.startsWith('sha256:') ? image : undefined,
+    runtimeName: 'docker',
+    labels,
+  };
+  const kubernetes = kubernetesFromLabels(labels);
+  if (kubernetes) m.kubernetes = kubernetes;
+  return m;
+}
+
 /** One network endpoint of a container, as `docker inspect` reports it (`NetworkSettings.Networks.<name>`). */
 export interface ContainerNetworkEndpoint {
   NetworkID?: string;

@@ -103,6 +103,11 @@ export interface SensorInstance {
   onContainerRemoved?(entry: RegistryEntry): void;
   /** A container runtime event (Docker: type container or network, and its action). */
   onRuntimeEvent?(type: string, action: string, id: string, attributes: Record<string, string>): void;
+  /**
+   * Entries in each of the sensor's per-container caches (e.g. `recordings`), exported as
+   * contguard.agent.cache.entries{cache="<sensor>.<name>"}: a leak shows as growth there.
+   */
+  cacheSizes?(): Record<string, number>;
   /** At shutdown, before the rings' last drain: push what the kernel still holds into them. */
   beforeFinalDrain?(): void;
   /** Final reads and records (memory is still mapped; observable callbacks may still run). */

@@ -52,6 +52,38 @@ export const agentTelemetry: TelemetrySpec = {
       description: 'Resident set size of the agent process: process.memoryUsage.rss().',
       attributes: [],
     },
+    {
+      name: 'contguard.agent.cache.entries',
+      instrument: 'gauge',
+      unit: '{entry}',
+      description: 'Entries in each per-container cache of the agent (cache: attributor.*, series.pending_retirements, cgroup_paths.entries, resources.containers, <sensor>.*); once containers are gone they shrink back after registry.forget_after_ms and the retire periods.',
+      attributes: ['cache'],
+    },
+    {
+      name: 'contguard.agent.memory',
+      instrument: 'gauge',
+      unit: 'By',
+      description: 'Memory of the agent process (memory.type: rss, heap_used, heap_total, external).',
+      attributes: ['memory.type'],
+    },
+    {
+      name: 'contguard.otlp.exports',
+      instrument: 'counter',
+      unit: '{export}',
+      description: 'OTLP export calls by signal (logs, metrics, traces) and outcome (success, failure); a call fails only after the exporter gave up retrying. A failed logs or traces batch is dropped (otel.sdk.processor.*.processed with error.type); metrics go again with the next export.',
+      attributes: ['signal', 'outcome'],
+    },
   ],
-  events: [],
+  events: [
+    {
+      name: 'contguard.agent.events_lost',
+      severity: 'WARN',
+      description: 'Events a sensor lost because its ring buffer was full, since the last such record: at most one per sensor every 10 s, and one at shutdown.',
+      attributes: {
+        'contguard.sensor': 'the sensor whose ring lost them (registry for the registry notices)',
+        'contguard.events.lost': 'events lost since the previous record of this sensor',
+        'contguard.events.lost_total': 'events lost since the agent started (contguard.events.lost metric)',
+      },
+    },
+  ],
 };

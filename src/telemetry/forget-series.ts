@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Removing the series of a finished container from an asynchronous instrument.
+ * Removing the series of a finished container from an instrument. Synchronous instruments
+ * (counters, histograms) keep every attribute set they were ever given as well: a counter of a
+ * container that ended is exported for ever, the same way as described below.
  *
  * @opentelemetry/sdk-metrics 2.12 turns each observation of an asynchronous instrument into a
  * delta against the last one it remembers, then adds that to the last cumulative point it reported
@@ -40,7 +42,12 @@ function isHashMap(m: unknown): m is HashMapLike {
 }
 
 function storagesOf(instrument: unknown): StorageLike[] | null {
-  const storages = (instrument as { _metricStorages?: unknown } | null)?._metricStorages;
+  // Asynchronous instruments hold their storages in `_metricStorages`; synchronous ones (counters,
+  // histograms) in `_writableMetricStorage`: one storage (one reader), or a MultiMetricStorage
+  // whose `_backingStorages` are one per reader; with the same two processors.
+  const i = instrument as { _metricStorages?: unknown; _writableMetricStorage?: { _backingStorages?: unknown } } | null;
+  const writable = i?._writableMetricStorage;
+  const storages = i?._metricStorages ?? (writable ? (writable._backingStorages ?? [writable]) : undefined);
   if (!Array.isArray(storages)) return null;
   for (const s of storages as Array<Partial<StorageLike> | null>) {
     const d = s?._deltaMetricStorage;
@@ -69,7 +76,7 @@ function prune(map: unknown, match: (attributes: Attributes) => boolean): number
 }
 
 /**
- * Forgets every attribute set of an asynchronous instrument that `match` accepts: from the next
+ * Forgets every attribute set of an instrument (asynchronous or synchronous) that `match` accepts: from the next
  * collection on it is not exported (unless observed again, then as a new series). Call it once the
  * callback no longer observes those sets. Returns false when the SDK's internals are not the
  * expected ones (nothing changed).

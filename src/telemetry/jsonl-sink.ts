@@ -23,6 +23,15 @@ const JSON_UNSAFE = /[\u0080-\u009f\p{Cf}\u2028\u2029]/gu;
 const JSON_UNSAFE_TEST = /[\u0080-\u009f\p{Cf}\u2028\u2029]/u;
 const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
+/**
+ * Rotated files to keep so the live file plus them stay within maxTotalBytes (each file holds
+ * at most maxFileBytes, plus less than one record): at most maxFiles, at least 1.
+ */
+export function rotatedFilesKept(maxFileBytes: number, maxFiles: number, maxTotalBytes: number | null): number {
+  if (maxTotalBytes === null) return maxFiles;
+  return Math.max(1, Math.min(maxFiles, Math.floor(maxTotalBytes / maxFileBytes) - 1));
+}
+
 export function toJsonLine(r: EventRecord): string {
   const line = jsonLine(r);
   // Format characters above U+FFFF (tag characters) are a surrogate pair: each half escaped.

@@ -15,6 +15,7 @@ import type { Logger } from '@opentelemetry/api-logs';
 import type { EventRecord, EventSink } from './record.js';
 import { Severity } from './record.js';
 import { otlpLogFields } from './escape.js';
+import type { ExportTally } from './export-tally.js';
 
 export const SERVICE_NAME = 'contguard';
 /** Series one instrument may have (4096 containers x ~25 syscall names each, say). */
@@ -135,6 +136,8 @@ export interface MetricsOptions {
   resource: Resource;
   prometheus: { host: string; port: number; path: string } | null;
   otlp: { endpoint: string; intervalMs: number; headers: Record<string, string> } | null;
+  /** Counts the OTLP metric exports (contguard.otlp.exports). */
+  exportTally?: ExportTally;
 }
 
 export interface Metrics {
@@ -156,9 +159,10 @@ export function createMetrics(opts: MetricsOptions, version: string): Metrics {
     });
   }
   if (opts.otlp) {
+    const exporter = new OTLPMetricExporter({ url: opts.otlp.endpoint, metadata: grpcMetadata(opts.otlp.headers) });
     readers.push(
       new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter({ url: opts.otlp.endpoint, metadata: grpcMetadata(opts.otlp.headers) }),
+        exporter: opts.exportTally ? opts.exportTally.wrap(exporter, 'metrics') : exporter,
         exportIntervalMillis: opts.otlp.intervalMs,
       }),
     );
@@ -198,7 +202,10 @@ export class OtlpLogSink implements EventSink {
       // otel.sdk.exporter.log.exported{error.type}: records whose export failed (src/telemetry/sdk-telemetry.ts).
       selfObsMeterProvider: metrics,
     }),
+    /** Counts the exports (contguard.otlp.exports). */
+    exportTally?: ExportTally,
   ) {
+    if (exportTally) exportTally.wrap(exporter, 'logs');
     this.provider = new LoggerProvider({
       resource,
       processors: [

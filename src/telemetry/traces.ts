@@ -13,6 +13,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { SERVICE_NAME, grpcMetadata } from './otel.js';
 import { TraceFlags } from '@opentelemetry/api';
 import type { Attributes, EventRecord, SeverityName } from './record.js';
+import type { ExportTally } from './export-tally.js';
 import { readBootId, type ImageId } from './trace-ids.js';
 
 /** Spans queued for export at most; beyond, the SDK drops them (otel.sdk.processor.span.processed). */
@@ -94,6 +95,8 @@ export interface TraceOutputOptions {
   meterProvider: MeterProvider;
   /** Tests pass an in-memory exporter; by default OTLP/gRPC to `endpoint`. */
   exporter?: SpanExporter;
+  /** Counts the exports (contguard.otlp.exports). */
+  exportTally?: ExportTally;
 }
 
 export class TraceOutput {
@@ -109,6 +112,7 @@ export class TraceOutput {
     this.resource = opts.resource;
     this.scope = { name: SERVICE_NAME, version: opts.version };
     const exporter = opts.exporter ?? new OTLPTraceExporter({ url: opts.endpoint, metadata: grpcMetadata(opts.headers) });
+    opts.exportTally?.wrap(exporter, 'traces');
     // sdk-trace-base's BufferConfig does not declare selfObsMeterProvider, which the processor
     // it extends takes (the options object is passed through whole).
     const config = {

@@ -327,6 +327,42 @@ describe('ContainerAttributor with Docker metadata', () => {
     expect(docker.calls).toEqual([A]);
   });
 
+  it('slow or missing inspect answers: the name, image and labels of the create/start event are used', async () => {
+    const rel = `/system.slice/docker-${A}.scope`;
+    const relB = `/system.slice/docker-${B}.scope`;
+    // A: inspect never answers in time; B: gone before its inspect (a short-lived --rm container).
+    const docker = new FakeDocker({ [A]: 'slow', [B]: null });
+    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 50 });
+    a.onRuntimeEvent('create', A, { name: 'web', image: 'nginx:1.25', app: 'shop' });
+    a.onRuntimeEvent('start', B, { name: '/job-7', image: 'busybox' });
+    const first = await a.attribute(ref(cgroup(rel), rel));
+    expect(first?.attributes).toEqual({
+      'container.id': A,
+      'container.runtime.name': 'docker',
+      'container.name': 'web',
+      'container.image.name': 'nginx',
+      'container.image.tags': ['1.25'],
+      'container.label.app': 'shop',
+    });
+    const b = await a.attribute(ref(cgroup(relB), relB));
+    expect(b?.attributes['container.name']).toBe('job-7');
+    expect(b?.attributes['container.image.tags']).toEqual(['latest']);
+    // The inspect answer, once it comes, replaces it (image id, the image's own tags).
+    docker.answer(A, meta('web'));
+    await sleep(0);
+    expect((await a.attribute(ref(cgroup(rel), rel)))?.attributes['container.image.id']).toBe('sha256:' + 'cd'.repeat(32));
+  });
+
+  it('announced containers are forgotten after their destroy, and bounded', async () => {
+    const a = attributor({ removalGraceMs: 0, maxContainers: 2 });
+    for (const id of [A, B, SELF]) a.onRuntimeEvent('create', id, { name: id.slice(0, 4), image: 'x' });
+    expect(a.cacheSizes().announced).toBe(2);
+    a.onRuntimeEvent('destroy', B, {});
+    a.onRuntimeEvent('destroy', SELF, {});
+    await sleep(5);
+    expect(a.cacheSizes().announced).toBe(0);
+  });
+
   it('rename events update the name (leading slash removed)', async () => {
     const rel = `/system.slice/docker-${A}.scope`;
     const id = cgroup(rel);

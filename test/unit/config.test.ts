@@ -47,7 +47,7 @@ metadata:
   crio: { state_dir: /var/run/containers/storage }
 outputs:
   console: { enabled: false }
-  jsonl: { enabled: false, dir: /tmp/cg, max_file_bytes: 4096, max_files: 1000 }
+  jsonl: { enabled: false, dir: /tmp/cg, max_file_bytes: 4096, max_files: 1000, max_total_bytes: 8192 }
   prometheus: { enabled: false, host: "::1", port: 65535, path: /m }
   otlp:
     endpoint: https://collector:4317
@@ -59,8 +59,8 @@ outputs:
     allow_plaintext_headers: true
 sensors:
   exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: sys_enter_execve }
-  syscalls: { enabled: false, snapshot_interval_ms: 500 }
-  io_uring: { enabled: false, open_events: false }
+  syscalls: { enabled: false, snapshot_interval_ms: 500, retire_after_ms: 0 }
+  io_uring: { enabled: false, open_events: false, retire_after_ms: 0 }
   file_open:
     enabled: false
     ring_buffer_bytes: 8192
@@ -76,7 +76,7 @@ sensors:
     udp_interval_ms: 1000
     policy: { rules: [{ name: web, from: { name: "web-*" }, to: { image: postgres }, ports: [5432] }], egress: { allow: [{ cidr: 10.0.0.0/8 }] } }
   process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304, max_events_per_span: 0, max_span_events: 1024 }
-registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
+registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000, forget_after_ms: 0 }
 resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 }
 redaction: { enabled: false, url_credentials: false, rules: [{ name: p, flag: -p, command: "mysql*" }] }
 `;
@@ -90,7 +90,7 @@ describe('defaults', () => {
       cgroup_mode: 'auto',
       ring_consumer: 'auto',
       ring_drain_interval_ms: 10,
-      registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000 },
+      registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000, forget_after_ms: 60000 },
       docker: { socket: '/var/run/docker.sock', enabled: true, metadata_wait_ms: 1500 },
       metadata: {
         sources: 'auto',
@@ -100,14 +100,14 @@ describe('defaults', () => {
       },
       outputs: {
         console: { enabled: true },
-        jsonl: { enabled: true, dir: '/var/log/contguard', max_file_bytes: 10485760, max_files: 5 },
+        jsonl: { enabled: true, dir: '/var/log/contguard', max_file_bytes: 10485760, max_files: 5, max_total_bytes: null },
         prometheus: { enabled: true, host: '127.0.0.1', port: 9464, path: '/metrics' },
         otlp: { endpoint: null, logs: true, metrics: true, traces: true, export_interval_ms: 10000, headers: {}, allow_plaintext_headers: false },
       },
       sensors: {
         exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
-        syscalls: { enabled: true, snapshot_interval_ms: 10000 },
-        io_uring: { enabled: true, open_events: true },
+        syscalls: { enabled: true, snapshot_interval_ms: 10000, retire_after_ms: 600000 },
+        io_uring: { enabled: true, open_events: true, retire_after_ms: 600000 },
         file_open: {
           enabled: true,
           ring_buffer_bytes: 4194304,
@@ -160,7 +160,7 @@ describe('valid config', () => {
       cgroup_mode: 'v2',
       ring_consumer: 'libbpf',
       ring_drain_interval_ms: 50,
-      registry: { hook: 'raw_tracepoint', max_containers: 4096, reconcile_interval_ms: 1000 },
+      registry: { hook: 'raw_tracepoint', max_containers: 4096, reconcile_interval_ms: 1000, forget_after_ms: 0 },
       docker: { socket: '/run/docker.sock', enabled: false, metadata_wait_ms: 0 },
       metadata: {
         sources: ['containerd', 'cri-o', 'podman', 'docker'],
@@ -170,7 +170,7 @@ describe('valid config', () => {
       },
       outputs: {
         console: { enabled: false },
-        jsonl: { enabled: false, dir: '/tmp/cg', max_file_bytes: 4096, max_files: 1000 },
+        jsonl: { enabled: false, dir: '/tmp/cg', max_file_bytes: 4096, max_files: 1000, max_total_bytes: 8192 },
         prometheus: { enabled: false, host: '::1', port: 65535, path: '/m' },
         otlp: {
           endpoint: 'https://collector:4317',
@@ -184,8 +184,8 @@ describe('valid config', () => {
       },
       sensors: {
         exec: { enabled: false, ring_buffer_bytes: 1073741824, max_args: 1024, caller_hook: 'sys_enter_execve' },
-        syscalls: { enabled: false, snapshot_interval_ms: 500 },
-        io_uring: { enabled: false, open_events: false },
+        syscalls: { enabled: false, snapshot_interval_ms: 500, retire_after_ms: 0 },
+        io_uring: { enabled: false, open_events: false, retire_after_ms: 0 },
         file_open: {
           enabled: false,
           ring_buffer_bytes: 8192,
@@ -250,6 +250,13 @@ describe('invalid values', () => {
     ['outputs: { jsonl: { max_file_bytes: 4095 } }', 'outputs.jsonl.max_file_bytes: expected an integer of at least 4096, got 4095'],
     ['outputs: { jsonl: { max_files: 0 } }', 'outputs.jsonl.max_files: expected an integer from 1 to 1000, got 0'],
     ['outputs: { jsonl: { max_files: 1001 } }', 'outputs.jsonl.max_files: expected an integer from 1 to 1000, got 1001'],
+    ['outputs: { jsonl: { max_total_bytes: 4096 } }', 'outputs.jsonl.max_total_bytes: expected an integer of at least 8192, or null, got 4096'],
+    [
+      'outputs: { jsonl: { max_file_bytes: 8192, max_total_bytes: 16383 } }',
+      'outputs.jsonl.max_total_bytes: expected at least twice max_file_bytes (the live file and one rotated file), got 16383',
+    ],
+    ['registry: { forget_after_ms: -1 }', 'registry.forget_after_ms: expected an integer from 0 to 3600000, got -1'],
+    ['sensors: { syscalls: { retire_after_ms: 3600001 } }', 'sensors.syscalls.retire_after_ms: expected an integer from 0 to 3600000, got 3600001'],
     ['outputs: { otlp: { endpoint: "collector:4317" } }', 'outputs.otlp.endpoint: expected an http(s) URL or null, got "collector:4317"'],
     ['outputs: { otlp: { endpoint: "ftp://x" } }', 'outputs.otlp.endpoint: expected an http(s) URL or null, got "ftp://x"'],
     ['outputs: { otlp: { endpoint: 4317 } }', 'outputs.otlp.endpoint: expected an http(s) URL or null, got 4317'],

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DockerMetadataSource, metadataFromInspect, splitImageReference } from '../../src/containers/docker-metadata.js';
+import { DockerMetadataSource, metadataFromEvent, metadataFromInspect, splitImageReference } from '../../src/containers/docker-metadata.js';
 import { createLogger } from '../../src/log.js';
 import { containerNetworkFromInspect, type ContainerNetwork } from '../../src/containers/docker-metadata.js';
 
@@ -450,5 +450,28 @@ describe('DockerMetadataSource: network part (inspectNetwork, listRunning)', () 
     }
     // Unreachable daemon: rejects.
     await expect(new DockerMetadataSource(path.join(dir, 'none.sock'), quiet).listRunning()).rejects.toThrow();
+  });
+});
+
+describe('metadataFromEvent (Docker create/start event attributes)', () => {
+  it('takes name, image reference and labels; no image id or repo tags', () => {
+    expect(metadataFromEvent({ name: 'web', image: 'registry:5000/team/app:1.2', app: 'shop', 'com.example.tier': 'front' })).toEqual({
+      name: 'web',
+      imageName: 'registry:5000/team/app',
+      imageTags: ['1.2'],
+      imageId: undefined,
+      runtimeName: 'docker',
+      labels: { app: 'shop', 'com.example.tier': 'front' },
+    });
+    expect(metadataFromEvent({ name: '/job', image: 'busybox' })?.imageTags).toEqual(['latest']);
+    expect(metadataFromEvent({ name: 'x', image: 'sha256:' + 'ab'.repeat(32) })).toMatchObject({ imageName: undefined, imageId: 'sha256:' + 'ab'.repeat(32) });
+  });
+
+  it('is null without a name, and bounds the labels', () => {
+    expect(metadataFromEvent({ image: 'busybox' })).toBeNull();
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`l${i}`, 'v'.repeat(1000)]));
+    const m = metadataFromEvent({ name: 'x', ...many })!;
+    expect(Object.keys(m.labels)).toHaveLength(64);
+    expect(m.labels.l0).toHaveLength(256);
   });
 });

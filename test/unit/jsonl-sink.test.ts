@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JSONL_FILE, JsonLinesSink, nanosToIso, rotatedName, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
+import { JSONL_FILE, JsonLinesSink, nanosToIso, rotatedFilesKept, rotatedName, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
 import type { EventRecord } from '../../src/telemetry/record.js';
 import { decodeBytes } from '../../src/sensors/decode.js';
 import { surrogateEscapedBytes } from '../../src/telemetry/escape.js';
@@ -317,5 +317,15 @@ describe('JsonLinesSink', () => {
     const file = path.join(dir, 'regular-file');
     fs.writeFileSync(file, 'x');
     expect(() => new JsonLinesSink(file, 4096, 2, () => {})).toThrow();
+  });
+});
+
+describe('rotatedFilesKept (outputs.jsonl.max_total_bytes)', () => {
+  it('keeps max_files without a total cap, else as many as fit beside the live file (at least one)', () => {
+    expect(rotatedFilesKept(4096, 5, null)).toBe(5);
+    expect(rotatedFilesKept(4096, 5, 6 * 4096)).toBe(5);
+    expect(rotatedFilesKept(4096, 5, 4 * 4096)).toBe(3);
+    expect(rotatedFilesKept(4096, 5, 4 * 4096 - 1)).toBe(2);
+    expect(rotatedFilesKept(4096, 5, 2 * 4096)).toBe(1);
   });
 });

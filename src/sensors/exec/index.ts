@@ -7,7 +7,6 @@ import { splitNulStrings } from '../decode.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { Redactor } from '../../telemetry/redact.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
-import { CountedSeries } from '../../telemetry/counted-series.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
 import { kernelHas } from '../../../ffi/features.js';
@@ -114,12 +113,13 @@ export const execSensor: Sensor = {
     obj.setAutoload('cg_execat_enter', !prepare);
   },
   start(_obj: BpfObject, ctx: SensorContext): SensorInstance {
-    const execs = new CountedSeries(ctx.meter, EXEC_COUNTER, { unit: '{exec}', description: 'Successful execs in a container.' });
+    const execs = ctx.meter.createCounter(EXEC_COUNTER, { unit: '{exec}', description: 'Successful execs in a container.' });
     const maxArgs = ctx.config.sensors.exec.max_args;
     const redactor = ctx.config.redaction.enabled ? new Redactor(ctx.config.redaction) : null;
     const includeHost = ctx.config.include_host;
     const hostAttributes: Attributes = {};
-    const seriesKeyOf = new WeakMap<object, string>();
+    // Metric attributes per container, built once (a rename builds a new attributes object).
+    const metricAttrsOf = new WeakMap<object, Record<string, string>>();
 
     /** The process image this exec started, as traces name it (bpf/process.h), and when. */
     interface TraceRef {
@@ -145,13 +145,12 @@ export const execSensor: Sensor = {
         record.traceFlags = trace.traceFlags;
       }
       ctx.emit(record);
-      // One series per container attributes object (a rename builds a new one: a new series).
-      let key = seriesKeyOf.get(containerAttrs);
-      if (key === undefined) {
-        key = container ? `${container.id}/${String(containerAttrs['container.name'] ?? '')}` : '';
-        seriesKeyOf.set(containerAttrs, key);
+      let metricAttrs = metricAttrsOf.get(containerAttrs);
+      if (!metricAttrs) {
+        metricAttrs = metricAttributes(containerAttrs);
+        metricAttrsOf.set(containerAttrs, metricAttrs);
       }
-      execs.add(key, () => metricAttributes(containerAttrs));
+      execs.add(1, metricAttrs);
     };
 
     // The record is ring memory: decoded here, synchronously; no copy is kept.

@@ -17,6 +17,7 @@ import type { Attributes } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import { recordTraceFields } from '../../telemetry/traces.js';
+import { forgetSeries } from '../../telemetry/forget-series.js';
 import {
   IO_URING_EVENT_HEADER_SIZE,
   decodeIoUringEventHeader,
@@ -45,8 +46,6 @@ export const EVENT_OPEN = 2;
 export const FLAG_HOST = 1;
 export const FLAG_PATH_TRUNCATED = 2;
 export const FLAG_IO_THREAD = 4;
-/** Finished containers keep their series this long, so the last values get scraped. */
-const RETIRED_KEEP_MS = 10 * 60_000;
 
 /**
  * IORING_OP_* by number, without the prefix (include/uapi/linux/io_uring.h, up to 6.18: the
@@ -217,9 +216,8 @@ export const ioUringSensor: Sensor = {
       }
       for (const { attributes, value } of sums.values()) result.observe(value, attributes);
     };
-    ctx.meter
-      .createObservableCounter(IO_URING_SUBMISSIONS_COUNTER, { unit: '{request}', description: ioUringTelemetry.metrics[0].description })
-      .addCallback((result) => {
+    const submissionsCounter = ctx.meter.createObservableCounter(IO_URING_SUBMISSIONS_COUNTER, { unit: '{request}', description: ioUringTelemetry.metrics[0].description });
+    submissionsCounter.addCallback((result) => {
         if (counts.isClosed) return;
         const points: Array<[number, Record<string, string>]> = [];
         for (const [row, base] of rows()) {
@@ -227,9 +225,8 @@ export const ioUringSensor: Sensor = {
         }
         observeSums(result, points);
       });
-    ctx.meter
-      .createObservableCounter(IO_URING_INSTANCES_COUNTER, { unit: '{instance}', description: ioUringTelemetry.metrics[1].description })
-      .addCallback((result) => {
+    const instancesCounter = ctx.meter.createObservableCounter(IO_URING_INSTANCES_COUNTER, { unit: '{instance}', description: ioUringTelemetry.metrics[1].description });
+    instancesCounter.addCallback((result) => {
         if (counts.isClosed) return;
         observeSums(result, rows().map(([row, base]) => [Number(row[ROW_CREATES]), base] as [number, Record<string, string>]));
       });
@@ -327,13 +324,25 @@ export const ioUringSensor: Sensor = {
       periodic: [
         {
           name: 'io_uring retired series',
-          intervalMs: 60_000,
+          intervalMs: Math.max(1000, Math.min(60_000, ctx.config.sensors.io_uring.retire_after_ms)),
           run() {
-            const cutoff = Date.now() - RETIRED_KEEP_MS;
-            while (retired.length && (retired[0].retiredAt ?? 0) < cutoff) retired.shift();
+            // Finished containers keep their series a while, so the last values get scraped.
+            const cutoff = Date.now() - ctx.config.sensors.io_uring.retire_after_ms;
+            while (retired.length && (retired[0].retiredAt ?? 0) < cutoff) {
+              // Its series leave /metrics (the SDK would otherwise export them for ever), unless
+              // another run of the same container still reports under them.
+              const id = retired.shift()?.entry.container?.id;
+              const reported = (r: Recording) => r.entry.container?.id === id;
+              if (id && ![...recordings.values()].some(reported) && !retired.some(reported)) {
+                const match = (a: { [k: string]: unknown }) => a['container.id'] === id;
+                forgetSeries(submissionsCounter, match);
+                forgetSeries(instancesCounter, match);
+              }
+            }
           },
         },
       ],
+      cacheSizes: () => ({ recordings: recordings.size, retired: retired.length, setup_seen: setupSeen.size }),
       onContainerTracked(entry) {
         recordings.set(entry.slot, { entry, last: null, retiredAt: null });
       },

@@ -454,12 +454,13 @@ export const networkSensor: Sensor = {
           if (work) void ctx.track(work);
         }
       },
+      cacheSizes: () => ({ peers: peers.size }),
       onContainerTracked(entry) {
         void ctx.track(entry.attributed.then(() => (entry.container ? learn(entry.container.id) : undefined)));
       },
       onContainerRemoved(entry) {
         // Late connections of a removed container still resolve for a while.
-        if (entry.container) peers.removeAfter(entry.container.id, 60_000);
+        if (entry.container) peers.removeAfter(entry.container.id, ctx.config.registry.forget_after_ms);
         if (!io.isClosed) io.u64.fill(0n, entry.slot * 2, entry.slot * 2 + 2); // the next container starts from nothing
       },
       release() {

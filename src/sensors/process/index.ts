@@ -94,6 +94,7 @@ export const processSensor: Sensor = {
       rings: [{ map: 'cg_proc_events', handle }],
       lossMaps: ['cg_proc_lost'],
       periodic: [{ name: 'process spans', intervalMs: FLUSH_INTERVAL_MS, run: () => tracer.flush() }],
+      cacheSizes: () => ({ runs: tracer.runCount }),
       onContainerTracked: (entry) => tracer.onContainerTracked(entry),
       onContainerRemoved: (entry) => tracer.onContainerRemoved(entry),
       stop() {

@@ -21,9 +21,6 @@ import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, 
 const STAT_NO_SLOT = 0;
 const STAT_OVERFLOW = 1;
 const STATS = 2;
-/** Finished containers keep their series this long, so the last values get scraped. */
-const RETIRED_KEEP_MS = 10 * 60_000;
-
 interface Recording {
   entry: RegistryEntry;
   history: SlotHistory;
@@ -112,7 +109,8 @@ export const syscallsSensor: Sensor = {
           intervalMs: ctx.config.sensors.syscalls.snapshot_interval_ms,
           run() {
             for (const rec of recordings.values()) snapshot(rec, false);
-            const cutoff = Date.now() - RETIRED_KEEP_MS;
+            // Finished containers keep their series a while, so the last values get scraped.
+            const cutoff = Date.now() - ctx.config.sensors.syscalls.retire_after_ms;
             while (retired.length && (retired[0].retiredAt ?? 0) < cutoff) {
               // Its series leave /metrics (the SDK would otherwise export them for ever).
               const id = retired.shift()?.entry.container?.id;
@@ -121,6 +119,7 @@ export const syscallsSensor: Sensor = {
           },
         },
       ],
+      cacheSizes: () => ({ recordings: recordings.size, retired: retired.length }),
       onContainerTracked(entry) {
         recordings.set(entry.slot, { entry, history: new SlotHistory(entry.startedUnixNano), last: null, retiredAt: null });
       },
