@@ -332,7 +332,7 @@ describe('ContainerAttributor with Docker metadata', () => {
     const relB = `/system.slice/docker-${B}.scope`;
     // A: inspect never answers in time; B: gone before its inspect (a short-lived --rm container).
     const docker = new FakeDocker({ [A]: 'slow', [B]: null });
-    const a = attributor({ docker: docker.asSource(), metadataWaitMs: 50 });
+    const a = attributor({ sources: [docker.asSource()], metadataWaitMs: 50 });
     a.onRuntimeEvent('create', A, { name: 'web', image: 'nginx:1.25', app: 'shop' });
     a.onRuntimeEvent('start', B, { name: '/job-7', image: 'busybox' });
     const first = await a.attribute(ref(cgroup(rel), rel));
