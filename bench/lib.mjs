@@ -436,9 +436,10 @@ export function metricSum(text, name, labels = {}) {
 
 // ---- the agent ------------------------------------------------------------------------------
 
-function merge(a, b) {
+/** Deep merge of plain objects (b wins); arrays and scalars replace. */
+export function mergeConfig(a, b) {
   const out = { ...a };
-  for (const [k, v] of Object.entries(b ?? {})) out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof a?.[k] === 'object' ? merge(a[k], v) : v;
+  for (const [k, v] of Object.entries(b ?? {})) out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof a?.[k] === 'object' ? mergeConfig(a[k], v) : v;
   return out;
 }
 
@@ -451,7 +452,7 @@ export async function startAgent({ name = 'agent', config = {}, otlpEndpoint = n
   const dir = tmpDir('contguard-bench-agent-');
   const port = await freePort();
   const jsonlDir = path.join(dir, 'jsonl');
-  const cfg = merge(
+  const cfg = mergeConfig(
     {
       outputs: {
         console: { enabled: true },
