@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Workload overhead: what the agent (every default sensor and output) costs two ordinary
- * workloads in containers, side by side with the references, in one run:
+ * Workload overhead: what the agent (every default sensor and output) costs five workloads in
+ * containers, side by side with the references, in one run:
  *
+ *   null    bench/getppid-loop.c: --calls x syscall(SYS_getppid), 3 repetitions (median), pinned
+ *           to CPU 0 (the syscall benchmark's loop)
  *   dd      busybox `dd if=/dev/zero of=/dev/null bs=1 count=N` (a read and a write syscall per
  *           byte), timed inside the container by bench/time-cmd.c (no `docker exec` cost)
+ *   open    bench/open-loop.c: --opens x open+close of a host file bind-mounted into the
+ *           container (the agent folds repeats in the kernel: its default)
+ *   exec    bench/exec-loop.c: --execs x fork + execve(/bin/true) + wait
  *   httpd   busybox `httpd -f` in a container S serving a small file; bench/http-loop.c in a
  *           container C makes N requests (one connection each: connect, GET, read to the close)
  *
@@ -20,18 +25,23 @@
  *             per cgroup the classic way
  *
  * S is started after each configuration is attached (the network sensor learns listeners as they
- * listen). Each measurement is the best of --reps loops (noise only adds). Reported per round and
- * as the median over rounds: ns per dd byte (2 syscalls) and per request, ns added vs off, the
- * ratios agent/empty and agent/bpftrace of the added ns, requests/s and agent/off (target: within
- * 3 % of off), and the agent's CPU per request. Checks: every request answered 200; the agent
- * received network events for the requests; bpftrace counted at least the dd syscalls.
+ * listen). Each measurement is the best of --reps loops (noise only adds; null: the median of its
+ * repetitions). Reported per round and as the median over rounds: ns per operation, ns added vs
+ * off, the ratios agent/empty and agent/bpftrace of the added ns (targets: null syscall <= 1.5x
+ * the empty hook; httpd requests/s with the agent within 3 % of off), and the agent's CPU per
+ * request. Checks: every request answered 200; the agent received network events for the
+ * requests; bpftrace counted at least the dd syscalls.
  *
  * Usage (root, after `npm run build`; `npm run bench:workloads` does both):
- *   node bench/workloads.mjs [--rounds 3] [--reps 3] [--bytes 1000000] [--requests 2000]
- *                            [--no-bpftrace] [--time-limit 900] [--quick] [--out FILE]
- *   --quick   --rounds 1 --reps 1 --bytes 200000 --requests 300 unless given;
+ *   node bench/workloads.mjs [--rounds 3] [--reps 3] [--calls 1000000] [--bytes 1000000]
+ *                            [--opens 100000] [--execs 2000] [--requests 2000] [--no-bpftrace]
+ *                            [--time-limit 900] [--quick] [--out FILE]
+ *   --quick   --rounds 1 --reps 1 --calls 200000 --bytes 200000 --opens 20000 --execs 300
+ *             --requests 300 unless given;
  *             writes workloads-<date>-quick.json (gitignored)
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import * as L from './lib.mjs';
 
 const opt = L.options(
@@ -39,16 +49,25 @@ const opt = L.options(
   {
     rounds: { type: 'string' },
     reps: { type: 'string' },
+    calls: { type: 'string' },
     bytes: { type: 'string' },
+    opens: { type: 'string' },
+    execs: { type: 'string' },
     requests: { type: 'string' },
     'no-bpftrace': { type: 'boolean', default: false },
     'time-limit': { type: 'string', default: '900' },
   },
-  { quick: { rounds: '1', reps: '1', bytes: '200000', requests: '300' }, full: { rounds: '3', reps: '3', bytes: '1000000', requests: '2000' } },
+  {
+    quick: { rounds: '1', reps: '1', calls: '200000', bytes: '200000', opens: '20000', execs: '300', requests: '300' },
+    full: { rounds: '3', reps: '3', calls: '1000000', bytes: '1000000', opens: '100000', execs: '2000', requests: '2000' },
+  },
 );
 const ROUNDS = L.posInt(opt, 'rounds');
 const REPS = L.posInt(opt, 'reps');
+const CALLS = L.posInt(opt, 'calls');
 const BYTES = L.posInt(opt, 'bytes');
+const OPENS = L.posInt(opt, 'opens');
+const EXECS = L.posInt(opt, 'execs');
 const REQUESTS = L.posInt(opt, 'requests');
 const TIME_LIMIT_S = L.posInt(opt, 'time-limit');
 const LABEL = 'contguard-bench-workloads';
@@ -56,9 +75,33 @@ const PORT = 8080;
 const LOOP_MAX_S = 120;
 const SETTLE_MS = 500;
 const HTTPD_TARGET = 0.97; // requests/s with the agent >= 97 % of agent off
+const NULL_TARGET = 1.5; // null syscall: agent added ns <= 1.5 x the empty hook's
+const NULL_REPS = 3;
 const BPFTRACE_PROG = 'tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }';
 
 const C = { w: null, c: null, s: null, sIp: null };
+const SHARED_FILE = '/mnt/data/shared.dat';
+
+async function nullLoop() {
+  const out = await L.dockerExec(C.w, ['/bench/getppid-loop', String(CALLS), String(NULL_REPS), String(Math.floor(CALLS / 10)), '0'], 300_000);
+  const xs = [...out.matchAll(/ns_per_call=([\d.]+)/g)].map((m) => Number(m[1]));
+  if (xs.length !== NULL_REPS) throw new Error(`getppid-loop printed ${xs.length} results:\n${out}`);
+  return L.median(xs);
+}
+
+async function openLoop() {
+  const out = await L.dockerExec(C.w, ['/bench/open-loop', String(OPENS), SHARED_FILE, String(LOOP_MAX_S)], (LOOP_MAX_S + 30) * 1000);
+  const m = out.match(/ns_per_open=([\d.]+) opens=(\d+) failed=(\d+) stopped_early=(\d)/);
+  if (!m || Number(m[2]) !== OPENS || m[3] !== '0') throw new Error(`open-loop failed:\n${out}`);
+  return Number(m[1]);
+}
+
+async function execLoop() {
+  const out = await L.dockerExec(C.w, ['/bench/exec-loop', String(EXECS), '/bin/true'], LOOP_MAX_S * 1000);
+  const m = out.match(/ns_per_exec=([\d.]+) execs=(\d+) failed=(\d+)/);
+  if (!m || m[3] !== '0') throw new Error(`exec-loop failed:\n${out}`);
+  return Number(m[1]);
+}
 
 async function ddLoop() {
   const out = await L.dockerExec(C.w, ['/bench/time-cmd', String(LOOP_MAX_S), '/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${BYTES}`], (LOOP_MAX_S + 30) * 1000);
@@ -131,38 +174,45 @@ const CONFIGS = {
   },
 };
 
+/** The workloads, each measured --reps times (best kept): key, label, unit divisor for printing. */
+const WORKLOADS = [
+  { key: 'null', label: 'null syscall (getppid)', loop: nullLoop },
+  { key: 'dd', label: 'dd bs=1, per byte', loop: ddLoop },
+  { key: 'open', label: 'open of a host-shared file', loop: openLoop },
+  { key: 'exec', label: 'exec (fork+exec+wait)', loop: execLoop },
+  { key: 'http', label: 'httpd request', loop: () => httpLoop() },
+];
+
 async function measure(name) {
   const a = await CONFIGS[name]();
-  const out = { dd_ns_samples: [], http_ns_samples: [] };
+  const out = { samples: {}, ns: {} };
   try {
     await startServer();
     await httpLoop(Math.min(50, REQUESTS)); // warm-up: the agent's JIT, attribution, peer table
-    for (let i = 0; i < REPS; i++) {
-      await L.sleep(SETTLE_MS);
-      out.dd_ns_samples.push(await ddLoop());
+    for (const w of WORKLOADS) {
+      const ev0 = a.agent && w.key === 'http' ? await a.agent.events('network') : null;
+      const cpu0 = a.agent && w.key === 'http' ? L.cpuSample(a.agent.pid) : null;
+      out.samples[w.key] = [];
+      for (let i = 0; i < REPS; i++) {
+        await L.sleep(SETTLE_MS);
+        out.samples[w.key].push(await w.loop());
+      }
+      out.ns[w.key] = Math.min(...out.samples[w.key]);
+      if (ev0) {
+        const cpu = L.cpuDelta(cpu0, L.cpuSample(a.agent.pid));
+        const ev1 = await a.agent.events('network');
+        out.agent_cpu_us_per_request = cpu.runtime_us / (REQUESTS * REPS);
+        out.network_received = ev1.received - ev0.received;
+        out.network_lost = ev1.lost - ev0.lost;
+        out.check = { what: `agent: network events received for ${REQUESTS * REPS} requests (>= 2 each: connect, accept)`, ok: out.network_received >= 2 * REQUESTS * REPS, value: out.network_received };
+      }
     }
-    const ev0 = a.agent ? await a.agent.events('network') : null;
-    const cpu0 = a.agent ? L.cpuSample(a.agent.pid) : null;
-    for (let i = 0; i < REPS; i++) {
-      await L.sleep(SETTLE_MS);
-      out.http_ns_samples.push(await httpLoop());
-    }
-    if (a.agent) {
-      const cpu = L.cpuDelta(cpu0, L.cpuSample(a.agent.pid));
-      const ev1 = await a.agent.events('network');
-      out.agent_cpu_us_per_request = cpu.runtime_us / (REQUESTS * REPS);
-      out.network_received = ev1.received - ev0.received;
-      out.network_lost = ev1.lost - ev0.lost;
-      out.check = { what: `agent: network events received for ${REQUESTS * REPS} requests (>= 2 each: connect, accept)`, ok: out.network_received >= 2 * REQUESTS * REPS, value: out.network_received };
-      out.agent_mem = L.memory(a.agent.pid);
-    }
+    if (a.agent) out.agent_mem = L.memory(a.agent.pid);
   } finally {
     await stopServer();
     const check = await a.detach();
     if (check) out.check = check;
   }
-  out.dd_ns = Math.min(...out.dd_ns_samples);
-  out.http_ns = Math.min(...out.http_ns_samples);
   return out;
 }
 
@@ -171,12 +221,14 @@ async function main() {
   await L.preflight(LABEL);
   const withBpftrace = !opt['no-bpftrace'] && L.have('bpftrace');
   const names = ['off', 'agent', 'empty', ...(withBpftrace ? ['bpftrace'] : [])];
-  const bin = L.buildLoops(['time-cmd', 'http-loop']);
-  C.w = await L.startContainer(LABEL, ['-v', `${bin}:/bench:ro`, L.IMAGE, 'sleep', '3600']);
+  const bin = L.buildLoops(['time-cmd', 'http-loop', 'getppid-loop', 'open-loop', 'exec-loop']);
+  const data = L.dataDir('contguard-bench-workloads-data-');
+  writeFileSync(path.join(data, 'shared.dat'), 'contguard bench\n');
+  C.w = await L.startContainer(LABEL, ['-v', `${bin}:/bench:ro`, '-v', `${data}:/mnt/data`, L.IMAGE, 'sleep', '3600']);
   C.c = await L.startContainer(LABEL, ['-v', `${bin}:/bench:ro`, L.IMAGE, 'sleep', '3600']);
   const fingerprint = L.codeFingerprint();
   const loadAtStart = L.loadCheck();
-  L.log(`ContGuard workload benchmark: dd bs=1 count=${BYTES}; ${REQUESTS} HTTP requests to busybox httpd; ${ROUNDS} round(s) x ${REPS} loop(s); configurations: ${names.join(', ')}${withBpftrace ? '' : ' (bpftrace: ' + (opt['no-bpftrace'] ? 'skipped' : 'not installed') + ')'}`);
+  L.log(`ContGuard workload benchmark: getppid ${NULL_REPS} x ${CALLS}; dd bs=1 count=${BYTES}; ${OPENS} opens of a bind-mounted host file; ${EXECS} execs; ${REQUESTS} HTTP requests to busybox httpd; ${ROUNDS} round(s) x ${REPS} loop(s); configurations: ${names.join(', ')}${withBpftrace ? '' : ` (bpftrace: ${opt['no-bpftrace'] ? 'skipped' : 'not installed'})`}`);
   L.log(`load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`);
   const rounds = [];
   for (let r = 1; r <= ROUNDS; r++) {
@@ -188,60 +240,58 @@ async function main() {
     const round = { round: r, order };
     for (const n of order) {
       round[n] = await measure(n);
-      L.log(`round ${r} ${n.padEnd(8)} dd ${L.fmt(round[n].dd_ns, 1)} ns/byte, http ${L.fmt(round[n].http_ns / 1000, 1)} µs/request${round[n].agent_cpu_us_per_request ? `, agent ${L.fmt(round[n].agent_cpu_us_per_request, 0)} µs CPU/request` : ''}`);
+      L.log(`round ${r} ${n.padEnd(8)} ${WORKLOADS.map((w) => `${w.key} ${L.fmt(round[n].ns[w.key], 1)} ns`).join(', ')}${round[n].agent_cpu_us_per_request ? `; agent ${L.fmt(round[n].agent_cpu_us_per_request, 0)} µs CPU/request` : ''}`);
     }
-    for (const n of names) {
-      round[n].dd_added_ns = round[n].dd_ns - round.off.dd_ns;
-      round[n].http_added_ns = round[n].http_ns - round.off.http_ns;
-    }
-    round.ratios = {
-      dd_agent_vs_empty: L.div(round.agent.dd_added_ns, round.empty.dd_added_ns),
-      dd_agent_vs_bpftrace: withBpftrace ? L.div(round.agent.dd_added_ns, round.bpftrace.dd_added_ns) : null,
-      http_agent_vs_empty: L.div(round.agent.http_added_ns, round.empty.http_added_ns),
-      httpd_rps_agent_over_off: round.off.http_ns / round.agent.http_ns,
-    };
+    round.added = {};
+    for (const n of names) round.added[n] = Object.fromEntries(WORKLOADS.map((w) => [w.key, round[n].ns[w.key] - round.off.ns[w.key]]));
+    round.ratios = Object.fromEntries(
+      WORKLOADS.map((w) => [w.key, { agent_vs_empty: L.div(round.added.agent[w.key], round.added.empty[w.key]), agent_vs_bpftrace: withBpftrace ? L.div(round.added.agent[w.key], round.added.bpftrace[w.key]) : null }]),
+    );
+    round.httpd_rps_agent_over_off = round.off.ns.http / round.agent.ns.http;
     rounds.push(round);
   }
   const med = (f) => L.median(rounds.map(f));
-  const summary = { configs: {} };
-  for (const n of names) {
-    summary.configs[n] = {
-      dd_ns_per_byte: med((r) => r[n].dd_ns),
-      dd_added_ns: med((r) => r[n].dd_added_ns),
-      http_ns_per_request: med((r) => r[n].http_ns),
-      http_added_ns: med((r) => r[n].http_added_ns),
-      requests_per_s: med((r) => 1e9 / r[n].http_ns),
+  const summary = { workloads: {} };
+  for (const w of WORKLOADS) {
+    summary.workloads[w.key] = {
+      label: w.label,
+      ns: Object.fromEntries(names.map((n) => [n, med((r) => r[n].ns[w.key])])),
+      added_ns: Object.fromEntries(names.filter((n) => n !== 'off').map((n) => [n, med((r) => r.added[n][w.key])])),
+      agent_vs_empty: med((r) => r.ratios[w.key].agent_vs_empty),
+      agent_vs_bpftrace: withBpftrace ? med((r) => r.ratios[w.key].agent_vs_bpftrace) : null,
     };
   }
-  summary.dd_agent_vs_empty = med((r) => r.ratios.dd_agent_vs_empty);
-  summary.dd_agent_vs_bpftrace = withBpftrace ? med((r) => r.ratios.dd_agent_vs_bpftrace) : null;
-  summary.http_agent_vs_empty = med((r) => r.ratios.http_agent_vs_empty);
-  summary.httpd_rps_agent_over_off = med((r) => r.ratios.httpd_rps_agent_over_off);
+  summary.null_target = NULL_TARGET;
+  summary.null_within_target = L.ok(summary.workloads.null.agent_vs_empty) && summary.workloads.null.agent_vs_empty <= NULL_TARGET;
+  summary.httpd_rps = Object.fromEntries(names.map((n) => [n, L.div(1e9, summary.workloads.http.ns[n])]));
+  summary.httpd_rps_agent_over_off = med((r) => r.httpd_rps_agent_over_off);
   summary.httpd_target = HTTPD_TARGET;
   summary.httpd_within_target = L.ok(summary.httpd_rps_agent_over_off) && summary.httpd_rps_agent_over_off >= HTTPD_TARGET;
   summary.agent_cpu_us_per_request = med((r) => r.agent.agent_cpu_us_per_request);
 
   L.log();
-  L.log(`== workloads: median of ${rounds.length} round(s); each figure the best of ${REPS} loop(s) ==`);
+  L.log(`== workloads: median of ${rounds.length} round(s); each figure the best of ${REPS} loop(s); ns per operation and ns added vs off ==`);
   L.table(
-    ['configuration', 'dd ns/byte', 'added ns', 'http µs/req', 'added µs', 'requests/s'],
-    names.map((n) => {
-      const c = summary.configs[n];
-      return [n, L.fmt(c.dd_ns_per_byte), n === 'off' ? '–' : L.signed(c.dd_added_ns), L.fmt(c.http_ns_per_request / 1000), n === 'off' ? '–' : L.signed(c.http_added_ns / 1000), L.fmt(c.requests_per_s, 0)];
+    ['workload', ...names.map((n) => `${n} ns`), ...names.filter((n) => n !== 'off').map((n) => `${n} added`), 'agent/empty', ...(withBpftrace ? ['agent/bpftrace'] : [])],
+    WORKLOADS.map((w) => {
+      const x = summary.workloads[w.key];
+      return [w.label, ...names.map((n) => L.fmt(x.ns[n], 1)), ...names.filter((n) => n !== 'off').map((n) => L.signed(x.added_ns[n], 1)), `${L.fmt(x.agent_vs_empty, 2)}x`, ...(withBpftrace ? [`${L.fmt(x.agent_vs_bpftrace, 2)}x`] : [])];
     }),
   );
   const checks = rounds.flatMap((r) => names.filter((n) => r[n].check).map((n) => ({ round: r.round, config: n, ...r[n].check })));
   L.log();
   for (const c of checks) L.log(`${c.ok ? 'ok  ' : 'FAIL'} round ${c.round} ${c.config}: ${c.what}: ${c.value}`);
+  const W = summary.workloads;
   const verdict = [
-    `dd bs=1: agent ${L.signed(summary.configs.agent.dd_added_ns)} ns per byte (2 syscalls), empty hook ${L.signed(summary.configs.empty.dd_added_ns)}${withBpftrace ? `, bpftrace ${L.signed(summary.configs.bpftrace.dd_added_ns)}` : ''}: agent/empty ${L.fmt(summary.dd_agent_vs_empty, 2)}x${withBpftrace ? `, agent/bpftrace ${L.fmt(summary.dd_agent_vs_bpftrace, 2)}x` : ''}`,
-    `httpd: ${L.fmt(summary.configs.off.requests_per_s, 0)} -> ${L.fmt(summary.configs.agent.requests_per_s, 0)} requests/s with the agent = ${L.fmt(100 * summary.httpd_rps_agent_over_off, 1)} % of off (target >= ${HTTPD_TARGET * 100} %): ${summary.httpd_within_target ? 'MET' : 'MISSED'}; agent ${L.fmt(summary.agent_cpu_us_per_request, 0)} µs CPU per request`,
+    `null syscall: agent ${L.signed(W.null.added_ns.agent)} ns, empty hook ${L.signed(W.null.added_ns.empty)} ns: ${L.fmt(W.null.agent_vs_empty, 2)}x (target <= ${NULL_TARGET}x): ${summary.null_within_target ? 'MET' : 'MISSED'}${withBpftrace ? `; bpftrace ${L.signed(W.null.added_ns.bpftrace)} ns` : ''}`,
+    ...['dd', 'open', 'exec'].map((k) => `${W[k].label}: agent ${L.signed(W[k].added_ns.agent)} ns, empty hook ${L.signed(W[k].added_ns.empty)}${withBpftrace ? `, bpftrace ${L.signed(W[k].added_ns.bpftrace)}` : ''} ns per operation`),
+    `httpd: ${L.fmt(summary.httpd_rps.off, 0)} -> ${L.fmt(summary.httpd_rps.agent, 0)} requests/s with the agent = ${L.fmt(100 * summary.httpd_rps_agent_over_off, 1)} % of off (target >= ${HTTPD_TARGET * 100} %): ${summary.httpd_within_target ? 'MET' : 'MISSED'}; agent ${L.fmt(summary.agent_cpu_us_per_request, 0)} µs CPU per request`,
   ];
   L.log();
   for (const v of verdict) L.log(v);
   L.writeResults('workloads', {
-    description: 'ns per dd byte (bs=1) and per HTTP request to busybox httpd, container to container, under off / agent (defaults) / empty tp_btf sys_enter / bpftrace count per cgroup, interleaved per round; added = per-round (config - off), median over rounds',
-    parameters: { rounds_requested: ROUNDS, rounds_done: rounds.length, reps: REPS, bytes: BYTES, requests: REQUESTS, bpftrace_program: withBpftrace ? BPFTRACE_PROG : null, image: L.IMAGE },
+    description: 'ns per operation of five workloads in containers (getppid, dd bs=1 per byte, open of a bind-mounted host file, fork+exec+wait, HTTP request to busybox httpd) under off / agent (defaults) / empty tp_btf sys_enter / bpftrace count per cgroup, interleaved per round; added = per-round (config - off), median over rounds',
+    parameters: { rounds_requested: ROUNDS, rounds_done: rounds.length, reps: REPS, calls: CALLS, null_reps: NULL_REPS, bytes: BYTES, opens: OPENS, execs: EXECS, requests: REQUESTS, bpftrace_program: withBpftrace ? BPFTRACE_PROG : null, image: L.IMAGE },
     summary, rounds, checks, verdict,
   }, { quick: opt.quick, out: opt.out, fingerprint, loadAtStart, t0 });
   return checks.every((c) => c.ok) ? 0 : 1;
