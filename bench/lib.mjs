@@ -18,6 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mergeConfig as mergeConfigImpl, metricSum } from './stats.mjs';
+
+export { median, mergeConfig, metricSum, slope } from './stats.mjs';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(BENCH_DIR, '..');
@@ -46,29 +49,6 @@ export const sub = (a, b) => (ok(a) && ok(b) ? a - b : null);
 export function die(msg, code = 2) {
   process.stderr.write(`bench: ${msg}\n`);
   process.exit(code);
-}
-
-export function median(xs) {
-  const v = xs.filter(ok);
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Least-squares slope of ys over xs (units of y per unit of x); null with fewer than 2 points. */
-export function slope(xs, ys) {
-  const n = xs.length;
-  if (n < 2) return null;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (xs[i] - mx) * (ys[i] - my);
-    den += (xs[i] - mx) ** 2;
-  }
-  return den ? num / den : null;
 }
 
 /** Runs a command with a hard timeout; rejects with its output on failure. */
@@ -418,30 +398,7 @@ export async function waitIdle(pid, timeoutMs = 30_000, share = 0.05) {
   }
 }
 
-// ---- /metrics -------------------------------------------------------------------------------
-
-/**
- * Sum of a Prometheus series' samples over the lines whose labels match every `labels` entry
- * (exact values). Counter names as exposed (with `_total`).
- */
-export function metricSum(text, name, labels = {}) {
-  let total = 0;
-  const re = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm');
-  for (const m of text.matchAll(re)) {
-    const l = m[1] ?? '';
-    if (Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`))) total += Number(m[2]);
-  }
-  return total;
-}
-
 // ---- the agent ------------------------------------------------------------------------------
-
-/** Deep merge of plain objects (b wins); arrays and scalars replace. */
-export function mergeConfig(a, b) {
-  const out = { ...a };
-  for (const [k, v] of Object.entries(b ?? {})) out[k] = v && typeof v === 'object' && !Array.isArray(v) && typeof a?.[k] === 'object' ? mergeConfig(a[k], v) : v;
-  return out;
-}
 
 /**
  * `contguard run` with every default except the outputs' places (console to a file, JSON lines
@@ -452,7 +409,7 @@ export async function startAgent({ name = 'agent', config = {}, otlpEndpoint = n
   const dir = tmpDir('contguard-bench-agent-');
   const port = await freePort();
   const jsonlDir = path.join(dir, 'jsonl');
-  const cfg = mergeConfig(
+  const cfg = mergeConfigImpl(
     {
       outputs: {
         console: { enabled: true },
