@@ -33,7 +33,7 @@
  * requests; bpftrace counted at least the dd syscalls.
  *
  * Usage (root, after `npm run build`; `npm run bench:workloads` does both):
- *   node bench/workloads.mjs [--rounds 3] [--reps 3] [--calls 1000000] [--bytes 1000000]
+ *   node bench/workloads.mjs [--rounds 3] [--reps 2] [--calls 1000000] [--bytes 1000000]
  *                            [--opens 100000] [--execs 2000] [--requests 2000] [--no-bpftrace]
  *                            [--time-limit 900] [--quick] [--out FILE]
  *   --quick   --rounds 1 --reps 1 --calls 200000 --bytes 200000 --opens 20000 --execs 300
@@ -59,7 +59,7 @@ const opt = L.options(
   },
   {
     quick: { rounds: '1', reps: '1', calls: '200000', bytes: '200000', opens: '20000', execs: '300', requests: '300' },
-    full: { rounds: '3', reps: '3', calls: '1000000', bytes: '1000000', opens: '100000', execs: '2000', requests: '2000' },
+    full: { rounds: '3', reps: '2', calls: '1000000', bytes: '1000000', opens: '100000', execs: '2000', requests: '2000' },
   },
 );
 const ROUNDS = L.posInt(opt, 'rounds');
