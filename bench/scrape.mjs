@@ -45,6 +45,7 @@ const LABEL = 'contguard-bench-scrape';
 const MB_PER_CONTAINER = 12;
 const MEM_RESERVE_MB = 2048;
 const SERIES_WAIT_MS = 120_000;
+const SETTLE_MS = 5000; // before each CPU window, in both agents alike (start-up work tails off)
 
 function memAvailableMb() {
   const m = readFileSync('/proc/meminfo', 'utf8').match(/^MemAvailable:\s+(\d+) kB/m);
@@ -92,6 +93,7 @@ async function measure(k, ids) {
       series: last.split('\n').filter((l) => l && !l.startsWith('#')).length,
       agent_cpu_ms_per_scrape: d.runtime_us / 1000 / SCRAPES,
     };
+    await L.sleep(SETTLE_MS);
     const i0 = L.cpuSample(a.agent.pid);
     await L.sleep(WINDOW_S * 1000);
     out.idle = { agent_cpu_ms_per_s: L.cpuDelta(i0, L.cpuSample(a.agent.pid)).runtime_us / 1000 / WINDOW_S };
@@ -105,6 +107,7 @@ async function measure(k, ids) {
   try {
     out.otlp_containers_on_metrics = b.seen;
     await L.waitIdle(b.agent.pid, 30_000);
+    await L.sleep(SETTLE_MS);
     const n0 = { metrics: rx.received.metrics.length, logs: rx.received.logs.length, traces: rx.received.traces.length };
     const c0 = L.cpuSample(b.agent.pid);
     await L.sleep(WINDOW_S * 1000);

@@ -18,14 +18,15 @@
  * says so; the log's tail is printed), else 0 (missed targets are reported, not an error).
  *
  * Usage (root; `npm run bench` builds first):
- *   node bench/suite.mjs [--quick] [--only a,b] [--skip a,b] [--out FILE]
+ *   node bench/suite.mjs [--quick] [--only a,b] [--skip a,b] [--report] [--out FILE]
  *   --quick   every script with --quick (about 8 minutes on a quiet 2-core VM; full: about 30)
+ *   --report  run nothing: print the table from today's results files (`-quick` ones with --quick)
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as L from './lib.mjs';
 
-const opt = L.options(import.meta.url, { only: { type: 'string' }, skip: { type: 'string' } });
+const opt = L.options(import.meta.url, { only: { type: 'string' }, skip: { type: 'string' }, report: { type: 'boolean', default: false } });
 const SCRIPTS = [
   { key: 'syscalls', file: 'run.mjs', prefix: 'syscalls', limitS: 900 },
   { key: 'exec', file: 'exec.mjs', prefix: 'exec', limitS: 600 },
@@ -139,7 +140,7 @@ const ROWS = {
   scrape: (d) =>
     (d.sizes ?? []).flatMap((s) => [
       [`${s.containers} containers: /metrics scrape (KiB, agent ms CPU)`, v(s.scrape?.ms_median), `ms (${L.fmt(s.scrape?.bytes / 1024, 0)} KiB, ${L.fmt(s.scrape?.agent_cpu_ms_per_scrape, 1)} ms CPU)`, '', null],
-      [`${s.containers} containers: OTLP metrics export (KiB)`, v(s.otlp?.agent_cpu_ms_per_metrics_export), `ms CPU (${L.fmt(s.otlp?.bytes_per_metrics_export / 1024, 0)} KiB)`, '', null],
+      [`${s.containers} containers: OTLP metrics export (KiB; agent CPU with OTLP)`, v(s.otlp?.agent_cpu_ms_per_metrics_export), `ms CPU (${L.fmt(s.otlp?.bytes_per_metrics_export / 1024, 0)} KiB; ${L.fmt(s.otlp?.agent_cpu_ms_per_s, 1)} ms/s)`, '', null],
       [`${s.containers} containers: agent idle CPU / peak RSS`, v(s.idle?.agent_cpu_ms_per_s), `ms/s (${L.fmt(Math.max(s.peak_rss_mb, s.otlp_peak_rss_mb), 0)} MB)`, '', null],
     ]).concat((d.skipped ?? []).map((s) => [`${s.containers} containers`, null, s.reason, '', false])),
 };
@@ -156,16 +157,21 @@ async function main() {
   const rows = [];
   for (const s of selected) {
     const out = path.join(L.RESULTS_DIR, `${s.prefix}-${date}${suffix}.json`);
-    L.log(`-- ${s.key} (bench/${s.file}${opt.quick ? ' --quick' : ''}) ...`);
-    const r = await runScript(s, out);
+    const r = opt.report ? { code: 0, seconds: 0, log: null } : (L.log(`-- ${s.key} (bench/${s.file}${opt.quick ? ' --quick' : ''}) ...`), await runScript(s, out));
     let doc = null;
     if (existsSync(out)) {
       try {
         const d = JSON.parse(readFileSync(out, 'utf8'));
-        if (Date.parse(d.date) >= t0) doc = d; // written by this run
+        if (opt.report || Date.parse(d.date) >= t0) doc = d; // written by this run (or --report)
       } catch {
         /* unreadable */
       }
+    }
+    if (opt.report) {
+      runs.push({ key: s.key, results: doc ? path.relative(L.REPO, out) : null, date: doc?.date ?? null });
+      if (doc) for (const [label, value, unit, target, met] of ROWS[s.key](doc)) rows.push({ bench: s.key, label, value, unit, target, met: target ? met : null });
+      else rows.push({ bench: s.key, label: `no results file ${path.relative(L.REPO, out)}`, value: null, unit: '', target: '', met: null });
+      continue;
     }
     L.log(`   exit ${r.code}, ${L.fmt(r.seconds, 0)} s${doc ? `, ${path.relative(process.cwd(), out)}` : ', no results file'}`);
     if (r.code !== 0) {
@@ -186,10 +192,11 @@ async function main() {
     ['benchmark', 'row', 'value', 'unit', 'target', 'verdict'],
     rows.map((r) => [r.bench, r.label, L.ok(r.value) ? (Math.abs(r.value) >= 100 ? r.value.toFixed(0) : r.value.toFixed(2)) : '–', r.unit, r.target || '–', r.met === null ? '–' : r.met ? 'met' : 'MISSED']),
   );
-  const failed = runs.filter((r) => r.exit_code !== 0);
+  const failed = runs.filter((r) => r.exit_code !== undefined && r.exit_code !== 0);
   if (failed.length) L.log(`scripts that exited non-zero: ${failed.map((r) => `${r.key} (${r.exit_code}, ${r.log})`).join(', ')}`);
   const missed = rows.filter((r) => r.met === false);
   L.log(`${rows.filter((r) => r.met === true).length} targets met, ${missed.length} missed${missed.length ? `: ${missed.map((r) => `${r.bench}: ${r.label}`).join('; ')}` : ''}`);
+  if (opt.report) return 0;
   L.writeResults('suite', { description: 'key rows of every benchmark of one suite run, with targets', runs, rows, total_s: Math.round(total) }, { quick: opt.quick, out: opt.out, fingerprint, loadAtStart, t0 });
   return failed.length ? 1 : 0;
 }

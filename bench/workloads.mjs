@@ -216,6 +216,9 @@ async function measure(name) {
   return out;
 }
 
+/** a / b, or null when the reference added nothing measurable (b <= 0: noise exceeded it). */
+const ratio = (a, b) => (L.ok(a) && L.ok(b) && b > 0 ? a / b : null);
+
 async function main() {
   const t0 = Date.now();
   await L.preflight(LABEL);
@@ -245,7 +248,7 @@ async function main() {
     round.added = {};
     for (const n of names) round.added[n] = Object.fromEntries(WORKLOADS.map((w) => [w.key, round[n].ns[w.key] - round.off.ns[w.key]]));
     round.ratios = Object.fromEntries(
-      WORKLOADS.map((w) => [w.key, { agent_vs_empty: L.div(round.added.agent[w.key], round.added.empty[w.key]), agent_vs_bpftrace: withBpftrace ? L.div(round.added.agent[w.key], round.added.bpftrace[w.key]) : null }]),
+      WORKLOADS.map((w) => [w.key, { agent_vs_empty: ratio(round.added.agent[w.key], round.added.empty[w.key]), agent_vs_bpftrace: withBpftrace ? ratio(round.added.agent[w.key], round.added.bpftrace[w.key]) : null }]),
     );
     round.httpd_rps_agent_over_off = round.off.ns.http / round.agent.ns.http;
     rounds.push(round);
