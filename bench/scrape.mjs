@@ -6,7 +6,8 @@
  * removed at the end; the counts are cumulative, so 100,500 starts 100, then 400 more), and:
  *
  *   scrape   a fresh agent (defaults, registry.max_containers raised to fit K, no OTLP) seeds the
- *            K containers at start-up; once /metrics holds series of all K (bounded wait), --scrapes
+ *            K containers at start-up; once /metrics names all K and its series count has settled
+ *            (at least 12 s after ready: the periodic metrics; bounded wait), --scrapes
  *            scrapes back to back: wall ms per scrape (client side), bytes, series lines, and the
  *            agent's CPU per scrape (threads' sum_exec_runtime over the scrapes / scrapes); then
  *            its CPU over --window-s seconds with no scrape (idle: the reference below)
@@ -14,7 +15,7 @@
  *            process (bench/lib.mjs: counts request bytes, no decoding) every --export-ms: over
  *            --window-s seconds, metric and log exports received, bytes per metrics export, and
  *            the agent's CPU per metrics export = (its CPU - the idle agent's CPU over as long) /
- *            exports
+ *            metrics exports (log exports in the same window included)
  *
  * Peak RSS (VmHWM) of both agents is reported too. Before starting containers the script checks
  * MemAvailable (about 12 MB per container for the shim and the process, plus 2 GB) and stops at
@@ -45,6 +46,7 @@ const LABEL = 'contguard-bench-scrape';
 const MB_PER_CONTAINER = 12;
 const MEM_RESERVE_MB = 2048;
 const SERIES_WAIT_MS = 120_000;
+const PERIODIC_MS = 12_000; // resources.interval_ms and syscalls.snapshot_interval_ms (10 s by default) + 2 s
 const SETTLE_MS = 5000; // before each CPU window, in both agents alike (start-up work tails off)
 
 function memAvailableMb() {
@@ -61,12 +63,18 @@ function containersSeen(text, ids) {
 async function agentFor(k, ids, otlpEndpoint) {
   const maxContainers = Math.min(4096, Math.max(256, 2 ** Math.ceil(Math.log2(k + 64))));
   const agent = await L.startAgent({ name: `scrape ${k}`, config: { registry: { max_containers: maxContainers }, outputs: { otlp: { export_interval_ms: EXPORT_MS } } }, otlpEndpoint, readyTimeoutMs: 120_000 });
+  // Every container named, and the periodic metrics (resources, syscalls snapshots: every 10 s by
+  // default) in: at least PERIODIC_MS after ready and the series count unchanged over 3 s (bounded).
   const t0 = Date.now();
   let seen = 0;
+  let prevSeries = -1;
   for (;;) {
-    seen = containersSeen((await agent.scrape()).text, ids);
-    if (seen >= ids.length || Date.now() - t0 > SERIES_WAIT_MS) break;
-    await L.sleep(1000);
+    const { text } = await agent.scrape();
+    seen = containersSeen(text, ids);
+    const series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
+    if ((seen >= ids.length && Date.now() - t0 >= PERIODIC_MS && series === prevSeries) || Date.now() - t0 > SERIES_WAIT_MS) break;
+    prevSeries = series;
+    await L.sleep(3000);
   }
   return { agent, seen, series_wait_ms: Date.now() - t0, max_containers: maxContainers };
 }
