@@ -162,8 +162,7 @@ async function main() {
     ids.push(...started);
     const startS = (Date.now() - st) / 1000;
     L.log(`  started ${k - base} containers in ${L.fmt(startS, 1)} s (${k} running)`);
-    const full = ids.map((id) => id); // docker run prints the full id
-    const m = await measure(k, full);
+    const m = await measure(k, [...ids]); // full ids: `docker run -d` prints them
     m.container_start_s = startS;
     sizes.push(m);
   }
