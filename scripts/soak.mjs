@@ -13,8 +13,9 @@
  * (default 2 MB) and fds by at most --fd-slope (default 1) per 10 minutes. A run shorter than
  * 10 minutes cannot tell a slow leak from GC noise: it says so.
  *
- * Containers are labelled contguard-soak and removed at the end (and at the next start after an
- * abort). Results: bench/results/soak-<date>.json (every sample).
+ * The agent sees every container on the host: run it where no other containers run (each sample
+ * counts the others; the verdict names them). Containers are labelled contguard-soak and removed
+ * at the end (and at the next start after an abort). Results: bench/results/soak-<date>.json (every sample).
  *
  * Usage (root, after `npm run build`; `npm run soak` does both):
  *   node scripts/soak.mjs [--minutes 30] [--sample-s 10] [--churn-s 3] [--keep 8]
@@ -72,10 +73,13 @@ async function main() {
   while (Date.now() < endAt) {
     if (!agent.alive()) throw new Error(`the agent exited during the soak:\n${agent.log()}`);
     const ev = await agent.events();
+    const allIds = (await L.run('docker', ['ps', '-q', '--no-trunc']).catch(() => '')).split('\n').filter(Boolean);
+    const ours = new Set([server, ...running]);
+    const foreign = allIds.filter((id) => !ours.has(id)).length;
     const mem = L.memory(agent.pid);
-    const s = { t_s: (Date.now() - t0) / 1000, rss_mb: mem.rss_kb / 1024, hwm_mb: mem.hwm_kb / 1024, fds: L.fdCount(agent.pid), threads: readdirSync(`/proc/${agent.pid}/task`).length, received: ev.received, lost: ev.lost, containers_started: started };
+    const s = { t_s: (Date.now() - t0) / 1000, rss_mb: mem.rss_kb / 1024, hwm_mb: mem.hwm_kb / 1024, fds: L.fdCount(agent.pid), threads: readdirSync(`/proc/${agent.pid}/task`).length, received: ev.received, lost: ev.lost, containers_started: started, other_containers: foreign };
     samples.push(s);
-    L.log(`  ${L.fmt(s.t_s / 60, 1)} min: RSS ${L.fmt(s.rss_mb, 1)} MB, fds ${s.fds}, threads ${s.threads}, events ${s.received} received / ${s.lost} lost, ${started} containers started`);
+    L.log(`  ${L.fmt(s.t_s / 60, 1)} min: RSS ${L.fmt(s.rss_mb, 1)} MB, fds ${s.fds}, threads ${s.threads}, events ${s.received} received / ${s.lost} lost, ${started} containers started${foreign ? `, ${foreign} other containers running` : ''}`);
     await L.sleep(Math.min(SAMPLE_S * 1000, Math.max(0, endAt - Date.now())));
   }
   await churn;
@@ -90,7 +94,8 @@ async function main() {
   const flat = L.ok(rssSlope) && L.ok(fdSlope) && rssSlope <= RSS_SLOPE_MB && fdSlope <= FD_SLOPE;
   const short = MINUTES < 10;
   const range = (k) => (steady.length ? [Math.min(...steady.map((s) => s[k])), Math.max(...steady.map((s) => s[k]))] : [null, null]);
-  const verdict = `after ${L.fmt(warm / 60, 1)} min of warm-up: RSS ${L.fmt(range('rss_mb')[0], 1)}-${L.fmt(range('rss_mb')[1], 1)} MB, slope ${L.signed(rssSlope, 2)} MB per 10 min (tolerance ${RSS_SLOPE_MB}); open fds ${range('fds')[0]}-${range('fds')[1]}, slope ${L.signed(fdSlope, 2)} per 10 min (tolerance ${FD_SLOPE}); ${started} containers churned, ${samples.at(-1)?.lost ?? 0} events lost: ${flat ? 'FLAT' : 'NOT FLAT'}${short ? ` (a ${MINUTES}-minute run cannot tell a slow leak from GC noise)` : ''}`;
+  const othersMax = Math.max(0, ...samples.map((x) => x.other_containers));
+  const verdict = `after ${L.fmt(warm / 60, 1)} min of warm-up: RSS ${L.fmt(range('rss_mb')[0], 1)}-${L.fmt(range('rss_mb')[1], 1)} MB, slope ${L.signed(rssSlope, 2)} MB per 10 min (tolerance ${RSS_SLOPE_MB}); open fds ${range('fds')[0]}-${range('fds')[1]}, slope ${L.signed(fdSlope, 2)} per 10 min (tolerance ${FD_SLOPE}); ${started} containers churned, ${samples.at(-1)?.lost ?? 0} events lost: ${flat ? 'FLAT' : 'NOT FLAT'}${short ? ` (a ${MINUTES}-minute run cannot tell a slow leak from GC noise)` : ''}${othersMax ? `; up to ${othersMax} containers of others ran: their events load the agent too` : ''}`;
   L.log();
   L.log(verdict);
   await agent.stop();
