@@ -278,7 +278,8 @@ async function main() {
     ['workload', ...names.map((n) => `${n} ns`), ...names.filter((n) => n !== 'off').map((n) => `${n} added`), 'agent/empty', ...(withBpftrace ? ['agent/bpftrace'] : [])],
     WORKLOADS.map((w) => {
       const x = summary.workloads[w.key];
-      return [w.label, ...names.map((n) => L.fmt(x.ns[n], 1)), ...names.filter((n) => n !== 'off').map((n) => L.signed(x.added_ns[n], 1)), `${L.fmt(x.agent_vs_empty, 2)}x`, ...(withBpftrace ? [`${L.fmt(x.agent_vs_bpftrace, 2)}x`] : [])];
+      const times = (r) => (L.ok(r) ? `${r.toFixed(2)}x` : '–');
+      return [w.label, ...names.map((n) => L.fmt(x.ns[n], 1)), ...names.filter((n) => n !== 'off').map((n) => L.signed(x.added_ns[n], 1)), times(x.agent_vs_empty), ...(withBpftrace ? [times(x.agent_vs_bpftrace)] : [])];
     }),
   );
   const checks = rounds.flatMap((r) => names.filter((n) => r[n].check).map((n) => ({ round: r.round, config: n, ...r[n].check })));
