@@ -95,7 +95,7 @@ async function main() {
   const short = MINUTES < 10;
   const range = (k) => (steady.length ? [Math.min(...steady.map((s) => s[k])), Math.max(...steady.map((s) => s[k]))] : [null, null]);
   const othersMax = Math.max(0, ...samples.map((x) => x.other_containers));
-  const verdict = `after ${L.fmt(warm / 60, 1)} min of warm-up: RSS ${L.fmt(range('rss_mb')[0], 1)}-${L.fmt(range('rss_mb')[1], 1)} MB, slope ${L.signed(rssSlope, 2)} MB per 10 min (tolerance ${RSS_SLOPE_MB}); open fds ${range('fds')[0]}-${range('fds')[1]}, slope ${L.signed(fdSlope, 2)} per 10 min (tolerance ${FD_SLOPE}); ${started} containers churned, ${samples.at(-1)?.lost ?? 0} events lost: ${flat ? 'FLAT' : 'NOT FLAT'}${short ? ` (a ${MINUTES}-minute run cannot tell a slow leak from GC noise)` : ''}${othersMax ? `; up to ${othersMax} containers of others ran: their events load the agent too` : ''}`;
+  const verdict = `after ${L.fmt(warm / 60, 1)} min of warm-up: RSS ${L.fmt(range('rss_mb')[0], 1)}-${L.fmt(range('rss_mb')[1], 1)} MB, slope ${L.signed(rssSlope, 2)} MB per 10 min (tolerance ${RSS_SLOPE_MB}); open fds ${range('fds')[0]}-${range('fds')[1]}, slope ${L.signed(fdSlope, 2)} per 10 min (tolerance ${FD_SLOPE}); ${started} containers churned, ${samples.at(-1)?.lost ?? 0} events lost: ${flat ? 'FLAT' : L.ok(rssSlope) ? 'NOT FLAT' : 'TOO SHORT (fewer than 2 samples after the warm-up)'}${short ? ` (a ${MINUTES}-minute run cannot tell a slow leak from GC noise)` : ''}${othersMax ? `; up to ${othersMax} containers of others ran: their events load the agent too` : ''}`;
   L.log();
   L.log(verdict);
   await agent.stop();
