@@ -172,7 +172,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     otlpEndpoint && cfg.outputs.otlp.traces && cfg.sensors.process.enabled
       ? new TraceOutput({ endpoint: otlpEndpoint, headers: cfg.outputs.otlp.headers, resource, version, meterProvider: metrics.provider })
       : null;
-  const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant };
+  const loadedVariants = new Map<string, string | undefined>();
+  const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant, loaded: loadedVariants };
   const ctx: SensorContext = {
     ...env,
     cgroups: resolver,
@@ -240,7 +241,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           sensor.configure?.(obj, cfg, variant, env);
           obj.load();
           instance = sensor.start(obj, ctx, variant);
-          const attached = obj.attachAll().map((p) => p.section);
+          const attached = [...obj.attachAll().map((p) => p.section), ...(instance.reachedVia ?? [])];
           for (const c of instance.cgroupPrograms ?? []) {
             if (c.scope !== 'root') continue;
             obj.attachCgroup(c.program, hierarchy);
@@ -261,6 +262,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           break;
         }
         loaded.push({ sensor, obj, instance, variant });
+        loadedVariants.set(sensor.name, variant);
         break;
       }
     }
