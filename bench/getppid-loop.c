@@ -3,11 +3,14 @@
  * Null-syscall loop for bench/run.mjs: N x syscall(SYS_getppid), timed with
  * clock_gettime(CLOCK_MONOTONIC) around the loop (the vDSO, so no syscall of its own).
  *
- * Usage: getppid-loop [N [REPS [WARMUP [CPU]]]]
+ * Usage: getppid-loop [N [REPS [WARMUP [CPU [CLOCK]]]]]
  *   N       calls per repetition (default 2000000)
  *   REPS    timed repetitions (default 1); one line per repetition
  *   WARMUP  untimed calls before the first repetition (default N / 10)
  *   CPU     pin this thread to that CPU first (default -1: no pinning)
+ *   CLOCK   mono (default: wall time, the vDSO) or cpu (CLOCK_THREAD_CPUTIME_ID: the thread's
+ *           own CPU time, user and kernel, so time other tasks hold the CPU is left out; two
+ *           syscalls per repetition)
  *
  * Output, one line per repetition: "ns_per_call=<float> calls=<N> cpu=<cpu at end>".
  * Built statically (gcc -O2 -static) so it runs in the libc-less busybox test image.
@@ -38,11 +41,13 @@ static long arg(int argc, char **argv, int i, long def)
 	return v;
 }
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock_id, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -53,6 +58,13 @@ int main(int argc, char **argv)
 	long warmup = arg(argc, argv, 3, n / 10);
 	long cpu = arg(argc, argv, 4, -1);
 	volatile long sink = 0;
+
+	if (argc > 5 && strcmp(argv[5], "cpu") == 0)
+		clock_id = CLOCK_THREAD_CPUTIME_ID;
+	else if (argc > 5 && strcmp(argv[5], "mono") != 0) {
+		fprintf(stderr, "getppid-loop: CLOCK must be mono or cpu, got %s\n", argv[5]);
+		return 2;
+	}
 
 	if (n <= 0 || reps <= 0 || warmup < 0) {
 		fprintf(stderr, "getppid-loop: N and REPS must be > 0, WARMUP >= 0\n");

@@ -4,13 +4,14 @@
  * both variants run in one agent, side by side, on the same containers, and their final
  * snapshots must agree syscall by syscall, in both phases (workload, runtime). The workloads
  * make what a sys_exit hook sees differently: fork and exec (the child's return from clone),
- * exit_group (never returns), signal handlers (rt_sigreturn forgets its number), `docker exec`
- * (runtime init under the filter, then exec). Then the variant fallback:
+ * exit_group (never returns), signal handlers (rt_sigreturn forgets its number), a syscall the
+ * container's seccomp filter refuses (the sys_enter hook never sees it), `docker exec` (runtime
+ * init under the filter, then exec). Then the variant fallback:
  * a sys_exit variant that cannot load falls back to sys_enter, and file_open, with no program of
  * the syscalls sensor on sys_exit to call it, takes its own hooks and still sees opens.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startAgent, type RunningAgent } from '../../src/agent.js';
@@ -103,6 +104,22 @@ describe('syscalls sensor: sys_exit counts what sys_enter counts (in process, re
     expect(enter.counts.rt_sigreturn).toBeGreaterThanOrEqual(2);
     expect(enter.counts.exit_group).toBeGreaterThanOrEqual(3);
     expect(enter.runtime.execve).toBeGreaterThanOrEqual(1);
+    expect(exit.counts).toEqual(enter.counts);
+    expect(exit.runtime).toEqual(enter.runtime);
+  });
+
+  it('agrees when a seccomp filter refuses a syscall: counted by neither (it never ran), failures it allows counted by both', async () => {
+    const profile = join(mkdtempSync(join(tmpdir(), 'cg-sys-exit-prof-')), 'refuse-mkdir.json');
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
+    const name = uniqueName('cg-sys-exit-refused');
+    const id = await dockerRun(['--name', name, '--security-opt', `seccomp=${profile}`, TEST_IMAGE, 'sh', '-c', 'mkdir /tmp/refused 2>/dev/null; mkdir /tmp/again 2>/dev/null; cat /no/such/file 2>/dev/null; echo done']);
+    ids.push(id);
+    await waitForExit(id, 30_000);
+    await dockerRm([id]);
+    const enter = await waitFor('the sys_enter final snapshot', () => onEnter.get(name));
+    const exit = await waitFor('the sys_exit final snapshot', () => onExit.get(name));
+    expect(enter.counts.mkdir ?? enter.counts.mkdirat).toBeUndefined();
+    expect(enter.counts.openat).toBeGreaterThanOrEqual(1); // the failed open of /no/such/file among them
     expect(exit.counts).toEqual(enter.counts);
     expect(exit.runtime).toEqual(enter.runtime);
   });
