@@ -19,7 +19,7 @@
  * against the calls issued.
  *
  * Usage (root, after `npm run build`): node bench/hooks.mjs [--rounds 12] [--reps 3]
- *   [--calls 1000000] [--clock cpu|mono] [--only KEY,KEY] [--out FILE]   (writes bench/results/hooks-<date>.json)
+ *   [--calls 1000000] [--clock cpu|mono] [--wait 15] [--only KEY,KEY] [--out FILE]   (writes bench/results/hooks-<date>.json)
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,6 +42,7 @@ const { values: opt } = parseArgs({
     reps: { type: 'string', default: '3' },
     calls: { type: 'string', default: '1000000' },
     clock: { type: 'string', default: 'cpu' },
+    wait: { type: 'string', default: '15' },
     only: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -61,6 +62,8 @@ const ROUNDS = posInt('rounds');
 const REPS = posInt('reps');
 const CALLS = posInt('calls');
 const CLOCK = opt.clock;
+const WAIT_S = Number(opt.wait);
+if (!Number.isFinite(WAIT_S) || WAIT_S < 0) die(`--wait: expected seconds >= 0, got ${opt.wait}`);
 if (CLOCK !== 'cpu' && CLOCK !== 'mono') die(`--clock: expected cpu or mono, got ${CLOCK}`);
 
 function die(msg) {
@@ -262,27 +265,30 @@ function counted(list) {
 
 /**
  * Programs other processes hold on the syscall tracepoints (another agent, a test's): they add
- * to every figure, and with one of them attached each program here is a second probe on the
- * tracepoint, which costs far more than the first. Measurements wait for none and are redone
- * if one appeared meanwhile.
+ * to every figure, and with one attached a program here is a further probe on a tracepoint
+ * that already has one, which costs more than the first. Before each measurement the script
+ * waits (at most --wait seconds) for none; a measurement that started clean and ended with one
+ * is redone (3 attempts). Every sample keeps how many other processes held such programs, and
+ * the summary gives the rounds where none did on their own.
  */
 function foreign() {
   try {
     const rows = JSON.parse(execFileSync('bpftool', ['-j', 'perf', 'show'], { encoding: 'utf8', timeout: 10_000 }));
-    return rows.filter((r) => r.pid !== process.pid && /^(sys_enter|sys_exit)/.test(r.tracepoint ?? '')).map((r) => `pid ${r.pid} ${r.fd_type} ${r.tracepoint}`);
+    return new Set(rows.filter((r) => r.pid !== process.pid && /^(sys_enter|sys_exit)/.test(r.tracepoint ?? '')).map((r) => r.pid)).size;
   } catch {
-    return [];
+    return null;
   }
 }
 let waitedMs = 0;
-const WAIT_MAX_MS = Number(process.env.BENCH_WAIT_MAX_S ?? 1800) * 1000;
 async function whenClean() {
+  const t0 = Date.now();
   for (;;) {
-    const f = foreign();
-    if (!f.length) return true;
-    if (waitedMs >= WAIT_MAX_MS) return false;
-    await sleep(500);
-    waitedMs += 500;
+    const n = foreign();
+    if (!n || Date.now() - t0 >= WAIT_S * 1000) {
+      waitedMs += Date.now() - t0;
+      return n;
+    }
+    await sleep(250);
   }
 }
 
@@ -291,39 +297,36 @@ async function whenClean() {
 const started = Date.now();
 const load0 = os.loadavg();
 const samples = Object.fromEntries(configs.map((c) => [c.key, []]));
+const others = Object.fromEntries(configs.map((c) => [c.key, []])); // other processes' syscall-hook holders per sample
 const checks = [];
-const dirty = []; // measurements another process's syscall-hook program overlapped (kept: waits ran out)
 log(`hooks: ${configs.length} configurations x ${ROUNDS} rounds; ${CALLS.toLocaleString('en')} getppid x ${REPS} per exec, CPU 0, clock ${CLOCK}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 ? [...configs].reverse() : configs;
-  const line = [];
   for (const c of order) {
-    let ns = null;
-    let issued = 0;
+    let m = null;
     let list = null;
-    for (let attempt = 0; attempt < 5 && ns === null; attempt++) {
-      const clean = await whenClean();
-      list = c.attach();
-      await sleep(SETTLE_MS);
-      const m = await loop();
-      const after = foreign();
-      if (!clean || !after.length || attempt === 4) {
-        ({ ns, issued } = m);
-        if (!clean || after.length) dirty.push({ round: r + 1, key: c.key, foreign: after });
-      } else {
+    let held = 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (list) {
         list.index?.close();
         release(list);
-        list = null;
       }
+      const before = await whenClean();
+      list = c.attach();
+      await sleep(SETTLE_MS);
+      m = await loop();
+      const after = foreign();
+      held = Math.max(before ?? 0, after ?? 0);
+      if (before || !after) break; // measured with others throughout (waits ran out), or clean throughout
     }
     try {
-      samples[c.key].push(ns);
+      samples[c.key].push(m.ns);
+      others[c.key].push(held);
       if (c.counts) {
         const n = counted(list);
-        checks.push({ round: r + 1, key: c.key, issued, counted: n, ok: n !== null && n >= issued });
-        if (n === null || n < issued) log(`  FAIL ${c.key}: getppid counted ${n}, issued ${issued}`);
+        checks.push({ round: r + 1, key: c.key, issued: m.issued, counted: n, ok: n !== null && n >= m.issued });
+        if (n === null || n < m.issued) log(`  FAIL ${c.key}: getppid counted ${n}, issued ${m.issued}`);
       }
-      line.push(`${c.key} ${fmt(ns)}`);
     } finally {
       list.index?.close();
       release(list);
@@ -331,27 +334,32 @@ for (let r = 0; r < ROUNDS; r++) {
   }
   const off = samples.off[r];
   const empty = samples.empty_enter[r] - off;
-  log(`round ${r + 1}: ${configs.filter((c) => c.key !== 'off').map((c) => `${c.key} ${fmt((samples[c.key][r] - off) / empty, 2)}x`).join(', ')} (off ${fmt(off)} ns, empty +${fmt(empty)} ns)`);
+  const held = Math.max(...configs.map((c) => others[c.key][r]));
+  log(`round ${r + 1}: ${configs.filter((c) => c.key !== 'off').map((c) => `${c.key} ${fmt((samples[c.key][r] - off) / empty, 2)}x`).join(', ')} (off ${fmt(off)} ns, empty +${fmt(empty)} ns; other holders of syscall hooks: ${held})`);
 }
 
 // ---- summary --------------------------------------------------------------------------------
 
+const cleanRounds = [...Array(ROUNDS).keys()].filter((i) => configs.every((c) => others[c.key][i] === 0));
 const rows = configs.map((c) => {
   const added = samples[c.key].map((v, i) => v - samples.off[i]);
   const ratios = added.map((a, i) => a / (samples.empty_enter[i] - samples.off[i]));
+  const cleanRatios = cleanRounds.map((i) => ratios[i]);
   return {
+    ratio_median_clean_rounds: c.key === 'off' || !cleanRatios.length ? null : median(cleanRatios),
     key: c.key, label: c.label,
     ns_median: median(samples[c.key]), added_ns_median: median(added),
     ratio_median: c.key === 'off' ? null : median(ratios), ratio_min: c.key === 'off' ? null : Math.min(...ratios), ratio_max: c.key === 'off' ? null : Math.max(...ratios),
     ratios_per_round: c.key === 'off' ? null : ratios.map((x) => Number(x.toFixed(3))),
     ns_per_round: samples[c.key],
+    other_hook_holders_per_round: others[c.key],
   };
 });
 log('');
-log('configuration                                                               added ns   x empty enter (median; min-max over rounds)');
-for (const r of rows) log(`${r.label.padEnd(76)}${fmt(r.added_ns_median).padStart(8)}   ${r.ratio_median === null ? '' : `${fmt(r.ratio_median, 2)}x (${fmt(r.ratio_min, 2)}-${fmt(r.ratio_max, 2)})`}`);
+log(`configuration                                                               added ns   x empty enter (median; min-max over rounds)${cleanRounds.length ? `; median of the ${cleanRounds.length} round(s) no other process held a syscall hook` : ''}`);
+for (const r of rows) log(`${r.label.padEnd(76)}${fmt(r.added_ns_median).padStart(8)}   ${r.ratio_median === null ? '' : `${fmt(r.ratio_median, 2)}x (${fmt(r.ratio_min, 2)}-${fmt(r.ratio_max, 2)})${cleanRounds.length ? `; ${fmt(r.ratio_median_clean_rounds, 2)}x` : ''}`}`);
 const bad = checks.filter((c) => !c.ok);
-log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; ${dirty.length} measurement(s) overlapped one anyway`);
+log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; rounds with none throughout: ${cleanRounds.length} of ${ROUNDS}`);
 log(bad.length ? `counter checks: ${bad.length} FAILED` : `counter checks: ${checks.length} passed (getppid counted >= issued)`);
 
 let git = null;
@@ -367,7 +375,7 @@ writeFileSync(out, `${JSON.stringify({
   benchmark: 'syscall-hooks',
   description: 'ns per getppid() in a container (CPU 0) under each hook configuration, loaded in process; added = config - off of the same round; ratio = added / added by the empty tp_btf sys_enter program of the same round; medians over rounds, min-max spread',
   date: new Date().toISOString(), host: { kernel: os.release(), cpus: os.cpus().length, loadavg_at_start: load0, loadavg_at_end: os.loadavg() },
-  git, parameters: { rounds: ROUNDS, reps: REPS, calls: CALLS, clock: CLOCK }, results: rows, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), overlapped: dirty, elapsed_s: Math.round((Date.now() - started) / 1000),
+  git, parameters: { rounds: ROUNDS, reps: REPS, calls: CALLS, clock: CLOCK }, results: rows, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), clean_rounds: cleanRounds.map((i) => i + 1), elapsed_s: Math.round((Date.now() - started) / 1000),
 }, null, 1)}\n`);
 log(`results: ${path.relative(REPO, out)}`);
 cleanup();
