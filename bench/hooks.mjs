@@ -20,7 +20,9 @@
  * against the calls issued.
  *
  * Usage (root, after `npm run build`): node bench/hooks.mjs [--rounds 12] [--reps 3]
- *   [--calls 1000000] [--clock cpu|mono] [--wait 15] [--only KEY,KEY] [--out FILE]   (writes bench/results/hooks-<date>.json)
+ *   [--calls 1000000] [--clock cpu|mono] [--wait 15] [--time-limit 1800] [--only KEY,KEY]
+ *   [--out FILE]   (no new round after --time-limit seconds; the results file is rewritten after
+ *   every round)   (writes bench/results/hooks-<date>.json)
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,7 @@ const { values: opt } = parseArgs({
     calls: { type: 'string', default: '1000000' },
     clock: { type: 'string', default: 'cpu' },
     wait: { type: 'string', default: '15' },
+    'time-limit': { type: 'string', default: '1800' },
     only: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -64,6 +67,7 @@ const REPS = posInt('reps');
 const CALLS = posInt('calls');
 const CLOCK = opt.clock;
 const WAIT_S = Number(opt.wait);
+const TIME_LIMIT_S = posInt('time-limit');
 if (!Number.isFinite(WAIT_S) || WAIT_S < 0) die(`--wait: expected seconds >= 0, got ${opt.wait}`);
 if (CLOCK !== 'cpu' && CLOCK !== 'mono') die(`--clock: expected cpu or mono, got ${CLOCK}`);
 
@@ -330,7 +334,12 @@ const samples = Object.fromEntries(configs.map((c) => [c.key, []]));
 const others = Object.fromEntries(configs.map((c) => [c.key, []])); // other processes' syscall-hook holders per sample
 const checks = [];
 log(`hooks: ${configs.length} configurations x ${ROUNDS} rounds; ${CALLS.toLocaleString('en')} getppid x ${REPS} per exec, CPU 0, clock ${CLOCK}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+let doneRounds = 0;
 for (let r = 0; r < ROUNDS; r++) {
+  if (r > 0 && (Date.now() - started) / 1000 > TIME_LIMIT_S) {
+    log(`time limit (${TIME_LIMIT_S} s): stopping after ${r} rounds`);
+    break;
+  }
   const order = r % 2 ? [...configs].reverse() : configs;
   for (const c of order) {
     let m = null;
@@ -366,48 +375,57 @@ for (let r = 0; r < ROUNDS; r++) {
   const empty = samples.empty_enter[r] - off;
   const held = Math.max(...configs.map((c) => others[c.key][r]));
   log(`round ${r + 1}: ${configs.filter((c) => c.key !== 'off').map((c) => `${c.key} ${fmt((samples[c.key][r] - off) / empty, 2)}x`).join(', ')} (off ${fmt(off)} ns, empty +${fmt(empty)} ns; other holders of syscall hooks: ${held})`);
+  doneRounds = r + 1;
+  summarize(doneRounds, false);
 }
 
-// ---- summary --------------------------------------------------------------------------------
+// ---- summary (rewritten after every round, so a stopped run keeps what it measured) ----------
 
-const cleanRounds = [...Array(ROUNDS).keys()].filter((i) => configs.every((c) => others[c.key][i] === 0));
-const rows = configs.map((c) => {
-  const added = samples[c.key].map((v, i) => v - samples.off[i]);
-  const ratios = added.map((a, i) => a / (samples.empty_enter[i] - samples.off[i]));
-  const cleanRatios = cleanRounds.map((i) => ratios[i]);
-  return {
-    ratio_median_clean_rounds: c.key === 'off' || !cleanRatios.length ? null : median(cleanRatios),
-    key: c.key, label: c.label,
-    ns_median: median(samples[c.key]), added_ns_median: median(added),
-    ratio_median: c.key === 'off' ? null : median(ratios), ratio_min: c.key === 'off' ? null : Math.min(...ratios), ratio_max: c.key === 'off' ? null : Math.max(...ratios),
-    ratios_per_round: c.key === 'off' ? null : ratios.map((x) => Number(x.toFixed(3))),
-    ns_per_round: samples[c.key],
-    other_hook_holders_per_round: others[c.key],
-  };
-});
-log('');
-log(`configuration                                                               added ns   x empty enter (median; min-max over rounds)${cleanRounds.length ? `; median of the ${cleanRounds.length} round(s) no other process held a syscall hook` : ''}`);
-for (const r of rows) log(`${r.label.padEnd(76)}${fmt(r.added_ns_median).padStart(8)}   ${r.ratio_median === null ? '' : `${fmt(r.ratio_median, 2)}x (${fmt(r.ratio_min, 2)}-${fmt(r.ratio_max, 2)})${cleanRounds.length ? `; ${fmt(r.ratio_median_clean_rounds, 2)}x` : ''}`}`);
-const bad = checks.filter((c) => !c.ok);
-log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; rounds with none throughout: ${cleanRounds.length} of ${ROUNDS}`);
-log(bad.length ? `counter checks: ${bad.length} FAILED` : `counter checks: ${checks.length} passed (getppid counted >= issued)`);
+function summarize(done, print) {
+  const log = print ? (s = '') => process.stdout.write(`${s}\n`) : () => {};
 
-let git = null;
-try {
-  git = { commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim(), uncommitted_files: execFileSync('git', ['status', '--porcelain'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean).length };
-} catch {
-  /* not a checkout */
+  const cleanRounds = [...Array(done).keys()].filter((i) => configs.every((c) => others[c.key][i] === 0));
+  const rows = configs.map((c) => {
+    const added = samples[c.key].map((v, i) => v - samples.off[i]);
+    const ratios = added.map((a, i) => a / (samples.empty_enter[i] - samples.off[i]));
+    const cleanRatios = cleanRounds.map((i) => ratios[i]);
+    return {
+      ratio_median_clean_rounds: c.key === 'off' || !cleanRatios.length ? null : median(cleanRatios),
+      key: c.key, label: c.label,
+      ns_median: median(samples[c.key]), added_ns_median: median(added),
+      ratio_median: c.key === 'off' ? null : median(ratios), ratio_min: c.key === 'off' ? null : Math.min(...ratios), ratio_max: c.key === 'off' ? null : Math.max(...ratios),
+      ratios_per_round: c.key === 'off' ? null : ratios.map((x) => Number(x.toFixed(3))),
+      ns_per_round: samples[c.key],
+      other_hook_holders_per_round: others[c.key],
+    };
+  });
+  log('');
+  log(`configuration                                                               added ns   x empty enter (median; min-max over rounds)${cleanRounds.length ? `; median of the ${cleanRounds.length} round(s) no other process held a syscall hook` : ''}`);
+  for (const r of rows) log(`${r.label.padEnd(76)}${fmt(r.added_ns_median).padStart(8)}   ${r.ratio_median === null ? '' : `${fmt(r.ratio_median, 2)}x (${fmt(r.ratio_min, 2)}-${fmt(r.ratio_max, 2)})${cleanRounds.length ? `; ${fmt(r.ratio_median_clean_rounds, 2)}x` : ''}`}`);
+  const bad = checks.filter((c) => !c.ok);
+  log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; rounds with none throughout: ${cleanRounds.length} of ${done}`);
+  log(bad.length ? `counter checks: ${bad.length} FAILED` : `counter checks: ${checks.length} passed (getppid counted >= issued)`);
+
+  let git = null;
+  try {
+    git = { commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim(), uncommitted_files: execFileSync('git', ['status', '--porcelain'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean).length };
+  } catch {
+    /* not a checkout */
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const out = opt.out ?? path.join(BENCH_DIR, 'results', `hooks-${date}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({
+    benchmark: 'syscall-hooks',
+    description: 'ns per getppid() in a container (CPU 0) under each hook configuration, loaded in process; added = config - off of the same round; ratio = added / added by the empty tp_btf sys_enter program of the same round; medians over rounds, min-max spread',
+    date: new Date().toISOString(), host: { kernel: os.release(), cpus: os.cpus().length, loadavg_at_start: load0, loadavg_at_end: os.loadavg() },
+    git, parameters: { rounds_requested: ROUNDS, rounds_done: done, time_limit_s: TIME_LIMIT_S, reps: REPS, calls: CALLS, clock: CLOCK }, results: rows, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), clean_rounds: cleanRounds.map((i) => i + 1), elapsed_s: Math.round((Date.now() - started) / 1000),
+  }, null, 1)}\n`);
+  log(`results: ${path.relative(REPO, out)}`);
+  return bad.length;
 }
-const date = new Date().toISOString().slice(0, 10);
-const out = opt.out ?? path.join(BENCH_DIR, 'results', `hooks-${date}.json`);
-mkdirSync(path.dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({
-  benchmark: 'syscall-hooks',
-  description: 'ns per getppid() in a container (CPU 0) under each hook configuration, loaded in process; added = config - off of the same round; ratio = added / added by the empty tp_btf sys_enter program of the same round; medians over rounds, min-max spread',
-  date: new Date().toISOString(), host: { kernel: os.release(), cpus: os.cpus().length, loadavg_at_start: load0, loadavg_at_end: os.loadavg() },
-  git, parameters: { rounds: ROUNDS, reps: REPS, calls: CALLS, clock: CLOCK }, results: rows, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), clean_rounds: cleanRounds.map((i) => i + 1), elapsed_s: Math.round((Date.now() - started) / 1000),
-}, null, 1)}\n`);
-log(`results: ${path.relative(REPO, out)}`);
+
+const failed = summarize(doneRounds, true);
 server.stdin.end();
 cleanup();
-process.exit(bad.length ? 1 : 0);
+process.exit(failed ? 1 : 0);
