@@ -8,21 +8,23 @@
  * Everything is loaded in this process (no agent): empty programs (bench/diag/exit-hooks.bpf.c,
  * bench_empty_tp_btf of bpf/build/probes.bpf.o) and the agent's own objects wired as the agent
  * wires them (registry.bpf.o with its tracking programs, syscalls.bpf.o and file_open.bpf.o on
- * the registry's maps). Each round attaches, measures and detaches every configuration in turn
- * (order reversed every other round, so drift cancels); per configuration one batch of
+ * the registry's maps). Each round measures every configuration in a block of four batches:
+ * off, the empty tp_btf sys_enter program, the configuration, off again (the machine's state,
+ * other agents' programs above all, changes less within a block than across a round); order
+ * reversed every other round. A batch: --reps timed loops of --calls getppid() by
  * bench/getppid-loop.c (one long-lived process in a busybox container, serve mode, pinned to
- * CPU 0): --reps timed loops of --calls
- * getppid(), the fastest (interference only adds), timed by the loop thread's own CPU time (--clock cpu, the default:
- * time other tasks hold the CPU is left out, which matters on a shared machine) or wall time
- * (--clock mono, as bench/run.mjs and bench/sensors.mjs time it). Figures: added ns = config - off of the same round; ratio = added /
- * added by the empty tp_btf sys_enter program of the same round; reported as the median over
- * rounds with the spread (min-max). The syscalls configurations' getppid counts are checked
- * against the calls issued.
+ * CPU 0), the fastest kept (interference only adds), timed by the loop thread's own CPU time
+ * (--clock cpu, the default: time other tasks hold the CPU is left out) or wall time (--clock
+ * mono, as bench/run.mjs and bench/sensors.mjs time it). added = ns - the mean of the block's
+ * two off batches; ratio = added / the empty program's added cost in the same block; reported
+ * as the median over blocks with the spread (min-max) and as the ratio of the median added
+ * costs (steadier when the reference's own figure is noisy). The syscalls configurations'
+ * getppid counts are checked against the calls issued.
  *
  * Usage (root, after `npm run build`): node bench/hooks.mjs [--rounds 12] [--reps 3]
  *   [--calls 1000000] [--clock cpu|mono] [--wait 15] [--time-limit 1800] [--only KEY,KEY]
- *   [--out FILE]   (no new round after --time-limit seconds; the results file is rewritten after
- *   every round)   (writes bench/results/hooks-<date>.json)
+ *   [--out FILE]   (no new round after --time-limit seconds; bench/results/hooks-<date>.json is
+ *   rewritten after every round)
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -298,83 +300,87 @@ function counted(list) {
 }
 
 /**
- * Programs other processes hold on the syscall tracepoints (another agent, a test's): they add
- * to every figure, and with one attached a program here is a further probe on a tracepoint
- * that already has one, which costs more than the first. Before each measurement the script
- * waits (at most --wait seconds) for none; a measurement that started clean and ended with one
- * is redone (3 attempts). Every sample keeps how many other processes held such programs, and
- * the summary gives the rounds where none did on their own.
+ * Programs other processes hold on the syscall tracepoints (another agent, a test's): each adds
+ * to every figure, and with one attached a program here is a further probe on a tracepoint that
+ * already has one, which costs more than the first. Before each block the script waits (at most
+ * --wait seconds) for none; a block is valid when as many processes held such programs at its
+ * end as at its start (else it is measured again, 3 attempts). Blocks are grouped in the summary
+ * by how many other processes held one (0: the figures that stand for a machine of its own).
  */
 function foreign() {
   try {
     const rows = JSON.parse(execFileSync('bpftool', ['-j', 'perf', 'show'], { encoding: 'utf8', timeout: 10_000 }));
-    return new Set(rows.filter((r) => r.pid !== process.pid && /^(sys_enter|sys_exit)/.test(r.tracepoint ?? '')).map((r) => r.pid)).size;
+    return [...new Set(rows.filter((r) => r.pid !== process.pid && /^(sys_enter|sys_exit)/.test(r.tracepoint ?? '')).map((r) => r.pid))].sort().join(',');
   } catch {
-    return null;
+    return '?';
   }
 }
+const holders = (f) => (f ? f.split(',').length : 0);
 let waitedMs = 0;
 async function whenClean() {
   const t0 = Date.now();
   for (;;) {
-    const n = foreign();
-    if (!n || Date.now() - t0 >= WAIT_S * 1000) {
+    const f = foreign();
+    if (!f || Date.now() - t0 >= WAIT_S * 1000) {
       waitedMs += Date.now() - t0;
-      return n;
+      return f;
     }
     await sleep(250);
   }
 }
 
-// ---- rounds ---------------------------------------------------------------------------------
+/** Attaches a configuration, measures one batch, detaches; checks the getppid count. */
+async function measure(c, round) {
+  const list = c.attach();
+  try {
+    await sleep(SETTLE_MS);
+    const m = await loop();
+    if (c.counts) {
+      const n = counted(list);
+      checks.push({ round, key: c.key, issued: m.issued, counted: n, ok: n !== null && n >= m.issued });
+      if (n === null || n < m.issued) log(`  FAIL ${c.key}: getppid counted ${n}, issued ${m.issued}`);
+    }
+    return m.ns;
+  } finally {
+    list.index?.close();
+    release(list);
+  }
+}
+
+// ---- rounds: per configuration one block (off, empty sys_enter, the configuration, off) -----
 
 const started = Date.now();
 const load0 = os.loadavg();
-const samples = Object.fromEntries(configs.map((c) => [c.key, []]));
-const others = Object.fromEntries(configs.map((c) => [c.key, []])); // other processes' syscall-hook holders per sample
+const OFF = configs.find((c) => c.key === 'off');
+const EMPTY = configs.find((c) => c.key === 'empty_enter');
+const measured = configs.filter((c) => c !== OFF && c !== EMPTY);
+const blocks = []; // { round, key, off, empty, ns, holders, attempts }
 const checks = [];
-log(`hooks: ${configs.length} configurations x ${ROUNDS} rounds; ${CALLS.toLocaleString('en')} getppid x ${REPS} per exec, CPU 0, clock ${CLOCK}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+log(`hooks: ${measured.length} configurations x ${ROUNDS} rounds, each in a block (off, empty tp_btf sys_enter, it, off); ${CALLS.toLocaleString('en')} getppid x ${REPS} per batch, CPU 0, clock ${CLOCK}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
 let doneRounds = 0;
 for (let r = 0; r < ROUNDS; r++) {
   if (r > 0 && (Date.now() - started) / 1000 > TIME_LIMIT_S) {
     log(`time limit (${TIME_LIMIT_S} s): stopping after ${r} rounds`);
     break;
   }
-  const order = r % 2 ? [...configs].reverse() : configs;
+  const order = r % 2 ? [...measured].reverse() : measured;
+  const line = [];
   for (const c of order) {
-    let m = null;
-    let list = null;
-    let held = 0;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (list) {
-        list.index?.close();
-        release(list);
-      }
+    let b = null;
+    for (let attempt = 1; attempt <= 3; attempt++) {
       const before = await whenClean();
-      list = c.attach();
-      await sleep(SETTLE_MS);
-      m = await loop();
+      const off1 = await measure(OFF, r + 1);
+      const empty = await measure(EMPTY, r + 1);
+      const ns = await measure(c, r + 1);
+      const off2 = await measure(OFF, r + 1);
       const after = foreign();
-      held = Math.max(before ?? 0, after ?? 0);
-      if (before || !after) break; // measured with others throughout (waits ran out), or clean throughout
+      b = { round: r + 1, key: c.key, off: (off1 + off2) / 2, off1, off2, empty, ns, holders: holders(after), stable: holders(before) === holders(after), attempts: attempt };
+      if (b.stable) break;
     }
-    try {
-      samples[c.key].push(m.ns);
-      others[c.key].push(held);
-      if (c.counts) {
-        const n = counted(list);
-        checks.push({ round: r + 1, key: c.key, issued: m.issued, counted: n, ok: n !== null && n >= m.issued });
-        if (n === null || n < m.issued) log(`  FAIL ${c.key}: getppid counted ${n}, issued ${m.issued}`);
-      }
-    } finally {
-      list.index?.close();
-      release(list);
-    }
+    blocks.push(b);
+    line.push(`${c.key} ${fmt((b.ns - b.off) / (b.empty - b.off), 2)}x${b.stable ? '' : '?'}`);
   }
-  const off = samples.off[r];
-  const empty = samples.empty_enter[r] - off;
-  const held = Math.max(...configs.map((c) => others[c.key][r]));
-  log(`round ${r + 1}: ${configs.filter((c) => c.key !== 'off').map((c) => `${c.key} ${fmt((samples[c.key][r] - off) / empty, 2)}x`).join(', ')} (off ${fmt(off)} ns, empty +${fmt(empty)} ns; other holders of syscall hooks: ${held})`);
+  log(`round ${r + 1}: ${line.join(', ')} (other holders of syscall hooks: ${[...new Set(blocks.filter((b) => b.round === r + 1).map((b) => b.holders))].join('/')}; ? = changed during the block)`);
   doneRounds = r + 1;
   summarize(doneRounds, false);
 }
@@ -383,27 +389,47 @@ for (let r = 0; r < ROUNDS; r++) {
 
 function summarize(done, print) {
   const log = print ? (s = '') => process.stdout.write(`${s}\n`) : () => {};
-
-  const cleanRounds = [...Array(done).keys()].filter((i) => configs.every((c) => others[c.key][i] === 0));
-  const rows = configs.map((c) => {
-    const added = samples[c.key].map((v, i) => v - samples.off[i]);
-    const ratios = added.map((a, i) => a / (samples.empty_enter[i] - samples.off[i]));
-    const cleanRatios = cleanRounds.map((i) => ratios[i]);
+  const valid = blocks.filter((b) => b.stable);
+  const groups = [...new Set(valid.map((b) => b.holders))].sort((a, b) => a - b);
+  const stats = (bs) => {
+    const ratios = bs.map((b) => (b.ns - b.off) / (b.empty - b.off));
+    const added = bs.map((b) => b.ns - b.off);
+    const emptyAdded = bs.map((b) => b.empty - b.off);
     return {
-      ratio_median_clean_rounds: c.key === 'off' || !cleanRatios.length ? null : median(cleanRatios),
-      key: c.key, label: c.label,
-      ns_median: median(samples[c.key]), added_ns_median: median(added),
-      ratio_median: c.key === 'off' ? null : median(ratios), ratio_min: c.key === 'off' ? null : Math.min(...ratios), ratio_max: c.key === 'off' ? null : Math.max(...ratios),
-      ratios_per_round: c.key === 'off' ? null : ratios.map((x) => Number(x.toFixed(3))),
-      ns_per_round: samples[c.key],
-      other_hook_holders_per_round: others[c.key],
+      blocks: bs.length,
+      ratio_median: median(ratios),
+      ratio_min: ratios.length ? Math.min(...ratios) : null,
+      ratio_max: ratios.length ? Math.max(...ratios) : null,
+      // steadier than the median of per-block ratios when the reference's own figure is noisy
+      ratio_of_medians: median(added) / median(emptyAdded),
+      added_ns_median: median(added),
+      empty_added_ns_median: median(emptyAdded),
+      off_ns_median: median(bs.map((b) => b.off)),
+      ratios: ratios.map((x) => Number(x.toFixed(3))),
     };
-  });
+  };
+  const rows = measured.map((c) => ({
+    key: c.key,
+    label: c.label,
+    all: stats(valid.filter((b) => b.key === c.key)),
+    by_other_holders: Object.fromEntries(groups.map((g) => [g, stats(valid.filter((b) => b.key === c.key && b.holders === g))])),
+  }));
   log('');
-  log(`configuration                                                               added ns   x empty enter (median; min-max over rounds)${cleanRounds.length ? `; median of the ${cleanRounds.length} round(s) no other process held a syscall hook` : ''}`);
-  for (const r of rows) log(`${r.label.padEnd(76)}${fmt(r.added_ns_median).padStart(8)}   ${r.ratio_median === null ? '' : `${fmt(r.ratio_median, 2)}x (${fmt(r.ratio_min, 2)}-${fmt(r.ratio_max, 2)})${cleanRounds.length ? `; ${fmt(r.ratio_median_clean_rounds, 2)}x` : ''}`}`);
+  for (const g of ['all', ...groups]) {
+    const pick = (r) => (g === 'all' ? r.all : r.by_other_holders[g]);
+    const n = Math.max(...rows.map((r) => pick(r).blocks));
+    log(`== ${g === 'all' ? 'every valid block' : `blocks while ${g} other process(es) held syscall-hook programs`} (${n} per configuration at most) ==`);
+    log(`${'configuration'.padEnd(76)}added ns  x empty sys_enter: ratio of medians; median of per-block ratios (min-max)`);
+    for (const r of rows) {
+      const s = pick(r);
+      if (!s.blocks) continue;
+      log(`${r.label.padEnd(76)}${fmt(s.added_ns_median).padStart(8)}  ${fmt(s.ratio_of_medians, 2)}x; ${fmt(s.ratio_median, 2)}x (${fmt(s.ratio_min, 2)}-${fmt(s.ratio_max, 2)}) [${s.blocks}]`);
+    }
+    const e = pick(rows.find((r) => pick(r).blocks) ?? rows[0]);
+    log(`(empty tp_btf sys_enter added ${fmt(e.empty_added_ns_median)} ns on ${fmt(e.off_ns_median)} ns off)`);
+  }
   const bad = checks.filter((c) => !c.ok);
-  log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; rounds with none throughout: ${cleanRounds.length} of ${done}`);
+  log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; ${blocks.length - valid.length} block(s) left out (the holders changed during them)`);
   log(bad.length ? `counter checks: ${bad.length} FAILED` : `counter checks: ${checks.length} passed (getppid counted >= issued)`);
 
   let git = null;
@@ -417,9 +443,10 @@ function summarize(done, print) {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({
     benchmark: 'syscall-hooks',
-    description: 'ns per getppid() in a container (CPU 0) under each hook configuration, loaded in process; added = config - off of the same round; ratio = added / added by the empty tp_btf sys_enter program of the same round; medians over rounds, min-max spread',
+    description: 'ns per getppid() in a container (CPU 0, thread CPU time, fastest of the reps) per hook configuration, loaded in process; per configuration and round one block: off, empty tp_btf sys_enter, the configuration, off; added = ns - mean of the two off; ratio = added / (empty - off) of the same block; blocks at whose end a different number of other processes held syscall-hook programs than at their start are left out; grouped by how many such processes there were',
     date: new Date().toISOString(), host: { kernel: os.release(), cpus: os.cpus().length, loadavg_at_start: load0, loadavg_at_end: os.loadavg() },
-    git, parameters: { rounds_requested: ROUNDS, rounds_done: done, time_limit_s: TIME_LIMIT_S, reps: REPS, calls: CALLS, clock: CLOCK }, results: rows, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), clean_rounds: cleanRounds.map((i) => i + 1), elapsed_s: Math.round((Date.now() - started) / 1000),
+    git, parameters: { rounds_requested: ROUNDS, rounds_done: done, time_limit_s: TIME_LIMIT_S, reps: REPS, calls: CALLS, clock: CLOCK, wait_s: WAIT_S },
+    results: rows, blocks, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), elapsed_s: Math.round((Date.now() - started) / 1000),
   }, null, 1)}\n`);
   log(`results: ${path.relative(REPO, out)}`);
   return bad.length;
