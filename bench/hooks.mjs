@@ -32,6 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { blockValid, fmt, median, summarizeBlocks } from './hooks-summary.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -79,13 +80,6 @@ function die(msg) {
 }
 const log = (s = '') => process.stdout.write(`${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmt = (x, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
 function run(cmd, args, timeoutMs = 120_000) {
   return new Promise((resolve, reject) => {
@@ -304,7 +298,8 @@ function counted(list) {
  * to every figure, and with one attached a program here is a further probe on a tracepoint that
  * already has one, which costs more than the first. Before each block the script waits (at most
  * --wait seconds) for none; a block is valid when as many processes held such programs at its
- * end as at its start (else it is measured again, 3 attempts). Blocks are grouped in the summary
+ * end as at its start and its two off batches agree within 5 % (else it is measured again, 3
+ * attempts). Blocks are grouped in the summary
  * by how many other processes held one (0: the figures that stand for a machine of its own).
  */
 function foreign() {
@@ -374,7 +369,8 @@ for (let r = 0; r < ROUNDS; r++) {
       const ns = await measure(c, r + 1);
       const off2 = await measure(OFF, r + 1);
       const after = foreign();
-      b = { round: r + 1, key: c.key, off: (off1 + off2) / 2, off1, off2, empty, ns, holders: holders(after), stable: holders(before) === holders(after), attempts: attempt };
+      b = { round: r + 1, key: c.key, off: (off1 + off2) / 2, off1, off2, empty, ns, holders_before: holders(before), holders: holders(after), attempts: attempt };
+      b.stable = blockValid(b); // nothing came or went during it (hooks-summary.mjs)
       if (b.stable) break;
     }
     blocks.push(b);
@@ -388,50 +384,11 @@ for (let r = 0; r < ROUNDS; r++) {
 // ---- summary (rewritten after every round, so a stopped run keeps what it measured) ----------
 
 function summarize(done, print) {
-  const log = print ? (s = '') => process.stdout.write(`${s}\n`) : () => {};
-  const valid = blocks.filter((b) => b.stable);
-  const groups = [...new Set(valid.map((b) => b.holders))].sort((a, b) => a - b);
-  const stats = (bs) => {
-    const ratios = bs.map((b) => (b.ns - b.off) / (b.empty - b.off));
-    const added = bs.map((b) => b.ns - b.off);
-    const emptyAdded = bs.map((b) => b.empty - b.off);
-    return {
-      blocks: bs.length,
-      ratio_median: median(ratios),
-      ratio_min: ratios.length ? Math.min(...ratios) : null,
-      ratio_max: ratios.length ? Math.max(...ratios) : null,
-      // steadier than the median of per-block ratios when the reference's own figure is noisy
-      ratio_of_medians: median(added) / median(emptyAdded),
-      added_ns_median: median(added),
-      empty_added_ns_median: median(emptyAdded),
-      off_ns_median: median(bs.map((b) => b.off)),
-      ratios: ratios.map((x) => Number(x.toFixed(3))),
-    };
-  };
-  const rows = measured.map((c) => ({
-    key: c.key,
-    label: c.label,
-    all: stats(valid.filter((b) => b.key === c.key)),
-    by_other_holders: Object.fromEntries(groups.map((g) => [g, stats(valid.filter((b) => b.key === c.key && b.holders === g))])),
-  }));
-  log('');
-  for (const g of ['all', ...groups]) {
-    const pick = (r) => (g === 'all' ? r.all : r.by_other_holders[g]);
-    const n = Math.max(...rows.map((r) => pick(r).blocks));
-    log(`== ${g === 'all' ? 'every valid block' : `blocks while ${g} other process(es) held syscall-hook programs`} (${n} per configuration at most) ==`);
-    log(`${'configuration'.padEnd(76)}added ns  x empty sys_enter: ratio of medians; median of per-block ratios (min-max)`);
-    for (const r of rows) {
-      const s = pick(r);
-      if (!s.blocks) continue;
-      log(`${r.label.padEnd(76)}${fmt(s.added_ns_median).padStart(8)}  ${fmt(s.ratio_of_medians, 2)}x; ${fmt(s.ratio_median, 2)}x (${fmt(s.ratio_min, 2)}-${fmt(s.ratio_max, 2)}) [${s.blocks}]`);
-    }
-    const e = pick(rows.find((r) => pick(r).blocks) ?? rows[0]);
-    log(`(empty tp_btf sys_enter added ${fmt(e.empty_added_ns_median)} ns on ${fmt(e.off_ns_median)} ns off)`);
-  }
+  const { rows, lines } = summarizeBlocks(blocks, measured);
+  if (print) for (const l of lines) log(l);
   const bad = checks.filter((c) => !c.ok);
-  log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go; ${blocks.length - valid.length} block(s) left out (the holders changed during them)`);
-  log(bad.length ? `counter checks: ${bad.length} FAILED` : `counter checks: ${checks.length} passed (getppid counted >= issued)`);
-
+  if (print) log(`waited ${Math.round(waitedMs / 1000)} s for other processes' syscall-hook programs to go`);
+  if (print) log(bad.length ? `counter checks: ${bad.length} FAILED` : `counter checks: ${checks.length} passed (getppid counted >= issued)`);
   let git = null;
   try {
     git = { commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim(), uncommitted_files: execFileSync('git', ['status', '--porcelain'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean).length };
@@ -443,12 +400,12 @@ function summarize(done, print) {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({
     benchmark: 'syscall-hooks',
-    description: 'ns per getppid() in a container (CPU 0, thread CPU time, fastest of the reps) per hook configuration, loaded in process; per configuration and round one block: off, empty tp_btf sys_enter, the configuration, off; added = ns - mean of the two off; ratio = added / (empty - off) of the same block; blocks at whose end a different number of other processes held syscall-hook programs than at their start are left out; grouped by how many such processes there were',
+    description: 'ns per getppid() in a container (CPU 0, thread CPU time, fastest of the reps) per hook configuration, loaded in process; per configuration and round one block: off, empty tp_btf sys_enter, the configuration, off; added = ns - mean of the two off; ratio = added / (empty - off) of the same block; blocks at whose end a different number of other processes held syscall-hook programs than at their start, or whose two off batches differ by more than 5 %, are left out; grouped by how many such processes there were',
     date: new Date().toISOString(), host: { kernel: os.release(), cpus: os.cpus().length, loadavg_at_start: load0, loadavg_at_end: os.loadavg() },
     git, parameters: { rounds_requested: ROUNDS, rounds_done: done, time_limit_s: TIME_LIMIT_S, reps: REPS, calls: CALLS, clock: CLOCK, wait_s: WAIT_S },
     results: rows, blocks, counter_checks: checks, waited_s: Math.round(waitedMs / 1000), elapsed_s: Math.round((Date.now() - started) / 1000),
   }, null, 1)}\n`);
-  log(`results: ${path.relative(REPO, out)}`);
+  if (print) log(`results: ${path.relative(REPO, out)}`);
   return bad.length;
 }
 
