@@ -23,7 +23,8 @@
  *   nofold     the same agent with sensors.file_open.fold_interval_ms: 0 (every open an event):
  *              (c) R open loops on bind-mounted files; agent CPU per event received
  *   noexit     the same agent with sensors.file_open.enabled: false and sensors.network.enabled:
- *              false (no program on a syscall exit): the getppid loop (attribution; --no-noexit
+ *              false (the syscalls sensor's program alone on sys_exit, no tail call to file_open;
+ *              before, no program on a syscall's exit): the getppid loop (attribution; --no-noexit
  *              skips it)
  *
  * A connection is socket, connect, shutdown(SHUT_WR), read until the server closes, close:
@@ -996,7 +997,7 @@ async function phaseNofold(round) {
   }
 }
 
-/** file_open and network off: no sys_exit program; the getppid loop only. */
+/** file_open and network off: the syscalls sensor alone on the syscall hooks; the getppid loop only. */
 async function phaseNoexit(round) {
   const wait = await waitForOthers(`round ${round} noexit`);
   const agent = await startAgent('noexit', { file_open: { enabled: false }, network: { enabled: false } });
@@ -1297,7 +1298,7 @@ async function main() {
     ...(NOEXIT
       ? [
           ['getppid: ns added, agent w/o file_open+network', summary.getppid.noexit_added_ns, per((r) => r.figures.getppid_noexit_added_ns), 1, true],
-          ["getppid: file_open's exit hook (all - w/o file_open+network)", summary.getppid.sys_exit_hook_ns, per((r) => sub(r.on.getppid.median, r.noexit.getppid.median)), 1, true],
+          ["getppid: file_open + network (all - w/o them)", summary.getppid.sys_exit_hook_ns, per((r) => sub(r.on.getppid.median, r.noexit.getppid.median)), 1, true],
         ]
       : []),
     [`getppid: agent added / empty added (budget ${BUDGET}x)`, summary.getppid.ratio, per((r) => r.figures.getppid_ratio), 2],
@@ -1381,7 +1382,7 @@ async function main() {
   const within = ok(g.ratio) && g.ratio <= BUDGET;
   const verdict = [
     `file opens: ${signed(o.image.added_ns, 0)} ns per open of an image file (dropped in the kernel; ${o.image.events_received_total} events received), ${signed(o.bind_folded.added_ns, 0)} ns per open of a bind-mounted file folded (${fmt(o.bind_folded.records_per_loop, 1)} records, count sum ${fmt(o.bind_folded.count_sum_per_loop, 0)} of ${N_OPENS}), ${signed(o.bind_nofold.added_ns, 0)} ns with fold_interval_ms 0 (${fmt(o.bind_nofold.received_per_loop, 0)} of ${N_OPENS} received, ${fmt(o.bind_nofold.lost_per_loop, 0)} lost; ${fmt(o.bind_nofold.records_per_loop, 0)} records (${fmt(o.bind_nofold.jsonl_dropped_per_loop, 0)} more dropped by the JSON-lines output), count sum ${fmt(o.bind_nofold.count_sum_per_loop, 0)}; agent ${fmt(o.bind_nofold.agent_cpu_us_per_event.net)} µs CPU per event received = ${fmt(div(1e6, o.bind_nofold.agent_cpu_us_per_event.net), 0)} events/s at one core)`,
-    `null syscall: agent with every sensor ${signed(g.agent_added_ns)} ns per getppid, empty tp_btf sys_enter ${signed(g.empty_added_ns)} ns: ${fmt(g.ratio, 2)}x (budget <= ${BUDGET}x): ${within ? 'WITHIN BUDGET' : 'OVER BUDGET'}${NOEXIT ? `; without file_open and network (nothing on a syscall's exit) ${signed(g.noexit_added_ns)} ns = ${fmt(g.noexit_ratio, 2)}x, so file_open's exit hook costs ${signed(g.sys_exit_hook_ns)} ns per syscall` : ''}`,
+    `null syscall: agent with every sensor ${signed(g.agent_added_ns)} ns per getppid, empty tp_btf sys_enter ${signed(g.empty_added_ns)} ns: ${fmt(g.ratio, 2)}x (budget <= ${BUDGET}x): ${within ? 'WITHIN BUDGET' : 'OVER BUDGET'}${NOEXIT ? `; without file_open and network ${signed(g.noexit_added_ns)} ns = ${fmt(g.noexit_ratio, 2)}x, so they add ${signed(g.sys_exit_hook_ns)} ns per syscall` : ''}`,
     `TCP connects: ${signed(cn.added_ns, 0)} ns per connection (${signed(cn.connect_call.added_ns, 0)} ns in connect() alone; ${fmt(cn.connects_per_s.off, 0)} -> ${fmt(cn.connects_per_s.on, 0)} connects/s), ${fmt(cn.records_per_loop, 0)} connect records per ${N_CONNECTS} connects (${fmt(cn.joined_per_loop, 0)} joined), ${fmt(cn.close_records_per_loop, 0)} close records, ${cn.jsonl_dropped_total} records dropped by the JSON-lines output in all, ${cn.lost_total} network events lost, agent ${fmt(cn.agent_cpu_us_per_connection)} µs CPU per connection`,
   ];
   log();

@@ -20,25 +20,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#include "include/syscall_nr.h"
+
 #if defined(__TARGET_ARCH_x86)
-#define NR_OPEN 2
-#define NR_CREAT 85
-#define NR_OPENAT 257
-#define NR_OPENAT2 437
 #define FO_O_DIRECTORY 0200000
 #elif defined(__TARGET_ARCH_arm64)
-#define NR_OPEN -1 /* arm64 has only openat and openat2 */
-#define NR_CREAT -1
-#define NR_OPENAT 56
-#define NR_OPENAT2 437
 #define FO_O_DIRECTORY 040000
-#else
-#error "file_open: unsupported architecture"
-#endif
-#if defined(__TARGET_ARCH_x86)
-#define FAST_NR(regs) ((regs)->orig_ax) /* a direct BTF load: every syscall exit pays it */
-#else
-#define FAST_NR(regs) ((regs)->syscallno)
 #endif
 #define FO_O_ACCMODE 3
 #define FO_O_WRONLY 1
@@ -149,11 +136,6 @@ static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n)
 		return BPF_CORE_READ(regs, regs[1]);
 	return BPF_CORE_READ(regs, regs[2]);
 #endif
-}
-
-static __always_inline bool is_open(long nr)
-{
-	return nr == NR_OPENAT || nr == NR_OPEN || nr == NR_OPENAT2 || nr == NR_CREAT;
 }
 
 static __always_inline __u32 access_of(__u32 flags)
@@ -412,7 +394,7 @@ static __always_inline int on_open(struct task_struct *task, struct pt_regs *reg
 	__u32 zero = 0, magic, mode, flags, access, why = 0;
 	int off, len, complete = 0;
 
-	if (!is_open(nr))
+	if (!nr_is_open(nr))
 		return 0;
 	if (ret < 0)
 		return on_failed_open(task, regs, nr, ret);
@@ -502,7 +484,7 @@ int BPF_PROG(cg_fo_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct registry_task *ts;
 
-	if (!is_open(FAST_NR(regs)))
+	if (!nr_is_open(SYSCALL_NR(regs)))
 		return 0;
 	ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
 	if (ts ? ts->state != REGISTRY_TASK_WORKLOAD : !cg_include_host)
@@ -578,7 +560,7 @@ int cg_fo_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task;
 	struct registry_cgroup *c;
 
-	if (!is_open(syscall_nr(regs)))
+	if (!nr_is_open(syscall_nr(regs)))
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
 	c = reg_task_container(task);

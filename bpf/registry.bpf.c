@@ -260,6 +260,7 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	if (!ps)
 		return 0;
 	copy = *ps;
+	copy.exec_state = REGISTRY_TASK_WORKLOAD;
 	if (reg_use_task_storage) {
 		bpf_task_storage_get(&cg_reg_tasks, child, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		return 0;
@@ -293,8 +294,10 @@ static __always_inline int on_exec(struct task_struct *task)
 	if (!reg_use_task_storage)
 		return on_raw_task_end(task, tid);
 	ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
-	if (ts)
+	if (ts) {
+		ts->exec_state = ts->state;
 		ts->state = REGISTRY_TASK_WORKLOAD;
+	}
 	return 0;
 }
 

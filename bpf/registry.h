@@ -36,8 +36,11 @@ struct registry_cgroup {
 /* Per task: tp_btf keeps one for every task of a tracked container; raw_tracepoint only for
  * runtime-init tasks (keyed by thread id). */
 struct registry_task {
-	__u32 state; /* REGISTRY_TASK_* */
-	__u32 slot;  /* the container's slot */
+	__u32 state;      /* REGISTRY_TASK_* */
+	__u32 slot;       /* the container's slot */
+	__u32 exec_state; /* tp_btf: the state an exec ended (set at exec): the syscalls sensor counts
+			   * that execve's own exit in runtime init's phase, then clears it */
+	__u32 pad;
 };
 
 #define REGISTRY_NOTICE_TRACKED 1 /* a container cgroup got a slot as the runtime moved a task in */

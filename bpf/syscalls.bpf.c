@@ -5,12 +5,18 @@
  * without a single FFI call. Which task belongs to which container, and whether it is
  * still runtime init, comes from the shared container registry (registry.bpf.c).
  *
- * tp_btf variant: one task-storage lookup on the current task (a host task's only cost).
- * raw_tracepoint variant (cgroup v1, or no task storage): the cgroup id in the registry's index.
+ * tp_btf_sys_exit variant (preferred): counted as each syscall returns (tp_btf/sys_exit), one
+ * task-storage lookup on the current task (a host task's only cost), and the program then
+ * tail-calls file_open's handler on an open syscall: one program on sys_exit serves both
+ * sensors and nothing runs on sys_enter. exit and exit_group never return: they are counted
+ * when the task exits (sched_process_exit), from the syscall number in its registers.
+ * tp_btf variant: counted on tp_btf/sys_enter. raw_tracepoint variant (cgroup v1, or no task
+ * storage): raw_tracepoint/sys_enter, the cgroup id in the registry's index.
  */
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */
 #include "syscalls.h"
+#include "include/syscall_nr.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -98,4 +104,105 @@ int cg_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
 			return 0;
 	}
 	return count_in_slot(c->slot, phase, (long)ctx->args[1]);
+}
+
+/*
+ * Phase of a runtime-init task's syscall seen at its exit. The syscall that installed the
+ * seccomp filter (or that a TSYNC sibling's filter found running) entered before it: skipped,
+ * as the sys_enter variant skips it; every later one is the runtime phase.
+ */
+static __always_inline __u32 exit_phase(struct registry_task *ts, struct task_struct *task)
+{
+	if (ts->state == REGISTRY_TASK_INIT_PRE_FILTER) {
+		if (BPF_CORE_READ(task, seccomp.mode) == REG_SECCOMP_MODE_FILTER)
+			ts->state = REGISTRY_TASK_INIT_POST_FILTER;
+		return REG_PHASE_SKIP;
+	}
+	return REG_PHASE_RUNTIME;
+}
+
+/* The exec that ended runtime init returns as workload: it counts in the phase it entered in. */
+static __always_inline __u32 exec_exit_phase(struct registry_task *ts, struct task_struct *task)
+{
+	__u32 was = ts->exec_state;
+
+	ts->exec_state = REGISTRY_TASK_WORKLOAD;
+	if (was == REGISTRY_TASK_INIT_PRE_FILTER)
+		return BPF_CORE_READ(task, seccomp.mode) == REG_SECCOMP_MODE_FILTER ? REG_PHASE_RUNTIME : REG_PHASE_SKIP;
+	return REG_PHASE_RUNTIME;
+}
+
+/*
+ * A failed syscall of a task under a seccomp filter that does not always allow its number (the
+ * filter's own action cache, 5.11+): it may have been refused without running, and the sys_enter
+ * variant never sees a refused syscall (the filter runs before the tracepoint). Not counted: a
+ * profile must not allow what its predecessor refused (clone3 -> ENOSYS, say). A syscall the
+ * filter allows only for some arguments and that then failed goes uncounted too.
+ */
+static __always_inline bool maybe_refused(struct task_struct *task, long nr)
+{
+	struct seccomp_filter *f;
+	unsigned long word = 0;
+
+	if (BPF_CORE_READ(task, seccomp.mode) != REG_SECCOMP_MODE_FILTER)
+		return false;
+	if (!bpf_core_field_exists(((struct seccomp_filter *)0)->cache))
+		return false; /* no cache to ask: counted */
+	if (nr < 0 || nr >= SYSCALLS_MAX_NR)
+		return true;
+	f = BPF_CORE_READ(task, seccomp.filter);
+	if (!f || bpf_core_read(&word, sizeof(word), &f->cache.allow_native[((__u32)nr >> 6) & 7]))
+		return true;
+	return !(word & (1UL << (nr & 63)));
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(cg_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct registry_task *ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
+	long nr = SYSCALL_NR(regs);
+	__u32 phase = REG_PHASE_WORKLOAD;
+
+	if (ts) {
+		if (ts->state != REGISTRY_TASK_WORKLOAD)
+			phase = exit_phase(ts, task);
+		else if (ts->exec_state != REGISTRY_TASK_WORKLOAD)
+			phase = exec_exit_phase(ts, task);
+		if (nr < 0)
+			nr = NR_RT_SIGRETURN; /* sigreturn restores the registers and forgets the number */
+		else if (ret == 0 && (nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK))
+			phase = REG_PHASE_SKIP; /* the child's return: the parent's call is the one counted */
+		else if (ret < 0 && maybe_refused(task, nr))
+			phase = REG_PHASE_SKIP;
+		if (phase != REG_PHASE_SKIP)
+			count_in_slot(ts->slot, phase, nr);
+	}
+	if (nr_is_open(nr))
+		bpf_tail_call(ctx, &cg_sys_exit_tail, REG_SYS_EXIT_FILE_OPEN);
+	return 0;
+}
+
+/* exit and exit_group never reach sys_exit: the task's registers still hold the number. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(cg_sys_task_exit, struct task_struct *p)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct registry_task *ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
+	struct pt_regs *regs;
+	__u32 phase = REG_PHASE_WORKLOAD;
+	long nr;
+
+	if (!ts)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = SYSCALL_NR_CORE(regs);
+	if (nr != NR_EXIT && nr != NR_EXIT_GROUP)
+		return 0; /* killed by a signal, or a kernel thread */
+	if (ts->state != REGISTRY_TASK_WORKLOAD) {
+		phase = reg_init_task_phase(ts, task);
+		if (phase == REG_PHASE_SKIP)
+			return 0;
+	}
+	return count_in_slot(ts->slot, phase, nr);
 }

@@ -66,6 +66,19 @@ export class BpfObject {
     if (rc < 0) throw new BpfError(`set autoload ${programName}`, -rc);
   }
 
+  /** Loads a program but leaves it out of attachAll() (before load): a tail-call target, say. */
+  setAutoattach(programName: string, enabled: boolean): void {
+    this.assertNotLoaded(`set autoattach ${programName}`);
+    libbpf.bpf_program__set_autoattach(this.program(programName), enabled);
+  }
+
+  /** The file descriptor of a loaded program (for a program array). */
+  programFd(programName: string): number {
+    const fd = libbpf.bpf_program__fd(this.program(programName)) as number;
+    if (fd < 0) throw new BpfError(`program fd ${programName}`, -fd);
+    return fd;
+  }
+
   /** Sets `const volatile` globals in .rodata by name (before load). */
   setRodata(values: Record<string, number | bigint>): void {
     this.assertNotLoaded('set .rodata');
@@ -126,7 +139,7 @@ export class BpfObject {
   attachAll(): AttachedProgram[] {
     const attached: AttachedProgram[] = [];
     for (let p = libbpf.bpf_object__next_program(this.obj, null); p; p = libbpf.bpf_object__next_program(this.obj, p)) {
-      if (!libbpf.bpf_program__autoload(p)) continue;
+      if (!libbpf.bpf_program__autoload(p) || !libbpf.bpf_program__autoattach(p)) continue;
       const name = libbpf.bpf_program__name(p) as string;
       const section = libbpf.bpf_program__section_name(p) as string;
       if (!isGlobalHook(section)) continue;

@@ -250,7 +250,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       : null;
   // Event counters of removed containers leave /metrics after registry.forget_after_ms.
   const containerSeries = new ContainerSeries(metrics.meter);
-  const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant };
+  const loadedVariants = new Map<string, string | undefined>();
+  const env: SensorEnv = { cgroupMode: mode, registryVariant: registry.variant, loaded: loadedVariants };
   const ctx: SensorContext = {
     ...env,
     cgroups: resolver,
@@ -320,7 +321,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           sensor.configure?.(obj, cfg, variant, env);
           obj.load();
           instance = sensor.start(obj, { ...ctx, meter: scoped.meter }, variant);
-          const attached = obj.attachAll().map((p) => p.section);
+          const attached = [...obj.attachAll().map((p) => p.section), ...(instance.reachedVia ?? [])];
           for (const c of instance.cgroupPrograms ?? []) {
             if (c.scope !== 'root') continue;
             obj.attachCgroup(c.program, hierarchy);
@@ -343,6 +344,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
           break;
         }
         loaded.push({ sensor, obj, instance, variant });
+        loadedVariants.set(sensor.name, variant);
         break;
       }
     }

@@ -38,6 +38,19 @@ struct {
 	__type(value, struct registry_task);
 } cg_reg_tasks_by_tid SEC(".maps");
 
+/*
+ * [0]: file_open's sys_exit handler. The syscalls sensor's sys_exit program tail-calls it on an
+ * open syscall, so one program serves both sensors on sys_exit: a second program on the same
+ * tracepoint costs every syscall far more than a tail call costs an open (bench/hooks.mjs).
+ */
+#define REG_SYS_EXIT_FILE_OPEN 0
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cg_sys_exit_tail SEC(".maps");
+
 static __always_inline __u32 reg_bucket(__u64 cgid, __u32 probe)
 {
 	return ((__u32)((cgid * REGISTRY_INDEX_HASH) >> 32) + probe) & reg_index_mask;

@@ -35,7 +35,7 @@ export const NOTICE_REMOVED = 3;
 export const NOTICE_THREADS = 4;
 
 /** The maps every sensor object reuses from the registry (bpf/include/registry_maps.h). */
-export const SHARED_MAPS = ['cg_reg_cgroups', 'cg_reg_tasks', 'cg_reg_tasks_by_tid'] as const;
+export const SHARED_MAPS = ['cg_reg_cgroups', 'cg_reg_tasks', 'cg_reg_tasks_by_tid', 'cg_sys_exit_tail'] as const;
 
 
 /** One container cgroup with a slot. */

@@ -71,25 +71,31 @@ export function decodeRegistryNotice(v: DataView, base = 0): RegistryNotice {
   };
 }
 
-export const REGISTRY_TASK_SIZE = 8;
+export const REGISTRY_TASK_SIZE = 16;
 export const RegistryTaskLayout = {
   state: { offset: 0, size: 4, kind: 'u32' },
   slot: { offset: 4, size: 4, kind: 'u32' },
+  exec_state: { offset: 8, size: 4, kind: 'u32' },
+  pad: { offset: 12, size: 4, kind: 'u32' },
 } as const;
 export interface RegistryTask {
   state: number;
   slot: number;
+  exec_state: number;
+  pad: number;
 }
 /** Bytes a `struct registry_task` record holds at least (a trailing string or byte array may be cut). */
-export const REGISTRY_TASK_MIN_SIZE = 8;
+export const REGISTRY_TASK_MIN_SIZE = 16;
 /**
  * Decodes a `struct registry_task` at `base`; strings stop at NUL or at the end of `v`.
  * @throws RangeError naming the struct when fewer than REGISTRY_TASK_MIN_SIZE bytes follow `base`.
  */
 export function decodeRegistryTask(v: DataView, base = 0): RegistryTask {
-  checkRecord(v, base, 8, 'registry_task');
+  checkRecord(v, base, 16, 'registry_task');
   return {
     state: v.getUint32(base + 0, true),
     slot: v.getUint32(base + 4, true),
+    exec_state: v.getUint32(base + 8, true),
+    pad: v.getUint32(base + 12, true),
   };
 }

@@ -35,6 +35,8 @@ export interface SensorEnv {
   cgroupMode: CgroupMode;
   /** How the shared container registry tracks tasks: the variant a sensor's programs must match. */
   registryVariant: RegistryVariant;
+  /** Sensors loaded so far (the agent loads them in SENSORS order), with the variant each loaded. */
+  loaded: ReadonlyMap<string, string | undefined>;
 }
 
 export interface SensorContext extends SensorEnv {
@@ -94,6 +96,8 @@ export interface SensorInstance {
   rings: RingSpec[];
   /** Periodic map reads. */
   periodic?: PeriodicSpec[];
+  /** Hooks its programs run on without an attachment of their own (a tail call), for the log. */
+  reachedVia?: string[];
   /** Cgroup programs to attach per container or at the hierarchy root. */
   cgroupPrograms?: CgroupProgramSpec[];
   /** Per-CPU loss counter maps (ring buffer full, slot 0), exported as contguard.events.lost. */

@@ -48,7 +48,9 @@ describe('container registry (real kernel, real Docker)', () => {
   it('attaches the registry and the syscall counter with tp_btf on this kernel (a silent fallback fails)', () => {
     const err = agent!.stderr();
     expect(err).toContain('registry (tp_btf): attached tp_btf/cgroup_attach_task, tp_btf/sched_process_fork, tp_btf/sched_process_exec, tp_btf/cgroup_rmdir');
-    expect(err).toContain('sensor syscalls (tp_btf): attached tp_btf/sys_enter');
+    // One program on sys_exit for the syscalls sensor and file_open (its tail call on opens).
+    expect(err).toContain('sensor syscalls (tp_btf_sys_exit): attached tp_btf/sys_exit, tp_btf/sched_process_exit');
+    expect(err).toContain('sensor file_open (syscalls_tail_call): attached tp_btf/sys_exit (tail call from the syscalls sensor)');
     expect(err).toContain('sensor exec (sched_prepare_exec): attached');
     expect(err).not.toContain('falling back');
   });

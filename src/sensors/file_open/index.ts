@@ -10,6 +10,7 @@ import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { mapDelete, mapLookup, mapUpdate, readPerCpuArray } from '../../../ffi/maps.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
+import { VARIANT_SYS_EXIT } from '../syscalls/index.js';
 import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, EventRecord, SeverityName } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
@@ -27,8 +28,10 @@ export const ACCESS_CREATE = 4;
 export const ACCESS_TRUNCATE = 8;
 export const WHY_SHARED = 1;
 export const WHY_CANDIDATE = 2;
-/** The sensor's preferred hook set: syscalls:sys_exit_open, _openat, _openat2, _creat. */
+/** The sensor's hook set when the syscalls sensor is off: syscalls:sys_exit_open, _openat, _openat2, _creat. */
 export const VARIANT_SYSCALL_TRACEPOINTS = 'syscall_tracepoints';
+/** With the syscalls sensor on sys_exit: its program tail-calls this sensor's on an open syscall. */
+export const VARIANT_SYSCALLS_TAIL = 'syscalls_tail_call';
 
 /** The kernel's word for "sent unfolded (fold table full, or folding off): counts 1". */
 export const TOTAL_UNFOLDED = 0xffffffffffffffffn;
@@ -175,22 +178,30 @@ export const fileOpenSensor: Sensor = {
   name: 'file_open',
   telemetry: fileOpenTelemetry,
   enabled: (cfg) => cfg.sensors.file_open.enabled,
-  // syscalls:sys_exit_open* first: only open syscalls run a program (a raw sys_exit program
-  // would run on every syscall of every task); then the registry's variant of sys_exit.
-  variants: (_cfg, env) => [VARIANT_SYSCALL_TRACEPOINTS, env.registryVariant],
+  // A second program on a syscall tracepoint costs every syscall more than the first (bench/hooks.mjs):
+  // with the syscalls sensor's program on sys_exit, this sensor's runs as its tail call on open
+  // syscalls only; else syscalls:sys_exit_open* (only open syscalls run a program); else the
+  // registry's variant of sys_exit.
+  variants: (_cfg, env) => [
+    ...(env.loaded.get('syscalls') === VARIANT_SYS_EXIT ? [VARIANT_SYSCALLS_TAIL] : []),
+    VARIANT_SYSCALL_TRACEPOINTS,
+    env.registryVariant,
+  ],
   configure(obj: BpfObject, cfg, variant) {
     const c = cfg.sensors.file_open;
     const perSyscall = variant === VARIANT_SYSCALL_TRACEPOINTS;
+    const tail = variant === VARIANT_SYSCALLS_TAIL;
     for (const p of obj.programs()) {
       if (p.name.startsWith('cg_fo_tp_')) obj.setAutoload(p.name, perSyscall);
     }
-    obj.setAutoload('cg_fo_exit', !perSyscall && variant === REGISTRY_VARIANT_TP_BTF);
-    obj.setAutoload('cg_fo_exit_raw', !perSyscall && variant !== REGISTRY_VARIANT_TP_BTF);
+    obj.setAutoload('cg_fo_exit', tail || (!perSyscall && variant === REGISTRY_VARIANT_TP_BTF));
+    obj.setAutoattach('cg_fo_exit', !tail); // a tail-call target: the syscalls sensor's program runs it
+    obj.setAutoload('cg_fo_exit_raw', !tail && !perSyscall && variant !== REGISTRY_VARIANT_TP_BTF);
     obj.resizeMap('cg_fo_events', c.ring_buffer_bytes);
     obj.resizeMap('cg_fo_folds', c.fold_table_entries);
     obj.setRodata({ fo_fold_ns: BigInt(c.fold_interval_ms) * 1_000_000n });
   },
-  start(obj: BpfObject, ctx: SensorContext): SensorInstance {
+  start(obj: BpfObject, ctx: SensorContext, variant): SensorInstance {
     const cfg = ctx.config.sensors.file_open;
     const rules = new SensitiveRules(cfg.sensitive_rules as SensitiveRule[]);
     const mounts = new MountResolver({});
@@ -336,12 +347,23 @@ export const fileOpenSensor: Sensor = {
       }
     };
 
+    // The syscalls sensor's sys_exit program runs ours from here on (the registry's program array).
+    const tailKey = Buffer.alloc(4); // REG_SYS_EXIT_FILE_OPEN
+    const tailFd = variant === VARIANT_SYSCALLS_TAIL ? obj.mapFd('cg_sys_exit_tail') : -1;
+    if (tailFd >= 0) {
+      const prog = Buffer.alloc(4);
+      prog.writeUInt32LE(obj.programFd('cg_fo_exit'));
+      mapUpdate(tailFd, tailKey, prog);
+    }
+
     return {
       rings: [{ map: 'cg_fo_events', handle }],
       lossMaps: ['cg_fo_lost'],
+      reachedVia: tailFd >= 0 ? ['tp_btf/sys_exit (tail call from the syscalls sensor)'] : [],
       periodic: cfg.fold_interval_ms > 0 ? [{ name: 'file_open fold flush', intervalMs: cfg.fold_interval_ms, run: flush }] : [],
       // Folded opens still in the kernel table become records before the maps go.
       stop() {
+        if (tailFd >= 0) mapDelete(tailFd, tailKey); // no event after the final drain
         if (cfg.fold_interval_ms > 0) flush();
       },
     };

@@ -21,6 +21,13 @@ import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, 
 const STAT_NO_SLOT = 0;
 const STAT_OVERFLOW = 1;
 const STATS = 2;
+/**
+ * Preferred where the registry uses task storage: counted on tp_btf/sys_exit (plus exit and
+ * exit_group at sched_process_exit), the one program on sys_exit, which also hands open syscalls
+ * to file_open (tail call): nothing on sys_enter, one program per syscall for both sensors.
+ */
+export const VARIANT_SYS_EXIT = 'tp_btf_sys_exit';
+
 interface Recording {
   entry: RegistryEntry;
   history: SlotHistory;
@@ -32,12 +39,14 @@ export const syscallsSensor: Sensor = {
   name: 'syscalls',
   telemetry: syscallsTelemetry,
   enabled: (cfg) => cfg.sensors.syscalls.enabled,
-  // One program set per registry variant: the sys_enter hook reads the registry's task state.
-  variants: (_cfg, env: SensorEnv) => [env.registryVariant],
+  // The hooks read the registry's task state: the registry's variant decides (tp_btf: sys_exit first).
+  variants: (_cfg, env: SensorEnv) => (env.registryVariant === REGISTRY_VARIANT_TP_BTF ? [VARIANT_SYS_EXIT, REGISTRY_VARIANT_TP_BTF] : [env.registryVariant]),
   configure(obj: BpfObject, cfg, variant) {
-    const btf = variant === REGISTRY_VARIANT_TP_BTF;
-    obj.setAutoload('cg_sys_enter', btf);
-    obj.setAutoload('cg_sys_enter_raw', !btf);
+    const exit = variant === VARIANT_SYS_EXIT;
+    obj.setAutoload('cg_sys_exit', exit);
+    obj.setAutoload('cg_sys_task_exit', exit);
+    obj.setAutoload('cg_sys_enter', variant === REGISTRY_VARIANT_TP_BTF);
+    obj.setAutoload('cg_sys_enter_raw', !exit && variant !== REGISTRY_VARIANT_TP_BTF);
     obj.resizeMap('cg_sys_counts', cfg.registry.max_containers * PHASES * MAX_NR);
   },
   start(obj: BpfObject, ctx: SensorContext): SensorInstance {
