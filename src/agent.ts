@@ -21,6 +21,7 @@ import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
 import { ResourceCollector } from './resources/index.js';
+import { AnomalyMonitor } from './anomaly/index.js';
 
 export { BPF_BUILD_DIR };
 const CG_CGROUP_MODE_V1 = 1;
@@ -139,9 +140,11 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     for (const s of sinks) s.endBatch();
   };
   let draining = false;
+  let anomaly: AnomalyMonitor | null = null;
   const emit = (record: EventRecord) => {
     for (const s of sinks) s.write(record);
     traces?.observe(record); // a WARN record makes its container's run traced (sensors.process)
+    anomaly?.observe(record); // features of each container's window (its alerts come back here)
     if (!draining && !batchScheduled) {
       batchScheduled = true;
       setImmediate(endBatch);
@@ -194,6 +197,16 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   registry.bind(ctx);
   // Per-container resource metrics from the cgroup files (read on a timer, reported at collection).
   const resources = cfg.resources.enabled ? new ResourceCollector(ctx, cfg.resources) : null;
+  if (cfg.anomaly.enabled) {
+    try {
+      anomaly = new AnomalyMonitor(ctx, resources);
+    } catch (err) {
+      registry.close();
+      await traces?.shutdown().catch(() => undefined);
+      await metrics.shutdown().catch(() => undefined);
+      throw new AgentStartError(`anomaly state dir ${cfg.anomaly.state_dir}: ${(err as Error).message}`);
+    }
+  }
 
   // Sensors: open, share the registry's maps, configure, load; attach once all are loaded.
   const poller = new RingBufferPoller(
@@ -362,6 +375,10 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   every('registry reconciliation', cfg.registry.reconcile_interval_ms, () => registry.reconcile());
   if (resources) every('resource reads', cfg.resources.interval_ms, () => void resources.tick());
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
+  if (anomaly) {
+    const monitor = anomaly;
+    every('anomaly windows', monitor.tickMs, () => monitor.tick());
+  }
   poller.start();
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
   if (opts.readyFile) writeFileSync(opts.readyFile, `${process.pid}\n`);
@@ -384,6 +401,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         poller.close(); // drains what is left in the rings, then frees them
         for (const l of loaded) await l.instance.stop?.(); // final reads and records
         await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, cfg.docker.metadata_wait_ms + 500))]);
+        anomaly?.stop(); // learning progress to the state directory
         endBatch();
         docker?.stop();
         for (const s of sinks) await s.shutdown().catch((err: Error) => logger.warn(`output shutdown: ${err.message}`));

@@ -15,9 +15,14 @@
  *   `noveltySplits` is set: the split is then p = value + `noveltyMargin` with every training
  *   row on the left (x_q < p), and the right child is an empty leaf, so a row exceeding the
  *   constant by more than the margin is isolated there (h = e + 1, c(0) = 0).
- * - `rangeMargin` (modified path length): each node also keeps the range [lo, hi] of its rows
- *   on its split attribute; a row whose value lies outside [lo - m, hi + m] is isolated at that
- *   node: h(x) = e (the edges down to it) instead of continuing down the tree.
+ * - `rangeMargin` (modified path length, range-aware): each tree keeps the range [lo_q, hi_q]
+ *   of its subsample on every attribute, and each node the range of its rows on its split
+ *   attribute. A row outside [lo_q - m_q, hi_q + m_q] of the tree's subsample on any attribute q
+ *   is isolated at the root: h'(x) = 0; otherwise a row outside a node's range on its split
+ *   attribute by more than m_q is isolated at that node: h'(x) = e (the edges down to it);
+ *   otherwise h'(x) = h(x). m is one margin per attribute (or one for all). A vanilla forest
+ *   cannot see a value beyond what its subsample spanned on an attribute it rarely splits: the
+ *   row lands in an extreme leaf of normal depth.
  *
  * Trees are stored flat in typed arrays; scoring a row walks them without allocating.
  */
@@ -55,8 +60,8 @@ export interface ForestOptions {
   /** Constant attributes may be split (see the module comment); only with weights. */
   noveltySplits?: boolean;
   noveltyMargin?: number;
-  /** Modified path length: isolate rows outside a node's range by more than this (null: off). */
-  rangeMargin?: number | null;
+  /** Modified path length: isolate rows outside a node's range by more than this, one value or one per attribute (null: off). */
+  rangeMargin?: number | ArrayLike<number> | null;
 }
 
 /** The serialisable form of a fitted forest (typed arrays as plain arrays). */
@@ -65,7 +70,10 @@ export interface ForestJson {
   features: number;
   sampleSize: number;
   trees: number;
-  rangeMargin: number | null;
+  rangeMargin: number[] | null;
+  /** Per tree, the subsample's range on every attribute (tree-major); empty without rangeMargin. */
+  rootLo: number[];
+  rootHi: number[];
   roots: number[];
   feature: number[];
   split: number[];
@@ -82,7 +90,8 @@ export class IsolationForest {
   private constructor(
     readonly features: number,
     readonly sampleSize: number,
-    readonly rangeMargin: number | null,
+    /** Per attribute (modified path length), null when off. */
+    readonly rangeMargin: Float64Array | null,
     private readonly roots: Int32Array,
     /** Split attribute per node, LEAF (-1) for a leaf. */
     private readonly feature: Int32Array,
@@ -94,6 +103,9 @@ export class IsolationForest {
     /** Range of the node's rows on its split attribute (modified path length). */
     private readonly lo: Float64Array,
     private readonly hi: Float64Array,
+    /** Subsample range per tree and attribute (tree * features + q), with rangeMargin. */
+    private readonly rootLo: Float64Array,
+    private readonly rootHi: Float64Array,
   ) {}
 
   get trees(): number {
@@ -115,7 +127,9 @@ export class IsolationForest {
     if (weights && weights.length !== f) throw new Error(`weights: ${weights.length} values for ${f} attributes`);
     const novelty = !!(weights && opts.noveltySplits);
     const noveltyMargin = opts.noveltyMargin ?? 0;
-    const rangeMargin = opts.rangeMargin ?? null;
+    const m = opts.rangeMargin ?? null;
+    if (m !== null && typeof m !== 'number' && m.length !== f) throw new Error(`rangeMargin: ${m.length} values for ${f} attributes`);
+    const rangeMargin = m === null ? null : typeof m === 'number' ? new Float64Array(f).fill(m) : Float64Array.from(m);
 
     // Rows in one column-major block, so a node reads its rows' values of an attribute in order.
     const data = new Float64Array(n * f);
@@ -123,6 +137,8 @@ export class IsolationForest {
 
     const b = new TreeBuilder();
     const roots = new Int32Array(trees);
+    const rootLo = new Float64Array(rangeMargin ? trees * f : 0);
+    const rootHi = new Float64Array(rangeMargin ? trees * f : 0);
     const index = new Int32Array(n);
     const sample = new Int32Array(psi);
     const mins = new Float64Array(f);
@@ -189,10 +205,23 @@ export class IsolationForest {
         index[k] = tmp;
         sample[i] = index[i]!;
       }
+      if (rangeMargin) {
+        for (let j = 0; j < f; j++) {
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (let i = 0; i < psi; i++) {
+            const v = data[j * n + sample[i]!]!;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+          }
+          rootLo[t * f + j] = lo;
+          rootHi[t * f + j] = hi;
+        }
+      }
       roots[t] = grow(sample, 0, psi, 0);
     }
     const a = b.finish();
-    return new IsolationForest(f, psi, rangeMargin, roots, a.feature, a.split, a.left, a.right, a.size, a.lo, a.hi);
+    return new IsolationForest(f, psi, rangeMargin, roots, a.feature, a.split, a.left, a.right, a.size, a.lo, a.hi, rootLo, rootHi);
   }
 
   /** Path length h(x) of `row` in tree `t` (the modified one when rangeMargin is set). */
@@ -200,11 +229,18 @@ export class IsolationForest {
     let node = this.roots[t]!;
     let e = 0;
     const m = this.rangeMargin;
+    if (m !== null) {
+      const base = t * this.features;
+      for (let q = 0; q < this.features; q++) {
+        const v = row[q]!;
+        if (v < this.rootLo[base + q]! - m[q]! || v > this.rootHi[base + q]! + m[q]!) return 0;
+      }
+    }
     for (;;) {
       const q = this.feature[node]!;
       if (q === LEAF) return e + averagePathLength(this.size[node]!);
       const v = row[q]!;
-      if (m !== null && (v < this.lo[node]! - m || v > this.hi[node]! + m)) return e;
+      if (m !== null && (v < this.lo[node]! - m[q]! || v > this.hi[node]! + m[q]!)) return e;
       node = v < this.split[node]! ? this.left[node]! : this.right[node]!;
       e++;
     }
@@ -236,7 +272,7 @@ export class IsolationForest {
       features: this.features,
       sampleSize: this.sampleSize,
       trees: this.roots.length,
-      rangeMargin: this.rangeMargin,
+      rangeMargin: this.rangeMargin ? Array.from(this.rangeMargin) : null,
       roots: Array.from(this.roots),
       feature: Array.from(this.feature),
       split: Array.from(this.split),
@@ -245,6 +281,8 @@ export class IsolationForest {
       size: Array.from(this.size),
       lo: Array.from(this.lo),
       hi: Array.from(this.hi),
+      rootLo: Array.from(this.rootLo),
+      rootHi: Array.from(this.rootHi),
     };
   }
 
@@ -262,7 +300,11 @@ export class IsolationForest {
     }
     if (!j.roots.every(inRange)) throw new Error('forest roots are malformed');
     const f64 = (a: number[]) => Float64Array.from(a, (v) => (v === null ? NaN : v));
-    return new IsolationForest(j.features, j.sampleSize, j.rangeMargin ?? null, Int32Array.from(j.roots), Int32Array.from(j.feature), f64(j.split), Int32Array.from(j.left), Int32Array.from(j.right), Int32Array.from(j.size), f64(j.lo), f64(j.hi));
+    const margins = j.rangeMargin ?? null;
+    if (margins !== null && (!Array.isArray(margins) || margins.length !== j.features)) throw new Error('forest margins are malformed');
+    const boxSize = margins === null ? 0 : j.trees * j.features;
+    if (!Array.isArray(j.rootLo) || !Array.isArray(j.rootHi) || j.rootLo.length !== boxSize || j.rootHi.length !== boxSize) throw new Error('forest ranges are malformed');
+    return new IsolationForest(j.features, j.sampleSize, margins === null ? null : f64(margins), Int32Array.from(j.roots), Int32Array.from(j.feature), f64(j.split), Int32Array.from(j.left), Int32Array.from(j.right), Int32Array.from(j.size), f64(j.lo), f64(j.hi), f64(j.rootLo), f64(j.rootHi));
   }
 }
 

@@ -106,6 +106,16 @@ describe('IsolationForest', () => {
     expect(f.score([10])).toBe(1);
   });
 
+  it('modified path length: a row outside the subsample range on an attribute no node splits is isolated at the root', () => {
+    const rand = seededRandom(5);
+    const rows = Array.from({ length: 100 }, () => [rand(), 2]);
+    const plain = IsolationForest.fit(rows, { seed: 1 });
+    const ranged = IsolationForest.fit(rows, { seed: 1, rangeMargin: [0.1, 0.5] });
+    expect(plain.score([0.5, 9])).toBe(plain.score([0.5, 2]));
+    for (let t = 0; t < 5; t++) expect(ranged.pathLength([0.5, 9], t)).toBe(0);
+    expect(ranged.score([0.5, 2.4])).toBe(ranged.score([0.5, 2]));
+  });
+
   it('weighted selection with novelty splits isolates a deviation on an attribute constant in training', () => {
     const rand = seededRandom(3);
     const rows = Array.from({ length: 200 }, () => [rand(), 0]);
