@@ -68,6 +68,22 @@ sensors:
   process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304 }
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000 }
 resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 }
+anomaly:
+  enabled: true
+  window_seconds: 2
+  learning_windows: 30
+  threshold: 0.7
+  state_dir: /tmp/models
+  retrain_windows: 100
+  trees: 50
+  sample_size: 128
+  seed: 7
+  top_syscalls: 4
+  explain_features: 5
+  damping: { enabled: false, smoothing_alpha: 0.3 }
+  weighted_features: { enabled: false, novelty_margin: 1 }
+  modified_path_length: { enabled: false, range_margin: 2 }
+  adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 }
 `;
 
 describe('defaults', () => {
@@ -100,6 +116,23 @@ describe('defaults', () => {
         process: { enabled: true, ring_buffer_bytes: 1048576, sample_ratio: 1, max_span_ms: 3600000, max_open_spans_per_container: 4096, max_open_spans: 65536 },
       },
       resources: { enabled: true, interval_ms: 10000, retire_after_ms: 60000 },
+      anomaly: {
+        enabled: false,
+        window_seconds: 10,
+        learning_windows: 60,
+        threshold: 0.62,
+        state_dir: '/var/lib/contguard/anomaly',
+        retrain_windows: 0,
+        trees: 100,
+        sample_size: 256,
+        seed: 1,
+        top_syscalls: 8,
+        explain_features: 3,
+        damping: { enabled: true, smoothing_alpha: 0.5 },
+        weighted_features: { enabled: true, novelty_margin: 0.5 },
+        modified_path_length: { enabled: true, range_margin: 1.5 },
+        adaptive_period: { enabled: true, min_window_seconds: 2.5, band: 0.05, relax_windows: 3 },
+      },
     });
   });
 
@@ -180,6 +213,23 @@ describe('valid config', () => {
         process: { enabled: false, ring_buffer_bytes: 4096, sample_ratio: 0.25, max_span_ms: 1000, max_open_spans_per_container: 16, max_open_spans: 4194304 },
       },
       resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 },
+      anomaly: {
+        enabled: true,
+        window_seconds: 2,
+        learning_windows: 30,
+        threshold: 0.7,
+        state_dir: '/tmp/models',
+        retrain_windows: 100,
+        trees: 50,
+        sample_size: 128,
+        seed: 7,
+        top_syscalls: 4,
+        explain_features: 5,
+        damping: { enabled: false, smoothing_alpha: 0.3 },
+        weighted_features: { enabled: false, novelty_margin: 1 },
+        modified_path_length: { enabled: false, range_margin: 2 },
+        adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 },
+      },
     } satisfies AgentConfig);
   });
 
