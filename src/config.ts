@@ -261,8 +261,8 @@ const configSchema = z.strictObject({
     top_syscalls: intRange(0, 64, 8),
     // Features an alert names.
     explain_features: intRange(1, 32, 3),
-    // Volatility damping: log1p, EWMA smoothing of resource features (alpha), robust scaling.
-    damping: section({ enabled: bool(true), smoothing_alpha: num(0.01, 1, 0.5) }),
+    // Volatility damping: resource features as the median of the last median_windows windows, log1p, robust scaling.
+    damping: section({ enabled: bool(true), median_windows: intRange(1, 15, 3) }),
     // Split attributes drawn by weight 1 / (1 + coefficient of variation in the baseline); novelty splits on constant ones.
     weighted_features: section({ enabled: bool(true), novelty_margin: num(0, 1000, 0.5) }),
     // A value beyond a node's range by range_margin x the feature's spread is isolated at that node.

@@ -27,6 +27,8 @@ export interface DetectorOptions {
   threshold: number;
   /** Refit after this many windows judged normal (0: never), on the latest learningWindows normal windows. */
   retrainWindows: number;
+  /** Offline: learn every window ending before this time (ms) instead of counting learningWindows. */
+  learnUntilMs?: number;
   adaptive: AdaptiveOptions;
   model: ModelOptions;
 }
@@ -45,6 +47,12 @@ export interface WindowResult {
   period: number;
   /** Microseconds spent scoring (scoring phase). */
   scoreMicros: number;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Where models are kept between runs (null: memory only). */
@@ -135,7 +143,8 @@ interface ImageState {
 
 interface ContainerState {
   pending: WindowSummary | null;
-  ewma: number[] | null;
+  /** The resource values of the last windows (median smoothing). */
+  recent: number[][];
   period: number;
   calm: number;
 }
@@ -169,7 +178,7 @@ export class AnomalyDetector {
     const s = closed.summary;
     let c = this.containers.get(s.containerId);
     if (!c) {
-      c = { pending: null, ewma: null, period: this.options.windowSeconds, calm: 0 };
+      c = { pending: null, recent: [], period: this.options.windowSeconds, calm: 0 };
       this.containers.set(s.containerId, c);
     }
     // A warm-up window has no cumulative differences yet: neither learned nor scored.
@@ -182,15 +191,17 @@ export class AnomalyDetector {
     c.pending = null;
     const o = this.options;
     const raw = resourceValues(summary, o.windowSeconds);
-    const a = o.model.smoothingAlpha;
-    c.ewma = c.ewma ? raw.map((x, i) => a * x + (1 - a) * c!.ewma![i]!) : raw;
-    const sample: Sample = { summary, smoothed: c.ewma.slice() };
+    // Median smoothing of the resource values over the container's last medianWindows windows.
+    c.recent.push(raw);
+    if (c.recent.length > o.model.medianWindows) c.recent.shift();
+    const sample: Sample = { summary, smoothed: raw.map((_, i) => median(c!.recent.map((r) => r[i]!))) };
     const img = this.image(summary.image);
     const base = { summary, threshold: o.threshold, explanation: null, scoreMicros: 0 };
     if (!img.model) {
       img.learning.push(sample);
       img.dirty = true;
-      if (img.learning.length < o.learningWindows) return { ...base, phase: 'learning', score: null, period: c.period };
+      const learning = o.learnUntilMs !== undefined ? summary.endMs < o.learnUntilMs || img.learning.length < 2 : img.learning.length < o.learningWindows;
+      if (learning) return { ...base, phase: 'learning', score: null, period: c.period };
       img.model = ImageModel.fit(summary.image, img.learning, o.model, o.windowSeconds);
       img.learning = [];
       img.sinceFit = 0;

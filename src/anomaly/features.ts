@@ -192,7 +192,15 @@ export class FeatureExtractor {
     switch (r.eventName) {
       case 'contguard.process.exec': {
         w.execs++;
-        const exe = str(a['process.executable.path']) ?? str(a['contguard.process.exec_filename']) ?? str(a['process.executable.name']) ?? '?';
+        // The file run, and the name it was run by when that differs (multi-call binaries, symlinks).
+        const path = str(a['process.executable.path']);
+        const filename = str(a['contguard.process.exec_filename']);
+        // The file run, and the name it was run by (argv[0]) when that differs: the applet of a
+        // multi-call binary (busybox re-execs itself as /proc/self/exe), a symlink.
+        const args = a['process.command_args'];
+        const argv0 = Array.isArray(args) && typeof args[0] === 'string' ? args[0].slice(args[0].lastIndexOf('/') + 1) : null;
+        const file = path ?? filename ?? str(a['process.executable.name']) ?? '?';
+        const exe = argv0 && argv0 !== file.slice(file.lastIndexOf('/') + 1) ? `${file} (${argv0})` : file;
         w.executables.set(exe, (w.executables.get(exe) ?? 0) + 1);
         const pid = num(a['process.pid']);
         const ppid = num(a['process.parent_pid']);

@@ -42,7 +42,7 @@ export function detectorOptions(cfg: AgentConfig['anomaly']): DetectorOptions {
       seed: cfg.seed,
       topSyscalls: cfg.top_syscalls,
       damping: cfg.damping.enabled,
-      smoothingAlpha: cfg.damping.smoothing_alpha,
+      medianWindows: cfg.damping.median_windows,
       weighted: cfg.weighted_features.enabled,
       noveltyMargin: cfg.weighted_features.novelty_margin,
       modifiedPath: cfg.modified_path_length.enabled,

@@ -14,9 +14,13 @@ export interface ModelOptions {
   seed: number;
   /** Syscalls named in the vector (the baseline's most frequent); the rest share "other". */
   topSyscalls: number;
-  /** Volatility damping: log1p, EWMA smoothing of the resource features, robust per-feature scaling. */
+  /**
+   * Volatility damping: the resource features are the median of the container's last
+   * medianWindows windows (a one-window spike is dropped, a sustained change passes one window
+   * late), then log1p of every count, then robust per-feature scaling (x - median) / IQR.
+   */
   damping: boolean;
-  smoothingAlpha: number;
+  medianWindows: number;
   /** Weighted feature selection (weights 1 / (1 + CV) of the baseline) with novelty splits. */
   weighted: boolean;
   noveltyMargin: number;
@@ -33,7 +37,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   seed: 1,
   topSyscalls: 8,
   damping: true,
-  smoothingAlpha: 0.5,
+  medianWindows: 3,
   weighted: true,
   noveltyMargin: 0.5,
   modifiedPath: true,
@@ -62,7 +66,7 @@ const FIXED_FEATURES = [
   ['throttled_seconds', 'CPU throttled seconds', true],
   ['tasks', 'tasks', false],
 ] as const;
-/** Resource features smoothed by the damping (EWMA), by name. */
+/** Resource features smoothed by the damping (median), by name. */
 export const SMOOTHED = ['cpu_seconds', 'memory_bytes', 'disk_bytes', 'network_bytes', 'throttled_seconds', 'tasks'] as const;
 
 /** What the baseline knows: names in the vector and the sets "never seen" is measured against. */
@@ -85,7 +89,7 @@ function featureLabel(name: string): string {
   return FIXED_FEATURES.find((f) => f[0] === name)?.[1] ?? name;
 }
 
-/** A window with its resource values after EWMA smoothing (same order as SMOOTHED). */
+/** A window with its resource values after median smoothing (same order as SMOOTHED). */
 export interface Sample {
   summary: WindowSummary;
   smoothed: number[];
