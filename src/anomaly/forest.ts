@@ -62,6 +62,10 @@ export interface ForestOptions {
   noveltyMargin?: number;
   /** Modified path length: isolate rows outside a node's range by more than this, one value or one per attribute (null: off). */
   rangeMargin?: number | ArrayLike<number> | null;
+  /** The margin below a range, per attribute (default: rangeMargin); Infinity: never isolated for a low value. */
+  rangeMarginBelow?: ArrayLike<number> | null;
+  /** Also check the tree's subsample range on every attribute at the root (default true). */
+  rootRange?: boolean;
 }
 
 /** The serialisable form of a fitted forest (typed arrays as plain arrays). */
@@ -71,6 +75,8 @@ export interface ForestJson {
   sampleSize: number;
   trees: number;
   rangeMargin: number[] | null;
+  /** null in JSON stands for Infinity. */
+  rangeMarginBelow: Array<number | null> | null;
   /** Per tree, the subsample's range on every attribute (tree-major); empty without rangeMargin. */
   rootLo: number[];
   rootHi: number[];
@@ -92,6 +98,7 @@ export class IsolationForest {
     readonly sampleSize: number,
     /** Per attribute (modified path length), null when off. */
     readonly rangeMargin: Float64Array | null,
+    private readonly marginBelow: Float64Array | null,
     private readonly roots: Int32Array,
     /** Split attribute per node, LEAF (-1) for a leaf. */
     private readonly feature: Int32Array,
@@ -130,6 +137,10 @@ export class IsolationForest {
     const m = opts.rangeMargin ?? null;
     if (m !== null && typeof m !== 'number' && m.length !== f) throw new Error(`rangeMargin: ${m.length} values for ${f} attributes`);
     const rangeMargin = m === null ? null : typeof m === 'number' ? new Float64Array(f).fill(m) : Float64Array.from(m);
+    const below = opts.rangeMarginBelow ?? null;
+    if (below !== null && below.length !== f) throw new Error(`rangeMarginBelow: ${below.length} values for ${f} attributes`);
+    const marginBelow = rangeMargin === null ? null : below === null ? rangeMargin.slice() : Float64Array.from(below);
+    const rootRange = rangeMargin !== null && opts.rootRange !== false;
 
     // Rows in one column-major block, so a node reads its rows' values of an attribute in order.
     const data = new Float64Array(n * f);
@@ -137,8 +148,8 @@ export class IsolationForest {
 
     const b = new TreeBuilder();
     const roots = new Int32Array(trees);
-    const rootLo = new Float64Array(rangeMargin ? trees * f : 0);
-    const rootHi = new Float64Array(rangeMargin ? trees * f : 0);
+    const rootLo = new Float64Array(rootRange ? trees * f : 0);
+    const rootHi = new Float64Array(rootRange ? trees * f : 0);
     const index = new Int32Array(n);
     const sample = new Int32Array(psi);
     const mins = new Float64Array(f);
@@ -205,7 +216,7 @@ export class IsolationForest {
         index[k] = tmp;
         sample[i] = index[i]!;
       }
-      if (rangeMargin) {
+      if (rootRange) {
         for (let j = 0; j < f; j++) {
           let lo = Infinity;
           let hi = -Infinity;
@@ -221,7 +232,7 @@ export class IsolationForest {
       roots[t] = grow(sample, 0, psi, 0);
     }
     const a = b.finish();
-    return new IsolationForest(f, psi, rangeMargin, roots, a.feature, a.split, a.left, a.right, a.size, a.lo, a.hi, rootLo, rootHi);
+    return new IsolationForest(f, psi, rangeMargin, marginBelow, roots, a.feature, a.split, a.left, a.right, a.size, a.lo, a.hi, rootLo, rootHi);
   }
 
   /** Path length h(x) of `row` in tree `t` (the modified one when rangeMargin is set). */
@@ -229,18 +240,19 @@ export class IsolationForest {
     let node = this.roots[t]!;
     let e = 0;
     const m = this.rangeMargin;
-    if (m !== null) {
+    const mb = this.marginBelow!;
+    if (m !== null && this.rootLo.length) {
       const base = t * this.features;
       for (let q = 0; q < this.features; q++) {
         const v = row[q]!;
-        if (v < this.rootLo[base + q]! - m[q]! || v > this.rootHi[base + q]! + m[q]!) return 0;
+        if (v < this.rootLo[base + q]! - mb[q]! || v > this.rootHi[base + q]! + m[q]!) return 0;
       }
     }
     for (;;) {
       const q = this.feature[node]!;
       if (q === LEAF) return e + averagePathLength(this.size[node]!);
       const v = row[q]!;
-      if (m !== null && (v < this.lo[node]! - m[q]! || v > this.hi[node]! + m[q]!)) return e;
+      if (m !== null && (v < this.lo[node]! - mb[q]! || v > this.hi[node]! + m[q]!)) return e;
       node = v < this.split[node]! ? this.left[node]! : this.right[node]!;
       e++;
     }
@@ -273,6 +285,7 @@ export class IsolationForest {
       sampleSize: this.sampleSize,
       trees: this.roots.length,
       rangeMargin: this.rangeMargin ? Array.from(this.rangeMargin) : null,
+      rangeMarginBelow: this.marginBelow ? Array.from(this.marginBelow, (v) => (Number.isFinite(v) ? v : null)) : null,
       roots: Array.from(this.roots),
       feature: Array.from(this.feature),
       split: Array.from(this.split),
@@ -302,9 +315,11 @@ export class IsolationForest {
     const f64 = (a: number[]) => Float64Array.from(a, (v) => (v === null ? NaN : v));
     const margins = j.rangeMargin ?? null;
     if (margins !== null && (!Array.isArray(margins) || margins.length !== j.features)) throw new Error('forest margins are malformed');
+    const below = j.rangeMarginBelow ?? null;
+    if (margins !== null && (!Array.isArray(below) || below.length !== j.features)) throw new Error('forest margins are malformed');
     const boxSize = margins === null ? 0 : j.trees * j.features;
-    if (!Array.isArray(j.rootLo) || !Array.isArray(j.rootHi) || j.rootLo.length !== boxSize || j.rootHi.length !== boxSize) throw new Error('forest ranges are malformed');
-    return new IsolationForest(j.features, j.sampleSize, margins === null ? null : f64(margins), Int32Array.from(j.roots), Int32Array.from(j.feature), f64(j.split), Int32Array.from(j.left), Int32Array.from(j.right), Int32Array.from(j.size), f64(j.lo), f64(j.hi), f64(j.rootLo), f64(j.rootHi));
+    if (!Array.isArray(j.rootLo) || !Array.isArray(j.rootHi) || (j.rootLo.length !== boxSize && j.rootLo.length !== 0) || j.rootHi.length !== j.rootLo.length) throw new Error('forest ranges are malformed');
+    return new IsolationForest(j.features, j.sampleSize, margins === null ? null : f64(margins), margins === null ? null : Float64Array.from(below!, (v) => (v === null ? Infinity : v)), Int32Array.from(j.roots), Int32Array.from(j.feature), f64(j.split), Int32Array.from(j.left), Int32Array.from(j.right), Int32Array.from(j.size), f64(j.lo), f64(j.hi), f64(j.rootLo), f64(j.rootHi));
   }
 }
 

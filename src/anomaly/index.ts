@@ -43,10 +43,12 @@ export function detectorOptions(cfg: AgentConfig['anomaly']): DetectorOptions {
       topSyscalls: cfg.top_syscalls,
       damping: cfg.damping.enabled,
       medianWindows: cfg.damping.median_windows,
+      sharePrior: cfg.damping.share_prior,
       weighted: cfg.weighted_features.enabled,
       noveltyMargin: cfg.weighted_features.novelty_margin,
       modifiedPath: cfg.modified_path_length.enabled,
       rangeMargin: cfg.modified_path_length.range_margin,
+      rootRange: cfg.modified_path_length.root_range,
       explainFeatures: cfg.explain_features,
     },
   };

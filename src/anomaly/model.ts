@@ -21,12 +21,19 @@ export interface ModelOptions {
    */
   damping: boolean;
   medianWindows: number;
+  /**
+   * With damping, syscall shares are shrunk toward the baseline's: (n_i + a mu_i) / (N + a) with
+   * a = sharePrior pseudo-calls, so a window of few calls does not read as a new mix.
+   */
+  sharePrior: number;
   /** Weighted feature selection (weights 1 / (1 + CV) of the baseline) with novelty splits. */
   weighted: boolean;
   noveltyMargin: number;
   /** Modified path length: isolate at a node a value beyond its range by rangeMargin x spread. */
   modifiedPath: boolean;
   rangeMargin: number;
+  /** Also isolate at the root a window outside a tree's subsample range on any feature. */
+  rootRange: boolean;
   /** Features an explanation names. */
   explainFeatures: number;
 }
@@ -38,10 +45,12 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   topSyscalls: 8,
   damping: true,
   medianWindows: 3,
+  sharePrior: 0,
   weighted: true,
   noveltyMargin: 0.5,
   modifiedPath: true,
   rangeMargin: 1.5,
+  rootRange: false,
   explainFeatures: 3,
 };
 
@@ -59,19 +68,22 @@ const FIXED_FEATURES = [
   ['new_peers', 'new peers', false],
   ['failed_connects', 'failed connects', true],
   ['policy_violations', 'policy violations', true],
-  ['cpu_seconds', 'CPU seconds', true],
+  ['cpu_ms', 'CPU ms', true],
+  ['cpu_us_per_syscall', 'CPU µs per syscall', false],
   ['memory_bytes', 'memory bytes', false],
   ['disk_bytes', 'block IO bytes', true],
   ['network_bytes', 'network bytes (closed TCP connections)', true],
-  ['throttled_seconds', 'CPU throttled seconds', true],
+  ['throttled_ms', 'CPU throttled ms', true],
   ['tasks', 'tasks', false],
 ] as const;
 /** Resource features smoothed by the damping (median), by name. */
-export const SMOOTHED = ['cpu_seconds', 'memory_bytes', 'disk_bytes', 'network_bytes', 'throttled_seconds', 'tasks'] as const;
+export const SMOOTHED = ['cpu_ms', 'memory_bytes', 'disk_bytes', 'network_bytes', 'throttled_ms', 'tasks'] as const;
 
 /** What the baseline knows: names in the vector and the sets "never seen" is measured against. */
 export interface Schema {
   topSyscalls: string[];
+  /** The baseline's share of each top syscall, then of the rest (mu, for the share prior). */
+  baseShares: number[];
   knownSyscalls: Set<string>;
   knownExecutables: Set<string>;
   knownPeers: Set<string>;
@@ -95,17 +107,17 @@ export interface Sample {
   smoothed: number[];
 }
 
-/** Raw (unsmoothed) values of the SMOOTHED features, normalised to the base window. */
+/** Raw (unsmoothed) values of the SMOOTHED features, normalised to the base window (times in ms, so log1p compresses them). */
 export function resourceValues(s: WindowSummary, baseSeconds: number): number[] {
   const k = s.seconds > 0 ? baseSeconds / s.seconds : 1;
-  return [s.cpuSeconds * k, s.memoryBytes, s.diskBytes * k, s.networkBytes * k, s.throttledSeconds * k, s.tasks];
+  return [s.cpuSeconds * 1000 * k, s.memoryBytes, s.diskBytes * k, s.networkBytes * k, s.throttledSeconds * 1000 * k, s.tasks];
 }
 
 /**
  * The raw feature vector of a window against a schema; counts are normalised to the base
  * window length (count x base / seconds) so windows of another length compare.
  */
-export function vectorize(sample: Sample, schema: Schema, baseSeconds: number, smoothed: boolean): Float64Array {
+export function vectorize(sample: Sample, schema: Schema, baseSeconds: number, smoothed: boolean, sharePrior = 0): Float64Array {
   const s = sample.summary;
   const k = s.seconds > 0 ? baseSeconds / s.seconds : 1;
   const names = schema.topSyscalls;
@@ -113,12 +125,14 @@ export function vectorize(sample: Sample, schema: Schema, baseSeconds: number, s
   let total = 0;
   for (const n of s.syscalls.values()) total += n;
   let named = 0;
+  const a = sharePrior;
+  const mu = schema.baseShares;
   names.forEach((name, i) => {
     const n = s.syscalls.get(name) ?? 0;
     named += n;
-    v[i] = total > 0 ? n / total : 0;
+    v[i] = total + a > 0 ? (n + a * (mu[i] ?? 0)) / (total + a) : 0;
   });
-  v[names.length] = total > 0 ? (total - named) / total : 0;
+  v[names.length] = total + a > 0 ? (total - named + a * (mu[names.length] ?? 0)) / (total + a) : 0;
   let newSyscalls = 0;
   for (const name of s.syscalls.keys()) if (!schema.knownSyscalls.has(name)) newSyscalls++;
   let newExecs = 0;
@@ -139,7 +153,9 @@ export function vectorize(sample: Sample, schema: Schema, baseSeconds: number, s
     newPeers,
     s.failedConnects * k,
     s.policyViolations * k,
-    ...res.slice(0, 1), // cpu
+    res[0]!, // cpu
+    // CPU per syscall (unsmoothed CPU): a busy loop (a miner) makes few syscalls for its CPU.
+    (s.cpuSeconds * 1e6) / (total + 1),
     res[1]!, // memory
     res[2]!, // disk
     res[3]!, // network
@@ -187,7 +203,7 @@ export interface ModelJson {
   image: string;
   options: ModelOptions;
   baseSeconds: number;
-  schema: { topSyscalls: string[]; knownSyscalls: string[]; knownExecutables: string[]; knownPeers: string[] };
+  schema: { topSyscalls: string[]; baseShares: number[]; knownSyscalls: string[]; knownExecutables: string[]; knownPeers: string[] };
   stats: Stats;
   weights: number[] | null;
   forest: ForestJson;
@@ -232,10 +248,15 @@ export class ImageModel {
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, options.topSyscalls)
       .map(([n]) => n);
-    const schema: Schema = { topSyscalls, knownSyscalls, knownExecutables, knownPeers };
+    let grand = 0;
+    for (const n of totals.values()) grand += n;
+    const topShares = topSyscalls.map((n) => (grand > 0 ? totals.get(n)! / grand : 0));
+    const baseShares = [...topShares, grand > 0 ? 1 - topShares.reduce((x, y) => x + y, 0) : 0];
+    const schema: Schema = { topSyscalls, baseShares, knownSyscalls, knownExecutables, knownPeers };
     const names = featureNames(schema);
     const shares = names.map((n) => n.startsWith('syscall_share.'));
-    const raw = samples.map((s) => vectorize(s, schema, baseSeconds, options.damping));
+    const prior = options.damping ? options.sharePrior : 0;
+    const raw = samples.map((s) => vectorize(s, schema, baseSeconds, options.damping, prior));
     const f = names.length;
     const stats: Stats = { median: [], scale: [], p5: [], p95: [] };
     const weights: number[] = [];
@@ -261,12 +282,16 @@ export class ImageModel {
     }
     const rows = raw.map((r) => transform(r, stats, shares, options.damping));
     let rangeMargins: Float64Array | null = null;
+    let below: Float64Array | null = null;
     if (options.modifiedPath) {
       rangeMargins = new Float64Array(f);
+      // One-sided for counts and levels: less of something than the baseline saw is not isolated.
+      below = Float64Array.from(shares, (isShare) => (isShare ? 0 : Infinity));
       for (let j = 0; j < f; j++) {
         const col = Float64Array.from(rows, (r) => r[j]!).sort();
         const spread = Math.max(quantile(col, 0.75) - quantile(col, 0.25), (col[col.length - 1]! - col[0]!) / 2);
         rangeMargins[j] = options.rangeMargin * (spread > 0 ? spread : 1);
+        if (shares[j]) below[j] = rangeMargins[j]!;
       }
     }
     const forest = IsolationForest.fit(rows, {
@@ -277,29 +302,34 @@ export class ImageModel {
       noveltySplits: options.weighted,
       noveltyMargin: options.noveltyMargin,
       rangeMargin: rangeMargins,
+      rangeMarginBelow: below,
+      rootRange: options.rootRange,
     });
     return new ImageModel(image, options, baseSeconds, schema, stats, options.weighted ? weights : null, forest, samples.length);
   }
 
   /** The raw vector and the score of one window. */
   score(sample: Sample): { raw: Float64Array; score: number } {
-    const raw = vectorize(sample, this.schema, this.baseSeconds, this.options.damping);
+    const raw = vectorize(sample, this.schema, this.baseSeconds, this.options.damping, this.options.damping ? this.options.sharePrior : 0);
     const shares = this.featureNames.map((n) => n.startsWith('syscall_share.'));
     return { raw, score: this.forest.score(transform(raw, this.stats, shares, this.options.damping)) };
   }
 
   /**
    * The features that moved most: ranked by robust deviation |log1p(x) - median| / scale from
-   * the baseline (shares without the log), each with its value and the baseline's 5th-95th percentile.
+   * the baseline (shares without the log; scale at most 0.1 for a feature whose 5th and 95th
+   * percentiles are equal), each with its value and the baseline's 5th-95th percentile.
    */
   explain(raw: Float64Array, count = this.options.explainFeatures): Contribution[] {
     const names = this.featureNames;
     const out: Contribution[] = [];
     for (let j = 0; j < names.length; j++) {
       const isShare = names[j]!.startsWith('syscall_share.');
-      const deviation = Math.abs(logValue(raw[j]!, isShare) - this.stats.median[j]!) / this.stats.scale[j]!;
       const lo = this.stats.p5[j]!;
       const hi = this.stats.p95[j]!;
+      // A feature (nearly) constant in the baseline ranks with scale at most 0.1: any change of it counts.
+      const scale = lo === hi ? Math.min(this.stats.scale[j]!, 0.1) : this.stats.scale[j]!;
+      const deviation = Math.abs(logValue(raw[j]!, isShare) - this.stats.median[j]!) / scale;
       const value = raw[j]!;
       const label = featureLabel(names[j]!);
       out.push({ feature: names[j]!, label, value, baselineLow: lo, baselineHigh: hi, deviation, text: `${label}: ${fmt(value)} vs ${fmt(lo) === fmt(hi) ? fmt(lo) : `${fmt(lo)}-${fmt(hi)}`}` });
@@ -318,6 +348,7 @@ export class ImageModel {
       baseSeconds: this.baseSeconds,
       schema: {
         topSyscalls: this.schema.topSyscalls,
+        baseShares: this.schema.baseShares,
         knownSyscalls: [...this.schema.knownSyscalls],
         knownExecutables: [...this.schema.knownExecutables],
         knownPeers: [...this.schema.knownPeers],
@@ -334,6 +365,7 @@ export class ImageModel {
     if (!j || j.version !== 1 || typeof j.image !== 'string') throw new Error('not a version 1 model');
     const schema: Schema = {
       topSyscalls: strings(j.schema?.topSyscalls),
+      baseShares: Array.isArray(j.schema?.baseShares) && j.schema.baseShares.every((x) => typeof x === 'number') ? j.schema.baseShares : [],
       knownSyscalls: new Set(strings(j.schema?.knownSyscalls)),
       knownExecutables: new Set(strings(j.schema?.knownExecutables)),
       knownPeers: new Set(strings(j.schema?.knownPeers)),

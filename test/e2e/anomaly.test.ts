@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { startAgent, readJsonLines, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerExec, dockerRm, dockerRun, ensureTestImage, uniqueName, TEST_IMAGE } from '../support/docker.js';
 
-const LEARNING_WINDOWS = 12;
+const LEARNING_WINDOWS = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the agent's log (stderr) for a text; bounded. */
@@ -92,14 +92,13 @@ anomaly:
     const attackAt = Date.now();
     const before = alertsOf(agent.logDir, workerName);
     expect(before, JSON.stringify(before[0]?.attributes ?? {})).toEqual([]);
-    const r = await attack(workerId);
-    expect(r.code).toBe(0);
+    await attack(workerId); // rejects on a non-zero exit
     const alert = await waitForJsonLine(agent.logDir, (x) => x.event === 'contguard.anomaly' && x.attributes['container.name'] === workerName, 20_000);
     expect(alert.severity).toBe('WARN');
     expect(alert.attributes['container.image.name']).toBe(workerImage);
     expect(alert.attributes['contguard.anomaly.score']).toBeGreaterThanOrEqual(alert.attributes['contguard.anomaly.threshold']);
     const features: string[] = alert.attributes['contguard.anomaly.features'];
-    expect(features.some((f) => /^execs of never-seen executables: \d+ vs 0$/.test(f)), features.join('; ')).toBe(true);
+    expect(features.some((f) => /^execs of never-seen executables: [\d.]+ vs 0$/.test(f)), features.join('; ')).toBe(true);
     // Every alert of the worker is about windows that end after the attack began.
     for (const a of alertsOf(agent.logDir, workerName)) expect(Date.parse(a.attributes['contguard.anomaly.window_end'])).toBeGreaterThan(attackAt);
     // Windows of the idle neighbour were scored, and none alarmed.
@@ -117,7 +116,7 @@ anomaly:
     const workerId = await worker(workerName);
     await sleep(5000);
     expect(alertsOf(agent.logDir, workerName)).toEqual([]);
-    expect((await attack(workerId)).code).toBe(0);
+    await attack(workerId);
     const alert = await waitForJsonLine(agent.logDir, (x) => x.event === 'contguard.anomaly' && x.attributes['container.name'] === workerName, 20_000);
     expect(alert.attributes['contguard.anomaly.features'].join('; ')).toMatch(/execs of never-seen executables/);
     expect(agent.stderr()).not.toMatch(new RegExp(`learned the model of image ${workerImage}`));

@@ -116,6 +116,18 @@ describe('IsolationForest', () => {
     expect(ranged.score([0.5, 2.4])).toBe(ranged.score([0.5, 2]));
   });
 
+  it('modified path length one-sided: with an infinite margin below, a low value is not isolated', () => {
+    const rand = seededRandom(6);
+    const rows = Array.from({ length: 100 }, () => [rand(), 5 + rand()]);
+    const f = IsolationForest.fit(rows, { seed: 1, rangeMargin: [0.1, 0.1], rangeMarginBelow: [0.1, Infinity], rootRange: false });
+    const plain = IsolationForest.fit(rows, { seed: 1 });
+    expect(f.score([0.5, -100])).toBe(plain.score([0.5, -100]));
+    expect(f.score([0.5, 100])).toBeGreaterThan(plain.score([0.5, 100]));
+    const g = IsolationForest.fromJSON(JSON.parse(JSON.stringify(f.toJSON())));
+    expect(g.score([0.5, -100])).toBe(f.score([0.5, -100]));
+    expect(g.score([0.5, 100])).toBe(f.score([0.5, 100]));
+  });
+
   it('weighted selection with novelty splits isolates a deviation on an attribute constant in training', () => {
     const rand = seededRandom(3);
     const rows = Array.from({ length: 200 }, () => [rand(), 0]);
