@@ -26,7 +26,8 @@
  *      host_secrets   web1: cat of the secrets in /hostshare and of /etc/shadow, every 0.4 s
  *      dropper        web2: copies busybox to /tmp/.x, runs it 10 times, removes it
  *      syscall_burst  batch1: unshare -u, sync, ionice, chroot, setpriv 30 times
- *      fork_storm     idle1: 300 background sleeps
+ *      fork_storm     idle1: 300 background sleeps of 3 s (any left at the timeout are killed; the
+ *                     container's own sleep is PID 1, which ignores the signal)
  * 3. Offline, on the recording: the same records replayed (src/anomaly/offline.ts replay) through
  *    each variant: vanilla (every optimisation off), each optimisation alone, and all together.
  *    Every variant uses 2 s base windows (recorded 1 s windows merged; the adaptive period goes
@@ -237,7 +238,7 @@ anomaly:
       ['host_secrets', 'web1', `timeout ${A} sh -c 'while :; do cat /hostshare/secret.txt /hostshare/id_rsa >/dev/null; cat /etc/shadow >/dev/null 2>&1; sleep 0.4; done'`],
       ['dropper', 'web2', `timeout ${A} sh -c 'cp /bin/busybox /tmp/.x; i=0; while [ $i -lt 10 ]; do /tmp/.x uname -a >/dev/null; sleep 0.7; i=$((i+1)); done; rm -f /tmp/.x'`],
       ['syscall_burst', 'batch1', `timeout ${A} sh -c 'i=0; while [ $i -lt 30 ]; do unshare -u true 2>/dev/null; sync; ionice -c 3 true 2>/dev/null; chroot / true 2>/dev/null; setpriv --dump >/dev/null 2>&1; sleep 0.2; i=$((i+1)); done'`],
-      ['fork_storm', 'idle1', `timeout ${A} sh -c 'i=0; while [ $i -lt 300 ]; do sleep 5 & i=$((i+1)); done; wait'`],
+      ['fork_storm', 'idle1', `timeout ${A} sh -c 'i=0; while [ $i -lt 300 ]; do sleep 3 & i=$((i+1)); done; wait'; kill $(pidof sleep) 2>/dev/null; true`],
     ];
     for (let round = 1; round <= P.rounds; round++) {
       for (const [kind, target, cmd] of ATTACKS) {

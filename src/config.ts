@@ -264,9 +264,9 @@ const configSchema = z.strictObject({
     // Volatility damping: resource features as the median of the last median_windows windows, log1p, robust scaling.
     damping: section({ enabled: bool(true), median_windows: intRange(1, 15, 3), share_prior: num(0, 100_000, 0) }),
     // Split attributes drawn by weight 1 / (1 + coefficient of variation in the baseline); novelty splits on constant ones.
-    weighted_features: section({ enabled: bool(true), novelty_margin: num(0, 1000, 0.5) }),
+    weighted_features: section({ enabled: bool(true), novelty_margin: num(0, 1000, 0.5), novelty_weight: num(0, 1000, 1) }),
     // A value beyond a node's range by range_margin x the feature's spread is isolated at that node.
-    modified_path_length: section({ enabled: bool(true), range_margin: num(0, 1000, 1.5), root_range: bool(false) }),
+    modified_path_length: section({ enabled: bool(true), range_margin: num(0, 1000, 1.5), root_range: oneOf(['off', 'constant', 'all'] as const, 'constant') }),
     // The window halves when a score reaches threshold - band, doubles back after relax_windows calm ones.
     adaptive_period: section({
       enabled: bool(true),

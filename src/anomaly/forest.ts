@@ -64,8 +64,8 @@ export interface ForestOptions {
   rangeMargin?: number | ArrayLike<number> | null;
   /** The margin below a range, per attribute (default: rangeMargin); Infinity: never isolated for a low value. */
   rangeMarginBelow?: ArrayLike<number> | null;
-  /** Also check the tree's subsample range on every attribute at the root (default true). */
-  rootRange?: boolean;
+  /** Also check the tree's subsample range at the root: on every attribute (default true), none, or those flagged. */
+  rootRange?: boolean | ArrayLike<boolean>;
 }
 
 /** The serialisable form of a fitted forest (typed arrays as plain arrays). */
@@ -78,8 +78,9 @@ export interface ForestJson {
   /** null in JSON stands for Infinity. */
   rangeMarginBelow: Array<number | null> | null;
   /** Per tree, the subsample's range on every attribute (tree-major); empty without rangeMargin. */
-  rootLo: number[];
-  rootHi: number[];
+  /** null: unbounded (an attribute not checked at the root). */
+  rootLo: Array<number | null>;
+  rootHi: Array<number | null>;
   roots: number[];
   feature: number[];
   split: number[];
@@ -140,7 +141,10 @@ export class IsolationForest {
     const below = opts.rangeMarginBelow ?? null;
     if (below !== null && below.length !== f) throw new Error(`rangeMarginBelow: ${below.length} values for ${f} attributes`);
     const marginBelow = rangeMargin === null ? null : below === null ? rangeMargin.slice() : Float64Array.from(below);
-    const rootRange = rangeMargin !== null && opts.rootRange !== false;
+    const rr = opts.rootRange ?? true;
+    if (typeof rr !== 'boolean' && rr.length !== f) throw new Error(`rootRange: ${rr.length} values for ${f} attributes`);
+    const rootMask = typeof rr === 'boolean' ? new Uint8Array(f).fill(rr ? 1 : 0) : Uint8Array.from(rr, (b) => (b ? 1 : 0));
+    const rootRange = rangeMargin !== null && rootMask.some((b) => b === 1);
 
     // Rows in one column-major block, so a node reads its rows' values of an attribute in order.
     const data = new Float64Array(n * f);
@@ -225,8 +229,9 @@ export class IsolationForest {
             if (v < lo) lo = v;
             if (v > hi) hi = v;
           }
-          rootLo[t * f + j] = lo;
-          rootHi[t * f + j] = hi;
+          // An attribute not checked at the root gets an infinite range.
+          rootLo[t * f + j] = rootMask[j] ? lo : -Infinity;
+          rootHi[t * f + j] = rootMask[j] ? hi : Infinity;
         }
       }
       roots[t] = grow(sample, 0, psi, 0);
@@ -294,8 +299,8 @@ export class IsolationForest {
       size: Array.from(this.size),
       lo: Array.from(this.lo),
       hi: Array.from(this.hi),
-      rootLo: Array.from(this.rootLo),
-      rootHi: Array.from(this.rootHi),
+      rootLo: Array.from(this.rootLo, (v) => (Number.isFinite(v) ? v : null)),
+      rootHi: Array.from(this.rootHi, (v) => (Number.isFinite(v) ? v : null)),
     };
   }
 
@@ -319,7 +324,7 @@ export class IsolationForest {
     if (margins !== null && (!Array.isArray(below) || below.length !== j.features)) throw new Error('forest margins are malformed');
     const boxSize = margins === null ? 0 : j.trees * j.features;
     if (!Array.isArray(j.rootLo) || !Array.isArray(j.rootHi) || (j.rootLo.length !== boxSize && j.rootLo.length !== 0) || j.rootHi.length !== j.rootLo.length) throw new Error('forest ranges are malformed');
-    return new IsolationForest(j.features, j.sampleSize, margins === null ? null : f64(margins), margins === null ? null : Float64Array.from(below!, (v) => (v === null ? Infinity : v)), Int32Array.from(j.roots), Int32Array.from(j.feature), f64(j.split), Int32Array.from(j.left), Int32Array.from(j.right), Int32Array.from(j.size), f64(j.lo), f64(j.hi), f64(j.rootLo), f64(j.rootHi));
+    return new IsolationForest(j.features, j.sampleSize, margins === null ? null : f64(margins), margins === null ? null : Float64Array.from(below!, (v) => (v === null ? Infinity : v)), Int32Array.from(j.roots), Int32Array.from(j.feature), f64(j.split), Int32Array.from(j.left), Int32Array.from(j.right), Int32Array.from(j.size), f64(j.lo), f64(j.hi), Float64Array.from(j.rootLo, (v) => (v === null ? -Infinity : v)), Float64Array.from(j.rootHi, (v) => (v === null ? Infinity : v)));
   }
 }
 

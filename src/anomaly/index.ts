@@ -46,6 +46,7 @@ export function detectorOptions(cfg: AgentConfig['anomaly']): DetectorOptions {
       sharePrior: cfg.damping.share_prior,
       weighted: cfg.weighted_features.enabled,
       noveltyMargin: cfg.weighted_features.novelty_margin,
+      noveltyWeight: cfg.weighted_features.novelty_weight,
       modifiedPath: cfg.modified_path_length.enabled,
       rangeMargin: cfg.modified_path_length.range_margin,
       rootRange: cfg.modified_path_length.root_range,

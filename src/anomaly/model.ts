@@ -29,11 +29,17 @@ export interface ModelOptions {
   /** Weighted feature selection (weights 1 / (1 + CV) of the baseline) with novelty splits. */
   weighted: boolean;
   noveltyMargin: number;
+  /** Weight of a feature constant in the baseline (its novelty splits), instead of 1. */
+  noveltyWeight: number;
   /** Modified path length: isolate at a node a value beyond its range by rangeMargin x spread. */
   modifiedPath: boolean;
   rangeMargin: number;
-  /** Also isolate at the root a window outside a tree's subsample range on any feature. */
-  rootRange: boolean;
+  /**
+   * Also isolate at the root (h = 0) a window beyond a tree's subsample range: on no feature
+   * ('off'), on the features constant in the baseline ('constant': something it never varied),
+   * or on any feature ('all').
+   */
+  rootRange: 'off' | 'constant' | 'all';
   /** Features an explanation names. */
   explainFeatures: number;
 }
@@ -48,9 +54,10 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   sharePrior: 0,
   weighted: true,
   noveltyMargin: 0.5,
+  noveltyWeight: 1,
   modifiedPath: true,
   rangeMargin: 1.5,
-  rootRange: false,
+  rootRange: 'constant',
   explainFeatures: 3,
 };
 
@@ -278,9 +285,12 @@ export class ImageModel {
       for (const x of col) sq += (x - mean) ** 2;
       const std = Math.sqrt(sq / col.length);
       const cv = std === 0 ? 0 : Math.min(10, std / (Math.abs(mean) + 1e-9));
-      weights.push(1 / (1 + cv));
+      weights.push(std === 0 ? options.noveltyWeight : 1 / (1 + cv));
     }
     const rows = raw.map((r) => transform(r, stats, shares, options.damping));
+    const constant: boolean[] = [];
+    // Memory is a level that drifts by a few pages: never "novel", even when constant while learning.
+    for (let j = 0; j < f; j++) constant.push(names[j] !== 'memory_bytes' && raw.every((r) => r[j] === raw[0]![j]));
     let rangeMargins: Float64Array | null = null;
     let below: Float64Array | null = null;
     if (options.modifiedPath) {
@@ -290,7 +300,8 @@ export class ImageModel {
       for (let j = 0; j < f; j++) {
         const col = Float64Array.from(rows, (r) => r[j]!).sort();
         const spread = Math.max(quantile(col, 0.75) - quantile(col, 0.25), (col[col.length - 1]! - col[0]!) / 2);
-        rangeMargins[j] = options.rangeMargin * (spread > 0 ? spread : 1);
+        // A feature constant in the baseline: any excess beyond novelty_margin is new.
+        rangeMargins[j] = constant[j] ? options.noveltyMargin : options.rangeMargin * (spread > 0 ? spread : 1);
         if (shares[j]) below[j] = rangeMargins[j]!;
       }
     }
@@ -303,7 +314,7 @@ export class ImageModel {
       noveltyMargin: options.noveltyMargin,
       rangeMargin: rangeMargins,
       rangeMarginBelow: below,
-      rootRange: options.rootRange,
+      rootRange: options.rootRange === 'all' ? true : options.rootRange === 'off' ? false : constant,
     });
     return new ImageModel(image, options, baseSeconds, schema, stats, options.weighted ? weights : null, forest, samples.length);
   }

@@ -128,6 +128,18 @@ describe('IsolationForest', () => {
     expect(g.score([0.5, 100])).toBe(f.score([0.5, 100]));
   });
 
+  it('root range on flagged attributes only: an excess on an unflagged one is not isolated at the root', () => {
+    const rand = seededRandom(8);
+    const rows = Array.from({ length: 100 }, () => [rand(), 0]);
+    const f = IsolationForest.fit(rows, { seed: 1, rangeMargin: [0.1, 0.5], rootRange: [false, true] });
+    for (let t = 0; t < 5; t++) expect(f.pathLength([0.5, 1], t)).toBe(0);
+    expect(f.score([0.5, 0.4])).toBe(f.score([0.5, 0]));
+    expect(f.score([5, 0])).toBeLessThan(1);
+    const g = IsolationForest.fromJSON(JSON.parse(JSON.stringify(f.toJSON())));
+    expect(g.score([5, 0])).toBe(f.score([5, 0]));
+    expect(g.score([0.5, 1])).toBe(1);
+  });
+
   it('weighted selection with novelty splits isolates a deviation on an attribute constant in training', () => {
     const rand = seededRandom(3);
     const rows = Array.from({ length: 200 }, () => [rand(), 0]);

@@ -81,8 +81,8 @@ anomaly:
   top_syscalls: 4
   explain_features: 5
   damping: { enabled: false, median_windows: 5, share_prior: 10 }
-  weighted_features: { enabled: false, novelty_margin: 1 }
-  modified_path_length: { enabled: false, range_margin: 2, root_range: false }
+  weighted_features: { enabled: false, novelty_margin: 1, novelty_weight: 2 }
+  modified_path_length: { enabled: false, range_margin: 2, root_range: all }
   adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 }
 `;
 
@@ -129,8 +129,8 @@ describe('defaults', () => {
         top_syscalls: 8,
         explain_features: 3,
         damping: { enabled: true, median_windows: 3, share_prior: 0 },
-        weighted_features: { enabled: true, novelty_margin: 0.5 },
-        modified_path_length: { enabled: true, range_margin: 1.5, root_range: false },
+        weighted_features: { enabled: true, novelty_margin: 0.5, novelty_weight: 1 },
+        modified_path_length: { enabled: true, range_margin: 1.5, root_range: 'constant' },
         adaptive_period: { enabled: true, min_window_seconds: 2.5, band: 0.05, relax_windows: 3 },
       },
     });
@@ -226,8 +226,8 @@ describe('valid config', () => {
         top_syscalls: 4,
         explain_features: 5,
         damping: { enabled: false, median_windows: 5, share_prior: 10 },
-        weighted_features: { enabled: false, novelty_margin: 1 },
-        modified_path_length: { enabled: false, range_margin: 2, root_range: false },
+        weighted_features: { enabled: false, novelty_margin: 1, novelty_weight: 2 },
+        modified_path_length: { enabled: false, range_margin: 2, root_range: 'all' },
         adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 },
       },
     } satisfies AgentConfig);
