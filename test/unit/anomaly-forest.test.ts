@@ -131,7 +131,7 @@ describe('IsolationForest', () => {
   it('root range on flagged attributes only: an excess on an unflagged one is not isolated at the root', () => {
     const rand = seededRandom(8);
     const rows = Array.from({ length: 100 }, () => [rand(), 0]);
-    const f = IsolationForest.fit(rows, { seed: 1, rangeMargin: [0.1, 0.5], rootRange: [false, true] });
+    const f = IsolationForest.fit(rows, { seed: 1, rangeMargin: [10, 0.5], rootRange: [false, true] });
     for (let t = 0; t < 5; t++) expect(f.pathLength([0.5, 1], t)).toBe(0);
     expect(f.score([0.5, 0.4])).toBe(f.score([0.5, 0]));
     expect(f.score([5, 0])).toBeLessThan(1);
