@@ -24,7 +24,8 @@
  *      port_scan      client2: nc -w 1 to ports 1-3000 of web2 (until the timeout)
  *      cpu_burn       batch1: a busy shell loop
  *      host_secrets   web1: cat of the secrets in /hostshare and of /etc/shadow, every 0.4 s
- *      dropper        web2: copies busybox to /tmp/.x, runs it 10 times, removes it
+ *      dropper        web2: copies busybox to /tmp/.x, runs it 10 times (busybox exits at once:
+ *                     no applet is named .x), removes it
  *      syscall_burst  batch1: unshare -u, sync, ionice, chroot, setpriv 30 times
  *      fork_storm     idle1: 300 background sleeps of 3 s (any left at the timeout are killed; the
  *                     container's own sleep is PID 1, which ignores the signal)
@@ -36,7 +37,7 @@
  *    holds it, so every variant is judged on the same windows: a window is an attack window when
  *    it overlaps [start, end + 1 s] of an attack on its container, is left out for --recovery
  *    seconds after that (the attack's own after-effects: folded records, the median smoothing), and is
- *    normal otherwise. Precision, recall and F1 at anomaly.threshold, ROC AUC over the scores;
+ *    normal otherwise; windows after the last gap (the teardown) are not evaluated. Precision, recall and F1 at anomaly.threshold, ROC AUC over the scores;
  *    false alarms per container-hour: the variant's windows at or above the threshold that hold
  *    only normal 1 s windows, per hour of normal scoring time summed over containers.
  *
@@ -195,6 +196,7 @@ anomaly:
   let agent = null;
   const attacks = [];
   let learnEndMs = 0;
+  let scenarioEndMs = 0;
   try {
     for (const i of Object.values(images)) docker('tag', 'contguard-test/busybox:latest', `${i}:latest`);
     docker('network', 'create', net);
@@ -250,6 +252,7 @@ anomaly:
         await sleep(P.gap);
       }
     }
+    scenarioEndMs = Date.now();
   } finally {
     cleanup();
     if (agent && agent.exitCode === null) {
@@ -259,7 +262,7 @@ anomaly:
     }
   }
   const evaluated = ['web1', 'web2', 'client1', 'client2', 'batch1', 'idle1'].map((k) => names[k]);
-  const meta = { learnEndMs, attacks, evaluated, params: P };
+  const meta = { learnEndMs, scenarioEndMs, attacks, evaluated, params: P };
   writeFileSync(join(work, 'meta.json'), JSON.stringify(meta));
   return meta;
 }
@@ -303,6 +306,8 @@ function evaluate(records, meta) {
     if (!attacksOf.has(id)) attacksOf.set(id, []);
     attacksOf.get(id).push(a);
   }
+  // Older recordings lack scenarioEndMs: the last attack's end plus the gap after it.
+  const scenarioEnd = meta.scenarioEndMs || Math.max(...meta.attacks.map((a) => a.endMs)) + P.gap * 1000;
   // The fine (recorded) windows of the scoring phase, with their labels.
   const fine = [];
   for (const r of mine) {
@@ -310,6 +315,7 @@ function evaluate(records, meta) {
     const endMs = Number(r.timeUnixNano / 1_000_000n);
     const startMs = endMs - 1000 * Number(r.attributes['contguard.anomaly.window_seconds'] ?? 0);
     if (startMs < meta.learnEndMs + 4000) continue; // the first scored windows start after learning
+    if (endMs > scenarioEnd) continue; // the teardown (servers removed before their clients) is no normal work
     let label = 'normal';
     for (const a of attacksOf.get(r.attributes['container.id']) ?? []) {
       if (startMs < a.endMs + 1000 && endMs > a.startMs) {

@@ -289,8 +289,9 @@ export class ImageModel {
     }
     const rows = raw.map((r) => transform(r, stats, shares, options.damping));
     const constant: boolean[] = [];
-    // Memory is a level that drifts by a few pages: never "novel", even when constant while learning.
-    for (let j = 0; j < f; j++) constant.push(names[j] !== 'memory_bytes' && raw.every((r) => r[j] === raw[0]![j]));
+    // Levels (memory, tasks) drift and linger (a page, a process not yet reaped): never "novel",
+    // even when constant while learning; the forest still sees them.
+    for (let j = 0; j < f; j++) constant.push(names[j] !== 'memory_bytes' && names[j] !== 'tasks' && raw.every((r) => r[j] === raw[0]![j]));
     let rangeMargins: Float64Array | null = null;
     let below: Float64Array | null = null;
     if (options.modifiedPath) {
