@@ -246,7 +246,7 @@ const configSchema = z.strictObject({
     // Windows (of all containers of an image) learned before its model scores.
     learning_windows: intRange(2, 100_000, 60),
     // A window scoring at or above this raises contguard.anomaly.
-    threshold: num(0.3, 1, 0.62),
+    threshold: num(0.3, 1, 0.65),
     // Models and learning progress, one JSON file per image; kept across restarts.
     state_dir: z
       .string({ error: 'expected a non-empty directory path' })

@@ -120,7 +120,7 @@ describe('defaults', () => {
         enabled: false,
         window_seconds: 10,
         learning_windows: 60,
-        threshold: 0.62,
+        threshold: 0.65,
         state_dir: '/var/lib/contguard/anomaly',
         retrain_windows: 0,
         trees: 100,
