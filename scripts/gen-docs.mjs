@@ -57,17 +57,20 @@ export async function loadTelemetry(distDir = join(ROOT, 'dist')) {
   const agentPath = join(distDir, 'src/telemetry/agent-telemetry.js');
   const containerRegistryPath = join(distDir, 'src/registry/telemetry.js');
   const resourcesPath = join(distDir, 'src/resources/telemetry.js');
-  for (const p of [registryPath, agentPath, containerRegistryPath, resourcesPath]) {
+  const anomalyPath = join(distDir, 'src/anomaly/telemetry.js');
+  for (const p of [registryPath, agentPath, containerRegistryPath, resourcesPath, anomalyPath]) {
     if (!existsSync(p)) throw new DocsError(`${relative(ROOT, p)} missing: run "npm run build:ts" first`);
   }
   const { SENSORS } = await import(pathToFileURL(registryPath).href);
   const { agentTelemetry } = await import(pathToFileURL(agentPath).href);
   const { registryTelemetry } = await import(pathToFileURL(containerRegistryPath).href);
   const { resourcesTelemetry } = await import(pathToFileURL(resourcesPath).href);
+  const { anomalyTelemetry } = await import(pathToFileURL(anomalyPath).href);
   const sources = [
     ...SENSORS.map((s) => ({ source: `${s.name} sensor`, telemetry: s.telemetry })),
     { source: 'container registry', telemetry: registryTelemetry },
     { source: 'resources', telemetry: resourcesTelemetry },
+    { source: 'anomaly detection', telemetry: anomalyTelemetry },
     { source: 'agent', telemetry: agentTelemetry },
   ];
   validate(sources);

@@ -27,6 +27,7 @@ import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
 import { ResourceCollector } from './resources/index.js';
+import { AnomalyMonitor } from './anomaly/index.js';
 
 export { BPF_BUILD_DIR };
 /** How often ring buffer losses are reported as a WARN record (one per sensor that lost events). */
@@ -215,9 +216,11 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
     for (const s of sinks) s.endBatch();
   };
   let draining = false;
+  let anomaly: AnomalyMonitor | null = null;
   const emit = (record: EventRecord) => {
     for (const s of sinks) s.write(record);
     traces?.observe(record); // a WARN record makes its container's run traced (sensors.process)
+    anomaly?.observe(record); // features of each container's window (its alerts come back here)
     if (!draining && !batchScheduled) {
       batchScheduled = true;
       setImmediate(endBatch);
@@ -273,6 +276,16 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   registry.bind(ctx);
   // Per-container resource metrics from the cgroup files (read on a timer, reported at collection).
   const resources = cfg.resources.enabled ? new ResourceCollector(ctx, cfg.resources) : null;
+  if (cfg.anomaly.enabled) {
+    try {
+      anomaly = new AnomalyMonitor(ctx, resources);
+    } catch (err) {
+      registry.close();
+      await traces?.shutdown().catch(() => undefined);
+      await metrics.shutdown().catch(() => undefined);
+      throw new AgentStartError(`anomaly state dir ${cfg.anomaly.state_dir}: ${(err as Error).message}`);
+    }
+  }
 
   // Sensors: open, share the registry's maps, configure, load; attach once all are loaded.
   const poller = new RingBufferPoller(
@@ -522,6 +535,10 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   every('loss report', LOSS_REPORT_INTERVAL_MS, reportLosses);
   if (resources) every('resource reads', cfg.resources.interval_ms, () => void resources.tick());
   for (const { instance } of loaded) for (const p of instance.periodic ?? []) every(p.name, p.intervalMs, p.run);
+  if (anomaly) {
+    const monitor = anomaly;
+    every('anomaly windows', monitor.tickMs, () => monitor.tick());
+  }
   poller.start(cfg.ring_drain_interval_ms);
   logger.info(`ring buffers: ${poller.kind} consumer (${ringOwners.length} rings)`);
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
@@ -545,6 +562,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
         for (const l of loaded) await l.instance.stop?.(); // final reads and records
         await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, cfg.docker.metadata_wait_ms + 500))]);
         reportLosses(); // the losses of the last interval
+        anomaly?.stop(); // learning progress to the state directory
         endBatch();
         for (const s of metadata.sources) s.stop?.();
         // Bounded: a collector that accepts and never answers must not hold the exit. What an

@@ -63,6 +63,11 @@ function intRange(min: number, max: number, def: number) {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error }).default(def);
 }
 
+function num(min: number, max: number, def: number) {
+  const error = `expected a number from ${min} to ${max}`;
+  return z.number({ error }).min(min, { error }).max(max, { error }).default(def);
+}
+
 function bool(def: boolean) {
   return z.boolean({ error: 'expected true or false' }).default(def);
 }
@@ -318,6 +323,43 @@ const configSchema = z.strictObject({
     interval_ms: intRange(500, 3_600_000, 10_000),
     // How long the last values of a removed container stay on /metrics before its series go.
     retire_after_ms: intRange(0, 3_600_000, 60_000),
+  }),
+  // Anomaly detection (src/anomaly/): an Isolation Forest per image over each container's windows.
+  anomaly: section({
+    enabled: bool(false),
+    // Monitoring period: each container's features are summed over windows of this length.
+    window_seconds: num(0.5, 3600, 10),
+    // Windows (of all containers of an image) learned before its model scores.
+    learning_windows: intRange(2, 100_000, 60),
+    // A window scoring at or above this raises contguard.anomaly.
+    threshold: num(0.3, 1, 0.65),
+    // Models and learning progress, one JSON file per image; kept across restarts.
+    state_dir: z
+      .string({ error: 'expected a non-empty directory path' })
+      .min(1, { error: 'expected a non-empty directory path' })
+      .default('/var/lib/contguard/anomaly'),
+    // Refit after this many windows judged normal, on the latest learning_windows of them (0: never).
+    retrain_windows: intRange(0, 1_000_000, 0),
+    trees: intRange(1, 1000, 100),
+    sample_size: intRange(2, 65_536, 256),
+    seed: intRange(0, 4_294_967_295, 1),
+    // Syscalls named in the feature vector (the baseline's most frequent); the rest count as "other".
+    top_syscalls: intRange(0, 64, 8),
+    // Features an alert names.
+    explain_features: intRange(1, 32, 3),
+    // Volatility damping: resource features as the median of the last median_windows windows, log1p, robust scaling.
+    damping: section({ enabled: bool(true), median_windows: intRange(1, 15, 3), share_prior: num(0, 100_000, 0) }),
+    // Split attributes drawn by weight 1 / (1 + coefficient of variation in the baseline); novelty splits on constant ones.
+    weighted_features: section({ enabled: bool(true), novelty_margin: num(0, 1000, 0.5), novelty_weight: num(0, 1000, 1) }),
+    // A value beyond a node's range by range_margin x the feature's spread is isolated at that node.
+    modified_path_length: section({ enabled: bool(true), range_margin: num(0, 1000, 1.5), root_range: oneOf(['off', 'constant', 'all'] as const, 'constant') }),
+    // The window halves when a score reaches threshold - band, doubles back after relax_windows calm ones.
+    adaptive_period: section({
+      enabled: bool(true),
+      min_window_seconds: num(0.5, 3600, 2.5),
+      band: num(0, 1, 0.05),
+      relax_windows: intRange(1, 1000, 3),
+    }),
   }),
 });
 

@@ -61,6 +61,10 @@ export async function main(argv: string[]): Promise<number> {
         const { runPolicy } = await import('./policy/command.js');
         return await runPolicy(cmd.options);
       }
+      case 'anomaly': {
+        const { runAnomaly } = await import('./anomaly/offline.js');
+        return await runAnomaly(cmd.options);
+      }
       case 'run':
         return await run(cmd.options);
     }
@@ -69,6 +73,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
     const { PolicyInputError } = await import('./policy/records.js');
     if (err instanceof PolicyInputError) return fail(`policy: ${err.message}`, EXIT_FAILURE);
+    const { AnomalyInputError } = await import('./anomaly/offline.js');
+    if (err instanceof AnomalyInputError) return fail(`anomaly: ${err.message}`, EXIT_FAILURE);
     const { AgentStartError } = await import('./agent.js');
     if (err instanceof AgentStartError) return fail(err.message, EXIT_FAILURE);
     const { SeccompInputError } = await import('./seccomp/recordings.js');

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, formatValue, isHttpUrl, isValidHost } from '../config.js';
 import type { CliRunOptions, CliSeccompOptions } from './options.js';
-import type { CliPolicyOptions } from './options.js';
+import type { CliPolicyOptions, CliAnomalyOptions } from './options.js';
 import { parseIsoTime } from '../policy/time.js';
 
 /** What the command line asks for. */
@@ -17,6 +17,7 @@ export type CliCommand =
   | { kind: 'doctor'; json: boolean }
   | { kind: 'seccomp'; options: CliSeccompOptions }
   | { kind: 'policy'; options: CliPolicyOptions }
+  | { kind: 'anomaly'; options: CliAnomalyOptions }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -182,6 +183,33 @@ const COMMANDS: readonly CommandSpec[] = [
       }
       if (v.json === true) options.json = true;
       return { kind: 'policy', options };
+    },
+  },
+  {
+    name: 'anomaly',
+    summary: 'Learn anomaly models from recorded JSON lines (train), or score a recording with them (score)',
+    positionals: 'train|score',
+    maxPositionals: 1,
+    options: {
+      'log-dir': { type: 'string', value: 'DIR', description: "Where the agent wrote its JSON lines (default: the config's, /var/log/contguard)" },
+      config: { type: 'string', value: 'FILE', description: "The agent's YAML config file: its anomaly section (window, learning, threshold, optimisations) applies" },
+      'state-dir': { type: 'string', value: 'DIR', description: "Where models are kept (default: the config's anomaly.state_dir)" },
+      json: { type: 'boolean', description: 'One JSON object per scored window' },
+    },
+    build(v, positionals) {
+      const mode = positionals[0];
+      if (mode !== 'train' && mode !== 'score') {
+        throw new UsageError(`anomaly: expected train or score${mode === undefined ? '' : `, got ${formatValue(mode)}`}`);
+      }
+      const options: CliAnomalyOptions = { mode };
+      const logDir = nonEmpty(v, 'log-dir', 'a directory path');
+      if (logDir !== undefined) options.logDir = logDir;
+      const config = nonEmpty(v, 'config', 'a file path');
+      if (config !== undefined) options.config = config;
+      const stateDir = nonEmpty(v, 'state-dir', 'a directory path');
+      if (stateDir !== undefined) options.stateDir = stateDir;
+      if (v.json === true) options.json = true;
+      return { kind: 'anomaly', options };
     },
   },
   {

@@ -52,3 +52,17 @@ export interface CliPolicyOptions {
   /** Print the report (or the suggested policy) as JSON. */
   json?: boolean;
 }
+
+/** Options of `contguard anomaly`. */
+export interface CliAnomalyOptions {
+  /** train: learn models from the recording; score: score it with the stored models. */
+  mode: 'train' | 'score';
+  /** Where the agent wrote its JSON lines; default `outputs.jsonl.dir` of the config. */
+  logDir?: string;
+  /** The agent's YAML config file (its anomaly section applies). */
+  config?: string;
+  /** Where models are kept; default `anomaly.state_dir` of the config. */
+  stateDir?: string;
+  /** One JSON object per scored window. */
+  json?: boolean;
+}

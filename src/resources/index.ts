@@ -190,6 +190,11 @@ export class ResourceCollector {
     clearTimeout(timer);
   }
 
+  /** The last values read for a registry cgroup (null before its first read); the anomaly detector's input. */
+  latest(cgroupId: bigint): ResourceSample | null {
+    return this.tracked.get(cgroupId)?.sample ?? null;
+  }
+
   /** Containers whose values are cached, live or retiring (tests, diagnostics). */
   get size(): number {
     return this.tracked.size;

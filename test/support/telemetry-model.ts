@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './agent-process.js';
 import type { MetricSpec, TelemetrySpec } from '../../src/sensors/sensor.js';
 import { sdkLogMetrics } from '../../src/telemetry/sdk-telemetry.js';
-import { CONTAINER_ATTRIBUTES, METRIC_CONTAINER_KEYS } from '../../src/telemetry/container-attributes.js';
+import { CONTAINER_ATTRIBUTES } from '../../src/telemetry/container-attributes.js';
 import { PROCESS_SPAN_ATTRIBUTES } from '../../src/sensors/process/telemetry.js';
 
 interface GenDocs {
@@ -23,24 +23,6 @@ interface GenDocs {
 
 export const MODEL_BUILT = existsSync(join(REPO_ROOT, 'dist/src/sensors/all.js'));
 export const MODEL_NOT_BUILT = 'dist/ missing: run "npm run build:ts" first (npm test builds before testing)';
-
-/**
- * Defined by issue 11 (the anomaly detector), built in parallel: dashboards and alert rules may
- * use these before the detector's spec exists. Remove this list once that spec is merged: the
- * names then come from the specs like every other.
- */
-export const ISSUE_11_METRICS: MetricSpec[] = [
-  {
-    name: 'contguard.anomaly.score',
-    instrument: 'gauge',
-    unit: '1',
-    description: 'issue 11: the anomaly score of a container',
-    attributes: [...METRIC_CONTAINER_KEYS],
-  },
-];
-export const ISSUE_11_EVENTS: Record<string, string[]> = {
-  'contguard.anomaly': [...METRIC_CONTAINER_KEYS],
-};
 
 /** k8s.* attributes (issue 10, runtime metadata) the Collector groups by next to container.*. */
 export const K8S_KEYS = ['k8s.pod.name', 'k8s.pod.uid', 'k8s.namespace.name', 'k8s.container.name', 'k8s.node.name'];
@@ -81,7 +63,6 @@ export async function loadTelemetryModel(): Promise<TelemetryModel> {
   };
   for (const { telemetry } of sources) telemetry.metrics.forEach(addMetric);
   sdkLogMetrics.forEach(addMetric);
-  ISSUE_11_METRICS.forEach(addMetric);
   series.set('target_info', new Set(['job', 'instance', ...AGENT_RESOURCE.map(g.prometheusLabel)]));
   series.set('up', new Set(['job', 'instance']));
 
@@ -94,7 +75,6 @@ export async function loadTelemetryModel(): Promise<TelemetryModel> {
       events.set(e.name, new Set([...base, ...attrs.map(g.prometheusLabel)]));
     }
   }
-  for (const [name, attrs] of Object.entries(ISSUE_11_EVENTS)) events.set(name, new Set([...base, ...attrs.map(g.prometheusLabel)]));
 
   const spanAttributes = new Set([
     ...Object.keys(PROCESS_SPAN_ATTRIBUTES).map((k) => `span.${k}`),

@@ -189,12 +189,25 @@ describe('seccomp options', () => {
   });
 });
 
+describe('anomaly options', () => {
+  it('parses a mode and every option', () => {
+    expect(parseCli(['anomaly', 'train'])).toEqual({ kind: 'anomaly', options: { mode: 'train' } });
+    expect(parseCli(['anomaly', 'score', '--log-dir', '/l', '--config', '/c.yaml', '--state-dir', '/s', '--json'])).toEqual({
+      kind: 'anomaly',
+      options: { mode: 'score', logDir: '/l', config: '/c.yaml', stateDir: '/s', json: true },
+    });
+  });
+});
+
 describe('errors', () => {
   it.each([
     [[], 'missing command; run "contguard help" for usage'],
-    [['start'], 'unknown command "start"; expected one of run, doctor, seccomp, policy, help'],
-    [['help', 'start'], 'unknown command "start"; expected one of run, doctor, seccomp, policy, help'],
+    [['start'], 'unknown command "start"; expected one of run, doctor, seccomp, policy, anomaly, help'],
+    [['help', 'start'], 'unknown command "start"; expected one of run, doctor, seccomp, policy, anomaly, help'],
     [['--foo'], 'unknown option --foo for "contguard" (options go after the command)'],
+    [['anomaly'], 'anomaly: expected train or score'],
+    [['anomaly', 'fit'], 'anomaly: expected train or score, got "fit"'],
+    [['anomaly', 'score', '--log-dir', ''], '--log-dir: expected a directory path, got ""'],
     [['--config=x', 'run'], 'unknown option --config for "contguard" (options go after the command)'],
     [['--version', 'run'], 'unexpected argument "run" after --version'],
     [['--help', 'run'], 'unexpected argument "run" after --help'],

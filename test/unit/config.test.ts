@@ -79,6 +79,22 @@ sensors:
 registry: { hook: raw_tracepoint, max_containers: 4096, reconcile_interval_ms: 1000, forget_after_ms: 0 }
 resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 }
 redaction: { enabled: false, url_credentials: false, rules: [{ name: p, flag: -p, command: "mysql*" }] }
+anomaly:
+  enabled: true
+  window_seconds: 2
+  learning_windows: 30
+  threshold: 0.7
+  state_dir: /tmp/models
+  retrain_windows: 100
+  trees: 50
+  sample_size: 128
+  seed: 7
+  top_syscalls: 4
+  explain_features: 5
+  damping: { enabled: false, median_windows: 5, share_prior: 10 }
+  weighted_features: { enabled: false, novelty_margin: 1, novelty_weight: 2 }
+  modified_path_length: { enabled: false, range_margin: 2, root_range: all }
+  adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 }
 `;
 
 describe('defaults', () => {
@@ -121,6 +137,23 @@ describe('defaults', () => {
       },
       redaction: { enabled: true, url_credentials: true, rules: DEFAULT_REDACTION_RULES.map((r) => ({ ...r })) },
       resources: { enabled: true, interval_ms: 10000, retire_after_ms: 60000 },
+      anomaly: {
+        enabled: false,
+        window_seconds: 10,
+        learning_windows: 60,
+        threshold: 0.65,
+        state_dir: '/var/lib/contguard/anomaly',
+        retrain_windows: 0,
+        trees: 100,
+        sample_size: 256,
+        seed: 1,
+        top_syscalls: 8,
+        explain_features: 3,
+        damping: { enabled: true, median_windows: 3, share_prior: 0 },
+        weighted_features: { enabled: true, novelty_margin: 0.5, novelty_weight: 1 },
+        modified_path_length: { enabled: true, range_margin: 1.5, root_range: 'constant' },
+        adaptive_period: { enabled: true, min_window_seconds: 2.5, band: 0.05, relax_windows: 3 },
+      },
     });
   });
 
@@ -212,6 +245,23 @@ describe('valid config', () => {
       },
       redaction: { enabled: false, url_credentials: false, rules: [{ name: 'p', flag: '-p', command: 'mysql*' }] },
       resources: { enabled: false, interval_ms: 500, retire_after_ms: 0 },
+      anomaly: {
+        enabled: true,
+        window_seconds: 2,
+        learning_windows: 30,
+        threshold: 0.7,
+        state_dir: '/tmp/models',
+        retrain_windows: 100,
+        trees: 50,
+        sample_size: 128,
+        seed: 7,
+        top_syscalls: 4,
+        explain_features: 5,
+        damping: { enabled: false, median_windows: 5, share_prior: 10 },
+        weighted_features: { enabled: false, novelty_margin: 1, novelty_weight: 2 },
+        modified_path_length: { enabled: false, range_margin: 2, root_range: 'all' },
+        adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 },
+      },
     } satisfies AgentConfig);
   });
 
