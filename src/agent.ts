@@ -137,7 +137,6 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   // Metadata sources: Docker, Podman, containerd, CRI-O, as configured and found.
   const metadata = await selectMetadataSources(cfg, logger);
   const docker = metadata.docker;
-  logger.info(metadata.described.length > 0 ? `container metadata from: ${metadata.described.join(', ')}` : 'container metadata: no runtime found (cgroup-derived ids only)');
   const containers = new ContainerAttributor({
     resolver,
     sources: metadata.sources,
@@ -541,6 +540,8 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
   }
   poller.start(cfg.ring_drain_interval_ms);
   logger.info(`ring buffers: ${poller.kind} consumer (${ringOwners.length} rings)`);
+  // Said once everything started (a start-up failure is one line).
+  logger.info(metadata.described.length > 0 ? `container metadata from: ${metadata.described.join(', ')}` : 'container metadata: no runtime found (cgroup-derived ids only)');
   logger.info(`contguard ${version} running (cgroup ${mode}, ${sinks.length} event outputs${prom.enabled ? `, metrics on http://${prom.host}:${prom.port}${prom.path}` : ''})`);
   let stopping: Promise<void> | null = null;
   const running: RunningAgent = {

@@ -151,7 +151,7 @@ describe('no Docker daemon at the socket from the start', () => {
       }
       expect(await agent.stop()).toBe(0);
       const warnings = agent.stderr().split('\n').filter((l) => l.startsWith('contguard warn:') && !l.startsWith('contguard warn: libbpf:'));
-      expect(warnings).toEqual([`contguard warn: no Docker daemon at ${socket}: containers are identified by cgroup-derived ids only (no name, image or labels)`]);
+      expect(warnings).toEqual([`contguard warn: no Docker daemon at ${socket}: Docker containers are identified by cgroup-derived ids only (no name, image or labels)`]);
       expect(agent.stderr()).not.toMatch(/contguard error:/);
     } finally {
       await agent.cleanup();
