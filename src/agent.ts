@@ -325,7 +325,7 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       for (let v = 0; v < variants.length; v++) {
         const variant = variants[v];
         const obj = BpfObject.open(sensor.objectPath ?? `${BPF_BUILD_DIR}${sensor.name}.bpf.o`);
-        const scoped = scopeMeter(metrics.meter);
+        const scoped = scopeMeter(containerSeries.meter);
         let instance: SensorInstance | null = null;
         try {
           obj.setRodata(commonRodata);

@@ -76,6 +76,7 @@ describe('container churn (real kernel, real Docker)', () => {
   });
 
   afterAll(async () => {
+    if (agent?.exited()) console.error(`agent exited; stderr:\n${agent.stderr().slice(-4000)}`);
     await agent?.cleanup();
   });
 
