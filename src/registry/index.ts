@@ -101,6 +101,8 @@ export function registryRodata(variant: RegistryVariant, maxContainers: number):
 
 export class ContainerRegistry {
   readonly entries = new Map<number, RegistryEntry>();
+  /** Slots retired but not yet freed (their final reads wait for attribution). */
+  private readonly retiring = new Map<number, bigint>();
   private readonly listeners: RegistryListener[] = [];
   private index: MappedArray | null = null;
   private ctx: RegistryContext | null = null;
@@ -289,7 +291,11 @@ export class ContainerRegistry {
       return;
     }
     this.entries.delete(slot);
+    // Until finish() frees its bucket and slot, reconciliation must not adopt it again (it would
+    // be freed twice: once here, once when the adopted entry is retired).
+    this.retiring.set(slot, cgroupId);
     const finish = () => {
+      this.retiring.delete(slot);
       for (const l of this.listeners) {
         try {
           l.onRemoved?.(entry);
@@ -309,7 +315,14 @@ export class ContainerRegistry {
     const view = this.index.view();
     const b = findBucket(view, cgroupId, this.mask);
     if (b >= 0) freeBucket(view, b);
-    if (pushSlot && slot !== NO_SLOT) queuePushU32(this.freeFd, slot);
+    if (!pushSlot || slot === NO_SLOT) return;
+    try {
+      queuePushU32(this.freeFd, slot);
+    } catch (err) {
+      // A full queue means every slot is already free: this one was freed twice. Never fatal
+      // (this runs from timers and notices); said once.
+      this.opts.logger.warnOnce('registry-free-queue', `registry: slot ${slot} not returned to the free-slot queue: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -320,7 +333,7 @@ export class ContainerRegistry {
   reconcile(): { adopted: number; freed: number } {
     if (!this.index || this.index.isClosed) return { adopted: 0, freed: 0 };
     const buckets = usedBuckets(this.index.view(), this.buckets);
-    const known = new Map([...this.entries].map(([slot, e]) => [slot, e.cgroupId]));
+    const known = new Map([...this.retiring, ...[...this.entries].map(([slot, e]) => [slot, e.cgroupId] as [number, bigint])]);
     const root = this.ctx?.cgroups?.hierarchyRoot ?? null;
     const exists = (id: bigint): boolean | null => {
       const rel = this.ctx?.cgroups?.resolve(id) ?? null;
