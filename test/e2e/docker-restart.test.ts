@@ -10,7 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
@@ -27,6 +28,11 @@ function configFile(yaml: string): string {
 /** A dockerd of this test's own: everything it writes is under `dir`. */
 class PrivateDockerd {
   readonly socket: string;
+  /**
+   * Its own bridge: with --bridge=none dockerd deletes the host's docker0 at start (moby
+   * removeDefaultBridgeInterface), which breaks the host daemon's containers.
+   */
+  readonly bridge = `cgdr${randomBytes(3).toString('hex')}`;
   private proc: ChildProcess | null = null;
   constructor(readonly dir: string) {
     this.socket = join(dir, 'docker.sock');
@@ -38,6 +44,11 @@ class PrivateDockerd {
   }
 
   async start(): Promise<void> {
+    if (!existsSync(`/sys/class/net/${this.bridge}`)) {
+      await execCmd('ip', ['link', 'add', 'name', this.bridge, 'type', 'bridge']);
+      await execCmd('ip', ['addr', 'add', '10.254.213.1/24', 'dev', this.bridge]);
+      await execCmd('ip', ['link', 'set', this.bridge, 'up']);
+    }
     const log = openSync(join(this.dir, 'dockerd.log'), 'a');
     this.proc = spawn(
       'dockerd',
@@ -46,7 +57,7 @@ class PrivateDockerd {
         '--exec-root', join(this.dir, 'exec'),
         '--pidfile', join(this.dir, 'dockerd.pid'),
         '-H', `unix://${this.socket}`,
-        '--bridge=none', '--iptables=false', '--ip6tables=false',
+        `--bridge=${this.bridge}`, '--iptables=false', '--ip6tables=false', '--ip-masq=false',
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -66,12 +77,18 @@ class PrivateDockerd {
     clearTimeout(timer);
     this.proc = null;
   }
+
+  /** Removes its bridge (after stop()). */
+  async removeBridge(): Promise<void> {
+    await execCmd('ip', ['link', 'del', this.bridge]).catch(() => undefined);
+  }
 }
 
 describe('Docker daemon restarts (real kernel, a private dockerd)', () => {
   let dockerd: PrivateDockerd | undefined;
   let agent: AgentHandle | undefined;
   let missing: string | null = null;
+  let hadDocker0 = false;
 
   beforeAll(async () => {
     if (spawnSync('dockerd', ['--version']).status !== 0) {
@@ -79,6 +96,7 @@ describe('Docker daemon restarts (real kernel, a private dockerd)', () => {
       return;
     }
     await ensureTestImage();
+    hadDocker0 = existsSync('/sys/class/net/docker0');
     dockerd = new PrivateDockerd(mkdtempSync('/tmp/cg-d2-'));
     await dockerd.start();
     // The test image, from the host's daemon.
@@ -93,8 +111,11 @@ describe('Docker daemon restarts (real kernel, a private dockerd)', () => {
     if (dockerd) {
       await dockerd.docker(['rm', '-f', ...(await dockerd.docker(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean)]).catch(() => undefined);
       await dockerd.stop();
+      await dockerd.removeBridge();
       rmSync(dockerd.dir, { recursive: true, force: true });
     }
+    // The host daemon's default bridge survived the private daemon's starts and stops.
+    if (hadDocker0 && !existsSync('/sys/class/net/docker0')) throw new Error('the private dockerd removed the host docker0 bridge');
   }, 120_000);
 
   const execOf = (name: string, arg: string) => (r: any) =>
