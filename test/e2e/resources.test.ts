@@ -96,17 +96,30 @@ function cgroupFiles(pid: number) {
       return v1('memory') ? Number(read(pathOf('memory'), 'memory.usage_in_bytes')) : Number(read(pathOf('memory'), 'memory.current'));
     },
     diskWrite(): number {
+      return this.diskBytes('Write', 'wbytes=');
+    },
+    diskRead(): number {
+      return this.diskBytes('Read', 'rbytes=');
+    },
+    diskBytes(v1Op: 'Read' | 'Write', v2Key: 'rbytes=' | 'wbytes='): number {
       if (v1('blkio')) {
         return read(pathOf('blkio'), 'blkio.throttle.io_service_bytes_recursive')
           .split('\n')
           .map((l) => l.split(' '))
-          .filter((f) => f.length === 3 && f[1] === 'Write')
+          .filter((f) => f.length === 3 && f[1] === v1Op)
           .reduce((s, f) => s + Number(f[2]), 0);
       }
       return read(pathOf('io'), 'io.stat')
         .split('\n')
-        .flatMap((l) => l.split(' ').filter((f) => f.startsWith('wbytes=')))
-        .reduce((s, f) => s + Number(f.slice(7)), 0);
+        .flatMap((l) => l.split(' ').filter((f) => f.startsWith(v2Key)))
+        .reduce((s, f) => s + Number(f.slice(v2Key.length)), 0);
+    },
+    /** A PSI file's `some`/`full` line: avg10 (percent) and total (stall time, seconds). */
+    pressure(resource: string, kind: string): { avg10: number; total: number } {
+      const u = lines.find((x) => x.startsWith('0::'))!;
+      const line = readFileSync(join(unifiedRoot!, u.slice(3), `${resource}.pressure`), 'utf8').split('\n').find((l) => l.startsWith(`${kind} `)) ?? '';
+      const field = (k: string) => Number(new RegExp(`(?:^| )${k}=([\\d.]+)`).exec(line)?.[1]);
+      return { avg10: field('avg10'), total: field('total') / 1e6 };
     },
     pids(): number {
       return Number(read(pathOf('pids'), 'pids.current'));
@@ -132,7 +145,7 @@ function bytesOf(s: string): number {
 /**
  * On cgroup v1 (and hybrid) hosts this kernel keeps blkio byte counts only for a device blk-throttle
  * is active on (with no rule: "Total 0", and `docker stats` shows 0B too). A rule far above what the
- * test writes (--device-write-bps DISK:1gb on the disk under Docker's root) turns the accounting on.
+ * test writes (--device-write-bps/--device-read-bps DISK:1gb on the disk under Docker's root) turns the accounting on.
  * Returns those docker run arguments, or [] on a v2 host (io.stat always counts) or an unknown disk.
  */
 async function blkioAccountingArgs(): Promise<string[]> {
@@ -145,7 +158,7 @@ async function blkioAccountingArgs(): Promise<string[]> {
     let dev = join('/sys/dev/block', mount[2]);
     if (existsSync(join(dev, 'partition'))) dev = join(dev, '..');
     const name = /^DEVNAME=(.+)$/m.exec(readFileSync(join(dev, 'uevent'), 'utf8'))?.[1];
-    return name && existsSync(`/dev/${name}`) ? ['--device-write-bps', `/dev/${name}:1gb`] : [];
+    return name && existsSync(`/dev/${name}`) ? ['--device-write-bps', `/dev/${name}:1gb`, '--device-read-bps', `/dev/${name}:1gb`] : [];
   } catch {
     return [];
   }
@@ -174,6 +187,7 @@ describe('per-container resource metrics (real agent, real Docker)', () => {
     const script =
       'dd if=/dev/zero of=/dev/shm/fill bs=1M count=20 2>/dev/null; ' +
       'dd if=/dev/zero of=/tmp/direct bs=1M count=8 oflag=direct 2>/dev/null; ' +
+      'dd if=/tmp/direct of=/dev/null bs=1M count=4 iflag=direct 2>/dev/null; ' +
       'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo done; exec sleep 600';
     blkioArgs = await blkioAccountingArgs();
     id = await dockerRun(['--name', name, ...blkioArgs, TEST_IMAGE, 'sh', '-c', script]);
@@ -252,7 +266,13 @@ describe('per-container resource metrics (real agent, real Docker)', () => {
     expect(within(write, dockerWrite, 0.05), `write ${write} vs docker stats ${dockerWrite}`).toBe(true);
     // The 8 MiB written with O_DIRECT, where the kernel accounts block I/O (see blkioAccountingArgs).
     if (fileWrite > 0 || blkioArgs.length || existsSync(join(CGROUP, 'cgroup.controllers'))) expect(write).toBeGreaterThanOrEqual(8 * 1024 * 1024);
-    expect(sample(text, 'container_disk_io_total', { container_name: name, disk_io_direction: 'read' })).toBeGreaterThanOrEqual(0);
+    // Reads: the container is idle now, so the cached value equals the file's.
+    const read = sample(text, 'container_disk_io_total', { container_name: name, disk_io_direction: 'read' });
+    const fileRead = cgroupFiles(pid).diskRead();
+    measured.push(`disk read: agent ${read} B, cgroup file ${fileRead} B`);
+    expect(within(read, fileRead, 0.05), `read ${read} vs file ${fileRead}`).toBe(true);
+    // The 4 MiB read back with O_DIRECT.
+    if (fileRead > 0 || blkioArgs.length || existsSync(join(CGROUP, 'cgroup.controllers'))) expect(read).toBeGreaterThanOrEqual(4 * 1024 * 1024);
     expect(sample(text, 'contguard_container_cpu_throttled_periods_total', { container_name: name })).toBe(0); // no quota
     expect(sample(text, 'contguard_container_memory_events_total', { container_name: name, event: 'oom_kill' })).toBe(0);
     if (cgroupFiles(pid).hasPressure()) {
@@ -260,18 +280,29 @@ describe('per-container resource metrics (real agent, real Docker)', () => {
         `${resource} ${kind} ${sample(text, 'contguard_container_pressure', { container_name: name, resource, contguard_pressure_kind: kind })}% ` +
         `(stall ${sample(text, 'contguard_container_pressure_stall_time_total', { container_name: name, resource, contguard_pressure_kind: kind })} s)`;
       measured.push(`pressure: ${['cpu', 'memory', 'io'].flatMap((r) => ['some', 'full'].map((k) => psi(r, k))).join(', ')}`);
+      // Stall time only grows: the agent's cached total is at most the file's now, and an idle
+      // container adds little between the two (2 s allows for two sampling intervals of full stall).
       for (const resource of ['cpu', 'memory', 'io']) {
-        expect(sample(text, 'contguard_container_pressure', { container_name: name, resource, contguard_pressure_kind: 'some' }), resource).toBeGreaterThanOrEqual(0);
-        expect(sample(text, 'contguard_container_pressure_stall_time_total', { container_name: name, resource, contguard_pressure_kind: 'some' }), resource).toBeGreaterThanOrEqual(0);
+        const file = cgroupFiles(pid).pressure(resource, 'some');
+        const total = sample(text, 'contguard_container_pressure_stall_time_total', { container_name: name, resource, contguard_pressure_kind: 'some' });
+        expect(total, resource).toBeLessThanOrEqual(file.total + 1e-6);
+        expect(total, resource).toBeGreaterThanOrEqual(file.total - 2);
+        const avg10 = sample(text, 'contguard_container_pressure', { container_name: name, resource, contguard_pressure_kind: 'some' });
+        expect(avg10, resource).toBeGreaterThanOrEqual(0);
+        expect(avg10, resource).toBeLessThanOrEqual(100);
+        expect(Math.abs(avg10 - file.avg10), `${resource} avg10 ${avg10} vs file ${file.avg10}`).toBeLessThanOrEqual(10);
       }
     }
     // Every series carries the container attributes.
     expect(sample(text, 'container_memory_usage', { container_name: name, container_id: id, container_image_name: 'contguard-test/busybox', container_runtime_name: 'docker' })).toBeGreaterThan(0);
   });
 
-  it('counts an OOM kill under a memory limit', async () => {
+  it('counts an OOM kill under a memory limit', { timeout: 150_000 }, async () => {
     const oomName = uniqueName('cg-res-oom');
-    const oomId = await dockerRun(['--name', oomName, '--memory', '16m', '--memory-swap', '16m', TEST_IMAGE, 'sh', '-c', 'head -c 64000000 /dev/zero | tail; echo done; exec sleep 600']);
+    // The allocating pipeline raises its own oom_score_adj so the OOM killer picks it, never the
+    // shell that goes on to print `done` (an unprivileged process may raise its own score).
+    const hog = '(echo 1000 > /proc/self/oom_score_adj; exec sh -c "head -c 64000000 /dev/zero | tail"); echo done; exec sleep 600';
+    const oomId = await dockerRun(['--name', oomName, '--memory', '16m', '--memory-swap', '16m', TEST_IMAGE, 'sh', '-c', hog]);
     ids.push(oomId);
     await waitFor('the OOM container to finish', async () => (await dockerLogs(oomId)).stdout.includes('done'), 60_000);
     const oomPid = (await dockerInspect(oomId)).State.Pid as number;
