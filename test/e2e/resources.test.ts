@@ -301,7 +301,7 @@ describe('per-container resource metrics (real agent, real Docker)', () => {
     const oomName = uniqueName('cg-res-oom');
     // The allocating pipeline raises its own oom_score_adj so the OOM killer picks it, never the
     // shell that goes on to print `done` (an unprivileged process may raise its own score).
-    const hog = '(echo 1000 > /proc/self/oom_score_adj; exec sh -c "head -c 64000000 /dev/zero | tail"); echo done; exec sleep 600';
+    const hog = '(echo 1000 > /proc/self/oom_score_adj; exec sh -c "head -c 64000000 /dev/zero | tail >/dev/null"); echo done; exec sleep 600';
     const oomId = await dockerRun(['--name', oomName, '--memory', '16m', '--memory-swap', '16m', TEST_IMAGE, 'sh', '-c', hog]);
     ids.push(oomId);
     await waitFor('the OOM container to finish', async () => (await dockerLogs(oomId)).stdout.includes('done'), 60_000);
