@@ -353,6 +353,14 @@ const configSchema = z.strictObject({
     weighted_features: section({ enabled: bool(true), novelty_margin: num(0, 1000, 0.5), novelty_weight: num(0, 1000, 1) }),
     // A value beyond a node's range by range_margin x the feature's spread is isolated at that node.
     modified_path_length: section({ enabled: bool(true), range_margin: num(0, 1000, 1.5), root_range: oneOf(['off', 'constant', 'all'] as const, 'constant') }),
+    // Smallest change that novelty splits, the root check and range margins treat as new: resources per second, shares in share points.
+    noise_floor: section({
+      syscall_share: num(0, 1, 0.03),
+      cpu_ms_per_second: num(0, 1000, 10),
+      disk_bytes_per_second: num(0, 1e15, 32_768),
+      network_bytes_per_second: num(0, 1e15, 8_192),
+      throttled_ms_per_second: num(0, 1000, 5),
+    }),
     // The window halves when a score reaches threshold - band, doubles back after relax_windows calm ones.
     adaptive_period: section({
       enabled: bool(true),

@@ -59,7 +59,8 @@ export interface ForestOptions {
   weights?: ArrayLike<number> | null;
   /** Constant attributes may be split (see the module comment); only with weights. */
   noveltySplits?: boolean;
-  noveltyMargin?: number;
+  /** Where a novelty split falls above the constant: one value, or one per attribute (default 0). */
+  noveltyMargin?: number | ArrayLike<number>;
   /** Modified path length: isolate rows outside a node's range by more than this, one value or one per attribute (null: off). */
   rangeMargin?: number | ArrayLike<number> | null;
   /** The margin below a range, per attribute (default: rangeMargin); Infinity: never isolated for a low value. */
@@ -134,7 +135,9 @@ export class IsolationForest {
     const weights = opts.weights ?? null;
     if (weights && weights.length !== f) throw new Error(`weights: ${weights.length} values for ${f} attributes`);
     const novelty = !!(weights && opts.noveltySplits);
-    const noveltyMargin = opts.noveltyMargin ?? 0;
+    const nm = opts.noveltyMargin ?? 0;
+    if (typeof nm !== 'number' && nm.length !== f) throw new Error(`noveltyMargin: ${nm.length} values for ${f} attributes`);
+    const noveltyMargin = typeof nm === 'number' ? new Float64Array(f).fill(nm) : Float64Array.from(nm);
     const m = opts.rangeMargin ?? null;
     if (m !== null && typeof m !== 'number' && m.length !== f) throw new Error(`rangeMargin: ${m.length} values for ${f} attributes`);
     const rangeMargin = m === null ? null : typeof m === 'number' ? new Float64Array(f).fill(m) : Float64Array.from(m);
@@ -191,7 +194,7 @@ export class IsolationForest {
       while (eligible[q] === 0) q--; // rounding at the end of the cumulative sum
       const lo = mins[q]!;
       const hi = maxs[q]!;
-      const p = hi > lo ? lo + rand() * (hi - lo) : lo + noveltyMargin;
+      const p = hi > lo ? lo + rand() * (hi - lo) : lo + noveltyMargin[q]!;
       // Partition idx[from, to) on x_q < p.
       let mid = from;
       const col = q * n;

@@ -50,6 +50,13 @@ export function detectorOptions(cfg: AgentConfig['anomaly']): DetectorOptions {
       modifiedPath: cfg.modified_path_length.enabled,
       rangeMargin: cfg.modified_path_length.range_margin,
       rootRange: cfg.modified_path_length.root_range,
+      noiseFloors: {
+        share: cfg.noise_floor.syscall_share,
+        cpuMs: cfg.noise_floor.cpu_ms_per_second,
+        diskBytes: cfg.noise_floor.disk_bytes_per_second,
+        networkBytes: cfg.noise_floor.network_bytes_per_second,
+        throttledMs: cfg.noise_floor.throttled_ms_per_second,
+      },
       explainFeatures: cfg.explain_features,
     },
   };

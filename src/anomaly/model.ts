@@ -40,8 +40,45 @@ export interface ModelOptions {
    * or on any feature ('all').
    */
   rootRange: 'off' | 'constant' | 'all';
+  /**
+   * Noise floors: the smallest change of a feature that a novelty split, the root check or a
+   * node's range margin treats as new: per second of window for the resource features (times
+   * the base window), in share points for the syscall shares. A margin is never below its feature's floor, so a 4 KiB writeback
+   * in a container that did no block IO while learning, or a share 0.01 off an httpd's very
+   * steady mix, is not isolated. Features without a floor (counts of execs, opens, peers...) keep
+   * the plain margins: one never-seen exec is new.
+   */
+  noiseFloors: NoiseFloors;
   /** Features an explanation names. */
   explainFeatures: number;
+}
+
+export interface NoiseFloors {
+  share: number;
+  cpuMs: number;
+  diskBytes: number;
+  networkBytes: number;
+  throttledMs: number;
+}
+
+/** Resource floors per second: 1 % of a core, 32 KiB of block IO, 8 KiB of traffic, 0.5 % throttled. */
+export const DEFAULT_NOISE_FLOORS: NoiseFloors = { share: 0.03, cpuMs: 10, diskBytes: 32_768, networkBytes: 8_192, throttledMs: 5 };
+
+/** A feature's noise floor in raw units of a base window of `seconds` (0: none). */
+function floorOf(name: string, f: NoiseFloors, seconds: number): number {
+  if (name.startsWith('syscall_share.')) return f.share;
+  switch (name) {
+    case 'cpu_ms':
+      return f.cpuMs * seconds;
+    case 'disk_bytes':
+      return f.diskBytes * seconds;
+    case 'network_bytes':
+      return f.networkBytes * seconds;
+    case 'throttled_ms':
+      return f.throttledMs * seconds;
+    default:
+      return 0;
+  }
 }
 
 export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
@@ -58,6 +95,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   modifiedPath: true,
   rangeMargin: 1.5,
   rootRange: 'constant',
+  noiseFloors: DEFAULT_NOISE_FLOORS,
   explainFeatures: 3,
 };
 
@@ -292,6 +330,16 @@ export class ImageModel {
     // Levels (memory, tasks) drift and linger (a page, a process not yet reaped): never "novel",
     // even when constant while learning; the forest still sees them.
     for (let j = 0; j < f; j++) constant.push(names[j] !== 'memory_bytes' && names[j] !== 'tasks' && raw.every((r) => r[j] === raw[0]![j]));
+    // Each feature's noise floor in the units the forest sees (around the baseline's median).
+    const floors = names.map((name, j) => {
+      const raw0 = floorOf(name, options.noiseFloors ?? DEFAULT_NOISE_FLOORS, baseSeconds);
+      if (!(raw0 > 0)) return 0;
+      if (!options.damping) return raw0;
+      if (shares[j]) return raw0 / stats.scale[j]!;
+      const m = stats.median[j]!;
+      return (Math.log1p(Math.max(0, Math.expm1(m)) + raw0) - m) / stats.scale[j]!;
+    });
+    const noveltyMargins = floors.map((fl) => Math.max(options.noveltyMargin, fl));
     let rangeMargins: Float64Array | null = null;
     let below: Float64Array | null = null;
     if (options.modifiedPath) {
@@ -302,7 +350,7 @@ export class ImageModel {
         const col = Float64Array.from(rows, (r) => r[j]!).sort();
         const spread = Math.max(quantile(col, 0.75) - quantile(col, 0.25), (col[col.length - 1]! - col[0]!) / 2);
         // A feature constant in the baseline: any excess beyond novelty_margin is new.
-        rangeMargins[j] = constant[j] ? options.noveltyMargin : options.rangeMargin * (spread > 0 ? spread : 1);
+        rangeMargins[j] = constant[j] ? noveltyMargins[j]! : Math.max(options.rangeMargin * (spread > 0 ? spread : 1), floors[j]!);
         if (shares[j]) below[j] = rangeMargins[j]!;
       }
     }
@@ -312,7 +360,7 @@ export class ImageModel {
       seed: options.seed,
       weights: options.weighted ? weights : null,
       noveltySplits: options.weighted,
-      noveltyMargin: options.noveltyMargin,
+      noveltyMargin: noveltyMargins,
       rangeMargin: rangeMargins,
       rangeMarginBelow: below,
       rootRange: options.rootRange === 'all' ? true : options.rootRange === 'off' ? false : constant,

@@ -4,9 +4,23 @@ import type { BatchOptions, EventRecord, EventSink } from './record.js';
 import { LineBatcher } from './record.js';
 import { escapeControl } from './escape.js';
 
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/** ISO 8601 with milliseconds, as Date.toISOString() writes it (the date part made once a second). */
+export function isoMillis(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return `${isoPrefix}.${String(ms - second * 1000).padStart(3, '0')}Z`;
+}
+
 /** The console line of a record: escaped once here, by the console rule (see escape.ts). */
 export function formatConsoleLine(r: EventRecord): string {
-  const time = new Date(Number(r.timeUnixNano / 1_000_000n)).toISOString();
+  const time = isoMillis(r.timeUnixNano);
   const a = r.attributes;
   const id = typeof a['container.id'] === 'string' ? a['container.id'].slice(0, 12) : '';
   const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : '');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { BatchOptions, EventRecord, EventSink } from './record.js';
 import { LineBatcher } from './record.js';
+import { attributeParts } from './container-attributes.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
 
@@ -39,23 +40,65 @@ export function toJsonLine(r: EventRecord): string {
 }
 
 function jsonLine(r: EventRecord): string {
-  return JSON.stringify({
-    time: nanosToIso(r.timeUnixNano),
-    event: r.eventName,
-    severity: r.severity,
-    body: r.body,
-    attributes: r.attributes,
-    // The trace context, when the record has one (undefined keys are not written).
-    trace_id: r.traceId,
-    span_id: r.spanId,
-  });
+  // Built as JSON.stringify would write the object {time, event, severity, body, attributes,
+  // trace_id?, span_id?} (test/unit/jsonl-sink.test.ts compares the two).
+  let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${JSON.stringify(r.eventName)},"severity":${JSON.stringify(r.severity)},"body":${JSON.stringify(r.body)},"attributes":${attributesJson(r.attributes)}`;
+  if (r.traceId !== undefined) line += `,"trace_id":${JSON.stringify(r.traceId)}`;
+  if (r.spanId !== undefined) line += `,"span_id":${JSON.stringify(r.spanId)}`;
+  return `${line}}`;
 }
 
-/** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z. */
+/** A container's attributes as JSON without the braces, and how many keys they hold. */
+interface Fragment {
+  json: string;
+  keys: number;
+}
+const fragments = new WeakMap<object, Fragment>();
+
+/** Own keys of o; -1 when one may be an array index (JavaScript orders those first: no concatenation then). */
+function keyCount(o: object): number {
+  let n = 0;
+  // for-in: plain objects inherit no enumerable keys (and it needs no array, as Object.keys does).
+  for (const k in o) {
+    const c = k.charCodeAt(0);
+    if (c >= 48 && c <= 57) return -1;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * JSON of a record's attributes. Built by recordAttributes, they are the container's (the same
+ * object for every record of that container: its JSON is made once) followed by the record's
+ * own; when the key count shows a key was shared or added afterwards, the whole object is
+ * written instead. Same text as JSON.stringify(attributes).
+ */
+export function attributesJson(a: object): string {
+  const parts = attributeParts(a);
+  if (!parts) return JSON.stringify(a);
+  let frag = fragments.get(parts.container);
+  if (!frag) {
+    frag = { json: JSON.stringify(parts.container).slice(1, -1), keys: keyCount(parts.container) };
+    fragments.set(parts.container, frag);
+  }
+  const ownKeys = keyCount(parts.own);
+  if (frag.keys < 0 || ownKeys < 0 || keyCount(a) !== frag.keys + ownKeys) return JSON.stringify(a);
+  const own = JSON.stringify(parts.own);
+  if (frag.keys === 0) return own;
+  return ownKeys === 0 ? `{${frag.json}}` : `{${frag.json},${own.slice(1)}`;
+}
+
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z (the date part made once a second). */
 export function nanosToIso(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString();
-  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  const second = Number(ns / 1_000_000_000n);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return `${isoPrefix}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 /**

@@ -120,6 +120,15 @@ export const execSensor: Sensor = {
     const hostAttributes: Attributes = {};
     // Metric attributes per container, built once (a rename builds a new attributes object).
     const metricAttrsOf = new WeakMap<object, Record<string, string>>();
+    // Execs counted per container while a drain runs, added to the counter once at its end (a
+    // microtask): the SDK hashes the attributes on every add(), about 5 µs each.
+    const pendingExecs = new Map<Record<string, string>, number>();
+    let addQueued = false;
+    const addPending = () => {
+      addQueued = false;
+      for (const [attrs, n] of pendingExecs) execs.add(n, attrs);
+      pendingExecs.clear();
+    };
 
     /** The process image this exec started, as traces name it (bpf/process.h), and when. */
     interface TraceRef {
@@ -150,7 +159,11 @@ export const execSensor: Sensor = {
         metricAttrs = metricAttributes(containerAttrs);
         metricAttrsOf.set(containerAttrs, metricAttrs);
       }
-      execs.add(1, metricAttrs);
+      pendingExecs.set(metricAttrs, (pendingExecs.get(metricAttrs) ?? 0) + 1);
+      if (!addQueued) {
+        addQueued = true;
+        queueMicrotask(addPending);
+      }
     };
 
     // The record is ring memory: decoded here, synchronously; no copy is kept.

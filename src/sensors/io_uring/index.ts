@@ -242,8 +242,7 @@ export const ioUringSensor: Sensor = {
       const opcode = opcodeName(e.opcode);
       const access = openAccess(e.open_flags);
       const truncated = (e.h.flags & FLAG_PATH_TRUNCATED) !== 0;
-      const attributes: Attributes = recordAttributes(container, processAttributes(e.h));
-      Object.assign(attributes, {
+      const own: Attributes = Object.assign(processAttributes(e.h), {
         'file.path': e.path,
         'contguard.io_uring.opcode': opcode,
         'contguard.io_uring.dfd': e.dfd,
@@ -252,7 +251,8 @@ export const ioUringSensor: Sensor = {
         'contguard.io_uring.direct_descriptor': e.file_slot !== 0,
         'contguard.io_uring.path_truncated': truncated,
       });
-      if (e.resolve) attributes['contguard.io_uring.resolve'] = Number(e.resolve);
+      if (e.resolve) own['contguard.io_uring.resolve'] = Number(e.resolve);
+      const attributes: Attributes = recordAttributes(container, own);
       const dir = e.path.startsWith('/') ? '' : e.dfd === AT_FDCWD ? ' (relative to cwd)' : ` (relative to fd ${e.dfd})`;
       const body = `pid=${e.h.pid} uid=${e.h.uid} ${quoteArg(e.h.comm)} io_uring ${opcode} ${quoteArg(e.path)}${truncated ? '...' : ''}${dir} ${access.join(',')}${e.file_slot ? ' direct' : ''}`;
       return { body, attributes, time: ctx.toUnixNano(e.h.timestamp_ns) };
