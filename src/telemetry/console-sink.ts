@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Readable console stream: one escaped line per event, written once per batch. */
 import type { BatchOptions, EventRecord, EventSink } from './record.js';
-import { LineBatcher } from './record.js';
+import { ContainerEventRecord, LineBatcher } from './record.js';
 import { escapeControl } from './escape.js';
 
 let isoSecond = NaN;
@@ -21,7 +21,8 @@ export function isoMillis(ns: bigint): string {
 /** The console line of a record: escaped once here, by the console rule (see escape.ts). */
 export function formatConsoleLine(r: EventRecord): string {
   const time = isoMillis(r.timeUnixNano);
-  const a = r.attributes;
+  // The container's part when the record has one: no merge of its attributes for the console.
+  const a = r instanceof ContainerEventRecord ? r.containerAttributes : r.attributes;
   const id = typeof a['container.id'] === 'string' ? a['container.id'].slice(0, 12) : '';
   const str = (k: string) => (typeof a[k] === 'string' ? (a[k] as string) : '');
   // A Kubernetes container without a runtime name (containerd): namespace/pod/container.

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import { ContainerEventRecord, type Attributes, type EventRecord, type RecordFields } from './record.js';
+
 /** container.* attributes on every record and data point (semconv; Resource holds only the agent). */
 export const CONTAINER_ATTRIBUTES: Record<string, string> = {
   'container.id': 'full container id from the cgroup path',
@@ -35,34 +37,22 @@ export function metricAttributes(containerAttributes: Readonly<Record<string, un
   return a;
 }
 
-/** The two sources of attributes built by recordAttributes, so outputs can cache per-container work. */
-export interface AttributeParts {
-  container: Readonly<Record<string, unknown>>;
-  own: object;
-}
-/**
- * Where the parts are kept: a symbol key on the result (JSON.stringify, Object.keys and for-in
- * skip symbols). Not a WeakMap: one entry per record made the garbage collector's ephemeron
- * work cost more than the formatting it saved.
- */
-const PARTS = Symbol('contguard.attributeParts');
-
 /**
  * A record's attributes: its container's, then its own (later keys win). Object.assign, not
  * `{ ...a, ...b }`: on Node 20 (V8 11.3) a spread of two objects takes 30-50 us, assign < 1 us
- * (bench/attributes.mjs measures both), and every event pays it. The parts are remembered
- * (attributeParts) for outputs that format a container's attributes once: a key added to the
- * result later is noticed by them (they fall back), a value changed in place is not, so change
- * `own` before the call, not the result after it.
+ * (bench/attributes.mjs measures both). Records use containerRecord, which merges only when
+ * an output asks for the merged attributes.
  */
 export function recordAttributes<T extends object>(container: Readonly<Record<string, unknown>> | undefined | null, own: T): T {
-  if (!container) return own;
-  const a = Object.assign({}, container, own);
-  (a as Record<symbol, AttributeParts>)[PARTS] = { container, own };
-  return a;
+  return container ? Object.assign({}, container, own) : own;
 }
 
-/** The parts a record's attributes were built from by recordAttributes, if they were. */
-export function attributeParts(attributes: object): AttributeParts | undefined {
-  return (attributes as Record<symbol, AttributeParts | undefined>)[PARTS];
+/**
+ * A record with its container's attributes and its own: a ContainerEventRecord (merged lazily)
+ * for a container, a plain record with `own` as its attributes otherwise (a host event).
+ * `own` is the record's from here on: build it fully first.
+ */
+export function containerRecord(container: Readonly<Attributes> | undefined | null, own: Attributes, fields: RecordFields): EventRecord {
+  if (container) return new ContainerEventRecord(fields, container, own);
+  return Object.assign({ attributes: own }, fields);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { BatchOptions, EventRecord, EventSink } from './record.js';
 import { LineBatcher } from './record.js';
-import { attributeParts } from './container-attributes.js';
+import { ContainerEventRecord } from './record.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
 
@@ -42,50 +42,46 @@ export function toJsonLine(r: EventRecord): string {
 function jsonLine(r: EventRecord): string {
   // Built as JSON.stringify would write the object {time, event, severity, body, attributes,
   // trace_id?, span_id?} (test/unit/jsonl-sink.test.ts compares the two).
-  let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${JSON.stringify(r.eventName)},"severity":${JSON.stringify(r.severity)},"body":${JSON.stringify(r.body)},"attributes":${attributesJson(r.attributes)}`;
+  let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${JSON.stringify(r.eventName)},"severity":${JSON.stringify(r.severity)},"body":${JSON.stringify(r.body)},"attributes":${attributesJson(r)}`;
   if (r.traceId !== undefined) line += `,"trace_id":${JSON.stringify(r.traceId)}`;
   if (r.spanId !== undefined) line += `,"span_id":${JSON.stringify(r.spanId)}`;
   return `${line}}`;
 }
 
-/** A container's attributes as JSON without the braces, and how many keys they hold. */
-interface Fragment {
-  json: string;
-  keys: number;
-}
-const fragments = new WeakMap<object, Fragment>();
+/** A container's attributes as JSON without the braces (null: not appendable), per container attributes object. */
+const fragments = new WeakMap<object, string | null>();
 
-/** Own keys of o; -1 when one may be an array index (JavaScript orders those first: no concatenation then). */
-function keyCount(o: object): number {
-  let n = 0;
-  // for-in: plain objects inherit no enumerable keys (and it needs no array, as Object.keys does).
+/**
+ * Whether o's keys can follow another object's in one JSON object and read as Object.assign
+ * would merge them: none is also a key of `before` (its value would be written twice) and none
+ * may be an array index (JavaScript orders those first).
+ */
+function appendable(o: object, before: object): boolean {
   for (const k in o) {
     const c = k.charCodeAt(0);
-    if (c >= 48 && c <= 57) return -1;
-    n++;
+    if ((c >= 48 && c <= 57) || k in before) return false;
   }
-  return n;
+  return true;
 }
 
 /**
- * JSON of a record's attributes. Built by recordAttributes, they are the container's (the same
- * object for every record of that container: its JSON is made once) followed by the record's
- * own; when the key count shows a key was shared or added afterwards, the whole object is
- * written instead. Same text as JSON.stringify(attributes).
+ * JSON of a record's attributes: for a ContainerEventRecord, its container's part (JSON made
+ * once per container, while the record's own part is appendable) followed by its own,
+ * without merging them; otherwise JSON.stringify(attributes). Same text either way.
  */
-export function attributesJson(a: object): string {
-  const parts = attributeParts(a);
-  if (!parts) return JSON.stringify(a);
-  let frag = fragments.get(parts.container);
-  if (!frag) {
-    frag = { json: JSON.stringify(parts.container).slice(1, -1), keys: keyCount(parts.container) };
-    fragments.set(parts.container, frag);
+export function attributesJson(r: EventRecord): string {
+  if (!(r instanceof ContainerEventRecord)) return JSON.stringify(r.attributes);
+  const container = r.containerAttributes;
+  let frag = fragments.get(container);
+  if (frag === undefined) {
+    frag = appendable(container, {}) ? JSON.stringify(container).slice(1, -1) : null;
+    fragments.set(container, frag);
   }
-  const ownKeys = keyCount(parts.own);
-  if (frag.keys < 0 || ownKeys < 0 || keyCount(a) !== frag.keys + ownKeys) return JSON.stringify(a);
-  const own = JSON.stringify(parts.own);
-  if (frag.keys === 0) return own;
-  return ownKeys === 0 ? `{${frag.json}}` : `{${frag.json},${own.slice(1)}`;
+  const own = r.ownAttributes;
+  if (frag === null || !appendable(own, container)) return JSON.stringify(r.attributes);
+  const ownJson = JSON.stringify(own);
+  if (frag === '') return ownJson;
+  return ownJson === '{}' ? `{${frag}}` : `{${frag},${ownJson.slice(1)}`;
 }
 
 let isoSecond = NaN;

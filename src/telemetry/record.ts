@@ -36,6 +36,46 @@ export interface EventRecord {
   traceFlags?: number;
 }
 
+/** A record's fields besides its attributes. */
+export type RecordFields = Omit<EventRecord, 'attributes'>;
+
+/**
+ * A record about a container, holding its attributes as two parts: the container's (one shared
+ * object per container) and the record's own. `attributes` merges them on first read (then
+ * frozen: a record is not changed after it is built). Outputs that can use the parts as they are
+ * (JSON lines: the container's part formatted once per container; the console: the container's
+ * name) never pay for the merge, which copies every container attribute, labels included.
+ */
+export class ContainerEventRecord implements EventRecord {
+  eventName: string;
+  timeUnixNano: bigint;
+  severity: SeverityName;
+  body: string;
+  traceId?: string;
+  spanId?: string;
+  traceFlags?: number;
+  private merged: Attributes | undefined = undefined;
+
+  constructor(
+    fields: RecordFields,
+    readonly containerAttributes: Readonly<Attributes>,
+    readonly ownAttributes: Readonly<Attributes>,
+  ) {
+    this.eventName = fields.eventName;
+    this.timeUnixNano = fields.timeUnixNano;
+    this.severity = fields.severity;
+    this.body = fields.body;
+    if (fields.traceId !== undefined) this.traceId = fields.traceId;
+    if (fields.spanId !== undefined) this.spanId = fields.spanId;
+    if (fields.traceFlags !== undefined) this.traceFlags = fields.traceFlags;
+  }
+
+  /** The container's attributes, then the record's own (own keys win). */
+  get attributes(): Attributes {
+    return (this.merged ??= Object.freeze(Object.assign({}, this.containerAttributes, this.ownAttributes)) as Attributes);
+  }
+}
+
 /** Where event records go: console, JSON lines, OTel logs. */
 export interface EventSink {
   /** Takes one record (formatted once, kept in the current batch); never blocks. */

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { attributesJson, nanosToIso, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
 import { isoMillis } from '../../src/telemetry/console-sink.js';
-import { recordAttributes } from '../../src/telemetry/container-attributes.js';
+import { containerRecord } from '../../src/telemetry/container-attributes.js';
+import { formatConsoleLine } from '../../src/telemetry/console-sink.js';
 import type { EventRecord } from '../../src/telemetry/record.js';
 
 const value = fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }));
@@ -22,33 +23,43 @@ function reference(r: EventRecord): string {
 }
 
 describe('JSON lines fast path', () => {
-  it('writes the same text as JSON.stringify, for any container and own attributes, shared keys included', () => {
+  const fields = (body = 'b', traceId?: string) => ({ eventName: 'contguard.x', timeUnixNano: 1_795_856_476_123_456_789n, severity: 'INFO' as const, body, traceId, spanId: traceId?.slice(0, 16) });
+
+  it('writes the same text as JSON.stringify of the merged attributes, for any container and own attributes, shared keys included', () => {
     fc.assert(
       fc.property(attrs, attrs, fc.string(), fc.option(fc.stringMatching(/^[0-9a-f]{32}$/), { nil: undefined }), (container, own, body, traceId) => {
-        const a = recordAttributes(container, own);
-        expect(attributesJson(a)).toBe(JSON.stringify(a));
-        // The second record of the same container uses the cached fragment.
-        const b = recordAttributes(container, { ...own });
-        expect(attributesJson(b)).toBe(JSON.stringify(b));
-        const r: EventRecord = { eventName: 'contguard.x', timeUnixNano: 1_795_856_476_123_456_789n, severity: 'INFO', body, attributes: a, traceId, spanId: traceId?.slice(0, 16) };
-        expect(JSON.parse(toJsonLine(r))).toEqual(JSON.parse(reference(r)));
-        if (!/[\u0080-\u009f\p{Cf}\u2028\u2029]/u.test(reference(r))) expect(toJsonLine(r)).toBe(reference(r));
+        // Two records of one container: the second uses the cached fragment.
+        for (const r of [containerRecord(container, own, fields(body, traceId)), containerRecord(container, { ...own }, fields(body, traceId))]) {
+          const line = toJsonLine(r);
+          expect(attributesJson(r)).toBe(JSON.stringify(Object.assign({}, container, own)));
+          expect(JSON.parse(line)).toEqual(JSON.parse(reference(r)));
+          if (!/[\u0080-\u009f\p{Cf}\u2028\u2029]/u.test(reference(r))) expect(line).toBe(reference(r));
+        }
       }),
       { numRuns: 500 },
     );
   });
 
-  it('notices a key added after the attributes were built, and writes it', () => {
+  it('merges a record`s attributes only when asked, once, and freezes them', () => {
     const container = { 'container.id': 'c1', 'container.name': 'web' };
-    const a: Record<string, unknown> = recordAttributes(container, { 'process.pid': 1 });
-    attributesJson(a); // caches the container's fragment
-    a['file.path'] = '/etc/shadow';
-    expect(JSON.parse(attributesJson(a))).toEqual({ 'container.id': 'c1', 'container.name': 'web', 'process.pid': 1, 'file.path': '/etc/shadow' });
+    const r = containerRecord(container, { 'process.pid': 1 }, fields());
+    toJsonLine(r);
+    formatConsoleLine(r);
+    expect(Object.getOwnPropertyDescriptor(r, 'merged')?.value).toBeUndefined();
+    expect(r.attributes).toEqual({ 'container.id': 'c1', 'container.name': 'web', 'process.pid': 1 });
+    expect(r.attributes).toBe(r.attributes);
+    expect(() => ((r.attributes as Record<string, unknown>)['file.path'] = '/x')).toThrow(TypeError);
   });
 
-  it('an own key that shadows a container key wins once, as in the attributes object', () => {
-    const a = recordAttributes({ 'container.id': 'c1', x: 1 }, { x: 2 });
-    expect(attributesJson(a)).toBe('{"container.id":"c1","x":2}');
+  it('an own key that shadows a container key is written once, with the own value', () => {
+    const r = containerRecord({ 'container.id': 'c1', x: 1 }, { x: 2 }, fields());
+    expect(attributesJson(r)).toBe('{"container.id":"c1","x":2}');
+  });
+
+  it('a host record (no container) is written as its own attributes', () => {
+    const r = containerRecord(null, { 'process.pid': 7 }, fields());
+    expect(attributesJson(r)).toBe('{"process.pid":7}');
+    expect(formatConsoleLine(r)).toContain('[host]');
   });
 
   it('times: the cached date part equals toISOString across second, day and year boundaries', () => {

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /** exec sensor: every program started in a container, with caller, user and full argv. */
 import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
-import type { Attributes, EventRecord } from '../../telemetry/record.js';
+import type { Attributes } from '../../telemetry/record.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { splitNulStrings } from '../decode.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { Redactor } from '../../telemetry/redact.js';
-import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
+import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { decodeExecEvent, type ExecEvent } from './layout.gen.js';
 import { kernelHas } from '../../../ffi/features.js';
@@ -141,13 +141,12 @@ export const execSensor: Sensor = {
       const containerAttrs = container?.attributes ?? hostAttributes;
       // The span of the image this exec started, when the process sensor traces containers.
       const trace = container ? ctx.traces?.processes?.logContext(container.id, ref.cgroupId, ref.image, ref.atNs) : null;
-      const record: EventRecord = {
+      const record = containerRecord(container?.attributes, execAttributes(details), {
         eventName: EXEC_EVENT_NAME,
         timeUnixNano: time,
         severity: 'INFO',
         body: execBody(details),
-        attributes: recordAttributes(containerAttrs, execAttributes(details)),
-      };
+      });
       if (trace) {
         record.traceId = trace.traceId;
         record.spanId = trace.spanId;

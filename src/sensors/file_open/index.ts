@@ -11,8 +11,8 @@ import { mapDelete, mapLookup, mapUpdate, readPerCpuArray } from '../../../ffi/m
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { VARIANT_SYS_EXIT } from '../syscalls/index.js';
-import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
-import type { Attributes, EventRecord, SeverityName } from '../../telemetry/record.js';
+import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
+import type { Attributes, SeverityName } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { recordTraceFields } from '../../telemetry/traces.js';
 import type { ImageId } from '../../telemetry/trace-ids.js';
@@ -260,13 +260,12 @@ export const fileOpenSensor: Sensor = {
       // With traces: the record names its opener's span, and is an event of it.
       const tracer = container ? ctx.traces?.processes : null;
       const image = tracer ? openerImage(e) : null;
-      const record: EventRecord = {
+      const record = containerRecord(container?.attributes, Object.assign({}, attributes), {
         eventName: FILE_OPEN_EVENT,
         timeUnixNano: time,
         severity,
         body: openBody(e, decision.rule, host, count),
-        attributes: recordAttributes(container?.attributes, Object.assign({}, attributes)),
-      };
+      });
       if (image) Object.assign(record, recordTraceFields(tracer, container!.id, e.key.cgroup_id, image, atNs, severity));
       ctx.emit(record);
       if (image) tracer!.spanEvent(e.key.cgroup_id, image, { name: 'file.open', atNs, attributes: openSpanEventAttributes(attributes), comm: e.comm });

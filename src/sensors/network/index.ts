@@ -10,7 +10,7 @@ import { MappedArray } from '../../../ffi/mmap.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { NO_SLOT } from '../../registry/index-table.js';
-import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
+import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, EventRecord } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
 import { recordTraceFields, type RecordTraceFields } from '../../telemetry/traces.js';
@@ -263,8 +263,8 @@ export const networkSensor: Sensor = {
       const inbound = e.owner.direction === DIR_RECEIVE;
       const arrow = inbound ? `${sideText(remote, client.peer?.container.name)} --> ${sideText(local)}` : `${sideText(local)} --> ${sideText(remote, client.peer?.container.name)}`;
       const attributes = connectionAttributes(e, client.peer, peerProcess);
-      const record: EventRecord = Object.assign(
-        { eventName: NET_CONNECT_EVENT, timeUnixNano: client.time, severity: 'INFO' as const, body: arrow, attributes: recordAttributes(client.container?.attributes, Object.assign({}, attributes)) },
+      const record = Object.assign(
+        containerRecord(client.container?.attributes, Object.assign({}, attributes), { eventName: NET_CONNECT_EVENT, timeUnixNano: client.time, severity: 'INFO', body: arrow }),
         traceOf(client.container, e, 'INFO'),
       );
       ctx.emit(record);
@@ -355,13 +355,12 @@ export const networkSensor: Sensor = {
       const attributes = Object.assign(connectionAttributes(e, peer, null), { 'error.type': error, 'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n) });
       ctx.emit(
         Object.assign(
-          {
+          containerRecord(container?.attributes, Object.assign({}, attributes), {
             eventName: NET_FAILED_EVENT,
             timeUnixNano: time,
-            severity: 'INFO' as const,
+            severity: 'INFO',
             body: `${sideText(local)} -x-> ${sideText(remote, peer?.container.name)} ${error}`,
-            attributes: recordAttributes(container?.attributes, Object.assign({}, attributes)),
-          },
+          }),
           traceOf(container, e, 'INFO'),
         ),
       );
@@ -374,21 +373,18 @@ export const networkSensor: Sensor = {
       const peer = resolvePeer(e, container);
       const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: e.owner.tgid, comm: e.owner.comm };
       const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
-      const record: EventRecord = {
+      const own = Object.assign(connectionAttributes(e, peer, null), {
+        'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
+        'contguard.network.bytes_sent': Number(e.bytes_sent),
+        'contguard.network.bytes_received': Number(e.bytes_received),
+        'contguard.network.retransmits': e.retransmits,
+      });
+      const record = containerRecord(container?.attributes, own, {
         eventName: NET_CLOSE_EVENT,
         timeUnixNano: time,
         severity: 'INFO',
         body: `${sideText(local)} x ${sideText(remote, peer?.container.name)} after ${Number(e.duration_ns / 1_000_000n)} ms, sent ${e.bytes_sent} B, received ${e.bytes_received} B`,
-        attributes: recordAttributes(
-          container?.attributes,
-          Object.assign(connectionAttributes(e, peer, null), {
-            'contguard.network.duration_ms': Number(e.duration_ns / 1_000_000n),
-            'contguard.network.bytes_sent': Number(e.bytes_sent),
-            'contguard.network.bytes_received': Number(e.bytes_received),
-            'contguard.network.retransmits': e.retransmits,
-          }),
-        ),
-      };
+      });
       ctx.emit(Object.assign(record, traceOf(container, e, 'INFO')));
     };
 
@@ -397,13 +393,12 @@ export const networkSensor: Sensor = {
       const peer = peers.resolve(formatAddress(e.peer_addr, e.family), e.peer_port, 'udp', { localContainerId: container?.id });
       const local: Side = { container, address: formatAddress(e.local_addr, e.family), port: e.local_port, pid: 0, comm: '' };
       const remote: Side = { container: null, address: formatAddress(e.peer_addr, e.family), port: e.peer_port, pid: 0, comm: '' };
-      const record: EventRecord = {
+      const record = containerRecord(container?.attributes, connectionAttributes(e, peer, null), {
         eventName: NET_CONNECT_EVENT,
         timeUnixNano: time,
         severity: 'INFO',
         body: `udp ${sideText(local)} --> ${sideText(remote, peer?.container.name)}`,
-        attributes: recordAttributes(container?.attributes, connectionAttributes(e, peer, null)),
-      };
+      });
       ctx.emit(record);
       count(container, 'transmit', peer, 'sent');
       const server = peer
