@@ -17,9 +17,6 @@ import koffi from 'koffi';
 import { libbpf, ring_buffer_sample_fn, BPF_MAP_TYPE_RINGBUF } from './libbpf.js';
 import { BpfError } from './errors.js';
 
-/** How often the rings are drained when the kernel did not wake user space (bounded latency). */
-export const RING_DRAIN_INTERVAL_MS = 10;
-
 /**
  * Receives one record as a view of ring memory, valid only during the call (the kernel reuses
  * it after return): decode it there, keep no reference. No copy is made.
@@ -224,7 +221,7 @@ export class RingBufferPoller {
    * Starts draining: on readiness (the kernel wakes user space only when a ring is filling up)
    * and every `intervalMs` (records are submitted without a wake-up, so one drain takes many).
    */
-  start(intervalMs = RING_DRAIN_INTERVAL_MS): void {
+  start(intervalMs: number): void {
     if (this.started || this.closed || this.handlers.length === 0) return;
     this.started = true;
     this.timer = setInterval(() => this.drain(), intervalMs);

@@ -106,7 +106,7 @@ describe('defaults', () => {
       include_host: false,
       cgroup_mode: 'auto',
       ring_consumer: 'auto',
-      ring_drain_interval_ms: 10,
+      ring_drain_interval_ms: 100,
       registry: { hook: 'auto', max_containers: 256, reconcile_interval_ms: 30000, forget_after_ms: 60000 },
       docker: { socket: '/var/run/docker.sock', enabled: true, metadata_wait_ms: 1500 },
       metadata: {
