@@ -8,7 +8,9 @@
  * removed once more than --keep run. Every --sample-s seconds: the agent's RSS (VmRSS), open fds
  * (/proc/PID/fd), threads, and its events received / lost.
  *
- * Verdict: after a warm-up (the first 20 % of the run, at least 1 minute), the least-squares
+ * Verdict: after a warm-up (the first 20 % of the run, at least 1 minute, and at least the
+ * agent's longest retention of a removed container's state plus 1 minute: until then state grows
+ * by design, e.g. sensors.syscalls.retire_after_ms keeps a recording 10 minutes), the least-squares
  * slope of RSS and of open fds, per 10 minutes; flat when RSS grows by at most --rss-slope-mb
  * (default 2 MB) and fds by at most --fd-slope (default 1) per 10 minutes. A run shorter than
  * 10 minutes cannot tell a slow leak from GC noise: it says so.
@@ -21,14 +23,15 @@
  *   node scripts/soak.mjs [--minutes 30] [--sample-s 10] [--churn-s 3] [--keep 8]
  *                         [--rss-slope-mb 2] [--fd-slope 1] [--quick] [--out FILE]
  *   --quick   --minutes 2 --sample-s 5 unless given; writes soak-<date>-quick.json (gitignored)
+ *   --judge FILE  run nothing: the verdict on an earlier results file's samples, by today's rule
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import * as L from '../bench/lib.mjs';
 
 const opt = L.options(
   import.meta.url,
-  { minutes: { type: 'string' }, 'sample-s': { type: 'string' }, 'churn-s': { type: 'string', default: '3' }, keep: { type: 'string', default: '8' }, 'rss-slope-mb': { type: 'string', default: '2' }, 'fd-slope': { type: 'string', default: '1' } },
+  { minutes: { type: 'string' }, 'sample-s': { type: 'string' }, 'churn-s': { type: 'string', default: '3' }, keep: { type: 'string', default: '8' }, 'rss-slope-mb': { type: 'string', default: '2' }, 'fd-slope': { type: 'string', default: '1' }, judge: { type: 'string' } },
   { quick: { minutes: '2', 'sample-s': '5' }, full: { minutes: '30', 'sample-s': '10' } },
 );
 const MINUTES = L.posInt(opt, 'minutes');
@@ -39,9 +42,41 @@ const RSS_SLOPE_MB = Number(opt['rss-slope-mb']);
 const FD_SLOPE = Number(opt['fd-slope']);
 if (!(RSS_SLOPE_MB > 0) || !(FD_SLOPE > 0)) L.die('--rss-slope-mb and --fd-slope: expected positive numbers');
 const LABEL = 'contguard-soak';
+const { DEFAULT_CONFIG } = await import(new URL('../dist/src/config.js', import.meta.url).href);
+/** The longest a default agent keeps a removed container's state (ms): the warm-up covers it. */
+const LONGEST_RETENTION_MS = Math.max(
+  DEFAULT_CONFIG.sensors.syscalls.retire_after_ms,
+  DEFAULT_CONFIG.sensors.io_uring.retire_after_ms,
+  DEFAULT_CONFIG.resources.retire_after_ms,
+  DEFAULT_CONFIG.registry.forget_after_ms,
+);
+
+/** The verdict on RSS and fd samples: least-squares slopes after the warm-up. */
+function judge(samples, minutes, started) {
+  const warm = Math.max(60, 0.2 * minutes * 60, LONGEST_RETENTION_MS / 1000 + 60);
+  const steady = samples.filter((s) => s.t_s >= warm);
+  const per10 = (k) => {
+    const sl = L.slope(steady.map((s) => s.t_s), steady.map((s) => s[k]));
+    return sl === null ? null : sl * 600;
+  };
+  const rssSlope = per10('rss_mb');
+  const fdSlope = per10('fds');
+  const flat = L.ok(rssSlope) && L.ok(fdSlope) && rssSlope <= RSS_SLOPE_MB && fdSlope <= FD_SLOPE;
+  const short = minutes < 10 || steady.length < 2;
+  const range = (k) => (steady.length ? [Math.min(...steady.map((s) => s[k])), Math.max(...steady.map((s) => s[k]))] : [null, null]);
+  const othersMax = Math.max(0, ...samples.map((x) => x.other_containers));
+  const verdict = `after ${L.fmt(warm / 60, 1)} min of warm-up: RSS ${L.fmt(range('rss_mb')[0], 1)}-${L.fmt(range('rss_mb')[1], 1)} MB, slope ${L.signed(rssSlope, 2)} MB per 10 min (tolerance ${RSS_SLOPE_MB}); open fds ${range('fds')[0]}-${range('fds')[1]}, slope ${L.signed(fdSlope, 2)} per 10 min (tolerance ${FD_SLOPE}); ${started} containers churned, ${samples.at(-1)?.lost ?? 0} events lost: ${flat ? 'FLAT' : L.ok(rssSlope) ? 'NOT FLAT' : 'TOO SHORT (fewer than 2 samples after the warm-up)'}${short && L.ok(rssSlope) ? ` (a ${minutes}-minute run cannot tell a slow leak from GC noise)` : ''}${othersMax ? `; up to ${othersMax} containers of others ran: their events load the agent too` : ''}`;
+  return { warm, rssSlope, fdSlope, flat, range, verdict };
+}
 const PORT = 8080;
 
 async function main() {
+  if (opt.judge) {
+    const d = JSON.parse(readFileSync(opt.judge, 'utf8'));
+    const j = judge(d.samples, d.parameters.minutes, d.summary.containers_started);
+    L.log(j.verdict);
+    return j.flat ? 0 : 1;
+  }
   const t0 = Date.now();
   await L.preflight(LABEL, { needGcc: false });
   const fingerprint = L.codeFingerprint();
@@ -83,19 +118,7 @@ async function main() {
     await L.sleep(Math.min(SAMPLE_S * 1000, Math.max(0, endAt - Date.now())));
   }
   await churn;
-  const warm = Math.max(60, 0.2 * MINUTES * 60);
-  const steady = samples.filter((s) => s.t_s >= warm);
-  const per10 = (k) => {
-    const sl = L.slope(steady.map((s) => s.t_s), steady.map((s) => s[k]));
-    return sl === null ? null : sl * 600;
-  };
-  const rssSlope = per10('rss_mb');
-  const fdSlope = per10('fds');
-  const flat = L.ok(rssSlope) && L.ok(fdSlope) && rssSlope <= RSS_SLOPE_MB && fdSlope <= FD_SLOPE;
-  const short = MINUTES < 10;
-  const range = (k) => (steady.length ? [Math.min(...steady.map((s) => s[k])), Math.max(...steady.map((s) => s[k]))] : [null, null]);
-  const othersMax = Math.max(0, ...samples.map((x) => x.other_containers));
-  const verdict = `after ${L.fmt(warm / 60, 1)} min of warm-up: RSS ${L.fmt(range('rss_mb')[0], 1)}-${L.fmt(range('rss_mb')[1], 1)} MB, slope ${L.signed(rssSlope, 2)} MB per 10 min (tolerance ${RSS_SLOPE_MB}); open fds ${range('fds')[0]}-${range('fds')[1]}, slope ${L.signed(fdSlope, 2)} per 10 min (tolerance ${FD_SLOPE}); ${started} containers churned, ${samples.at(-1)?.lost ?? 0} events lost: ${flat ? 'FLAT' : L.ok(rssSlope) ? 'NOT FLAT' : 'TOO SHORT (fewer than 2 samples after the warm-up)'}${short ? ` (a ${MINUTES}-minute run cannot tell a slow leak from GC noise)` : ''}${othersMax ? `; up to ${othersMax} containers of others ran: their events load the agent too` : ''}`;
+  const { warm, rssSlope, fdSlope, flat, range, verdict } = judge(samples, MINUTES, started);
   L.log();
   L.log(verdict);
   await agent.stop();
