@@ -354,6 +354,8 @@ const configSchema = z.strictObject({
     weighted_features: section({ enabled: bool(true), novelty_margin: num(0, 1000, 0.5), novelty_weight: num(0, 1000, 1) }),
     // A value beyond a node's range by range_margin x the feature's spread is isolated at that node.
     modified_path_length: section({ enabled: bool(true), range_margin: num(0, 1000, 1.5), root_range: oneOf(['off', 'constant', 'all'] as const, 'constant') }),
+    // Counts and levels below the baseline's 5th percentile score as that percentile (a quieter window is no anomaly).
+    quiet_as_baseline: bool(true),
     // Smallest change that novelty splits, the root check and range margins treat as new: resources per second, shares in share points.
     noise_floor: section({
       syscall_share: num(0, 1, 0.03),

@@ -57,6 +57,7 @@ export function detectorOptions(cfg: AgentConfig['anomaly']): DetectorOptions {
         networkBytes: cfg.noise_floor.network_bytes_per_second,
         throttledMs: cfg.noise_floor.throttled_ms_per_second,
       },
+      quietAsBaseline: cfg.quiet_as_baseline,
       explainFeatures: cfg.explain_features,
     },
   };

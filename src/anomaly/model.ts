@@ -49,6 +49,8 @@ export interface ModelOptions {
    * the plain margins: one never-seen exec is new.
    */
   noiseFloors: NoiseFloors;
+  /** Counts and levels below the baseline's 5th percentile are scored as that percentile. */
+  quietAsBaseline: boolean;
   /** Features an explanation names. */
   explainFeatures: number;
 }
@@ -96,6 +98,7 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   rangeMargin: 1.5,
   rootRange: 'constant',
   noiseFloors: DEFAULT_NOISE_FLOORS,
+  quietAsBaseline: true,
   explainFeatures: 3,
 };
 
@@ -314,7 +317,12 @@ export class ImageModel {
       const iqr = quantile(logs, 0.75) - quantile(logs, 0.25);
       const half = (logs[logs.length - 1]! - logs[0]!) / 2;
       stats.median.push(med);
-      stats.scale.push(iqr > 0 ? iqr : half > 0 ? half : 1);
+      // The scale is never below the feature's noise floor (in the units scaled here): a feature
+      // steadier than its floor in the baseline (an httpd's syscall mix, to 0.01) does not make
+      // a floor-sized move look like many spreads to the forest's ordinary splits.
+      const floor = floorOf(names[j]!, options.noiseFloors ?? DEFAULT_NOISE_FLOORS, baseSeconds);
+      const floorScale = !(floor > 0) ? 0 : shares[j] ? floor : Math.log1p(Math.max(0, Math.expm1(med)) + floor) - med;
+      stats.scale.push(Math.max(iqr > 0 ? iqr : half > 0 ? half : 1, floorScale));
       // Weight: 1 / (1 + coefficient of variation of the raw values), CV capped at 10.
       let mean = 0;
       for (const x of col) mean += x;
@@ -372,7 +380,13 @@ export class ImageModel {
   score(sample: Sample): { raw: Float64Array; score: number } {
     const raw = vectorize(sample, this.schema, this.baseSeconds, this.options.damping, this.options.damping ? this.options.sharePrior : 0);
     const shares = this.featureNames.map((n) => n.startsWith('syscall_share.'));
-    return { raw, score: this.forest.score(transform(raw, this.stats, shares, this.options.damping)) };
+    let row = raw;
+    if (this.options.quietAsBaseline) {
+      // Less of a count or level than the baseline's 5th percentile scores as that percentile:
+      // a quieter window (one request where the baseline saw several) is not an anomaly.
+      row = Float64Array.from(raw, (x, j) => (shares[j] ? x : Math.max(x, this.stats.p5[j]!)));
+    }
+    return { raw, score: this.forest.score(transform(row, this.stats, shares, this.options.damping)) };
   }
 
   /**

@@ -94,6 +94,7 @@ anomaly:
   damping: { enabled: false, median_windows: 5, share_prior: 10 }
   weighted_features: { enabled: false, novelty_margin: 1, novelty_weight: 2 }
   modified_path_length: { enabled: false, range_margin: 2, root_range: all }
+  quiet_as_baseline: false
   noise_floor: { syscall_share: 0.05, cpu_ms_per_second: 20, disk_bytes_per_second: 1000, network_bytes_per_second: 2000, throttled_ms_per_second: 1 }
   adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 }
 `;
@@ -153,6 +154,7 @@ describe('defaults', () => {
         damping: { enabled: true, median_windows: 3, share_prior: 0 },
         weighted_features: { enabled: true, novelty_margin: 0.5, novelty_weight: 1 },
         modified_path_length: { enabled: true, range_margin: 1.5, root_range: 'constant' },
+        quiet_as_baseline: true,
         noise_floor: { syscall_share: 0.03, cpu_ms_per_second: 10, disk_bytes_per_second: 32768, network_bytes_per_second: 8192, throttled_ms_per_second: 5 },
         adaptive_period: { enabled: true, min_window_seconds: 2.5, band: 0.05, relax_windows: 3 },
       },
@@ -262,6 +264,7 @@ describe('valid config', () => {
         damping: { enabled: false, median_windows: 5, share_prior: 10 },
         weighted_features: { enabled: false, novelty_margin: 1, novelty_weight: 2 },
         modified_path_length: { enabled: false, range_margin: 2, root_range: 'all' },
+        quiet_as_baseline: false,
         noise_floor: { syscall_share: 0.05, cpu_ms_per_second: 20, disk_bytes_per_second: 1000, network_bytes_per_second: 2000, throttled_ms_per_second: 1 },
         adaptive_period: { enabled: false, min_window_seconds: 1, band: 0.1, relax_windows: 5 },
       },
