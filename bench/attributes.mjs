@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Micro-benchmark behind recordAttributes (src/telemetry/container-attributes.ts): the cost of
+ * Micro-benchmark behind ContainerEventRecord.attributes (src/telemetry/record.ts): the cost of
  * merging a container's attributes with an event's, per call, on this Node: an object spread of
  * two sources against Object.assign. Usage: node bench/attributes.mjs [--n 100000]
  */

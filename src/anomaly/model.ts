@@ -308,6 +308,10 @@ export class ImageModel {
     const f = names.length;
     const stats: Stats = { median: [], scale: [], p5: [], p95: [] };
     const weights: number[] = [];
+    // Each feature's noise floor: raw units, and the same step in the units scaled below (log1p
+    // around the baseline's median; shares as they are).
+    const rawFloors = names.map((name) => floorOf(name, options.noiseFloors ?? DEFAULT_NOISE_FLOORS, baseSeconds));
+    const logFloors: number[] = [];
     for (let j = 0; j < f; j++) {
       const col = Float64Array.from(raw, (r) => r[j]!).sort();
       stats.p5.push(quantile(col, 0.05));
@@ -320,9 +324,9 @@ export class ImageModel {
       // The scale is never below the feature's noise floor (in the units scaled here): a feature
       // steadier than its floor in the baseline (an httpd's syscall mix, to 0.01) does not make
       // a floor-sized move look like many spreads to the forest's ordinary splits.
-      const floor = floorOf(names[j]!, options.noiseFloors ?? DEFAULT_NOISE_FLOORS, baseSeconds);
-      const floorScale = !(floor > 0) ? 0 : shares[j] ? floor : Math.log1p(Math.max(0, Math.expm1(med)) + floor) - med;
-      stats.scale.push(Math.max(iqr > 0 ? iqr : half > 0 ? half : 1, floorScale));
+      const floor = rawFloors[j]!;
+      logFloors.push(!(floor > 0) ? 0 : shares[j] ? floor : Math.log1p(Math.max(0, Math.expm1(med)) + floor) - med);
+      stats.scale.push(Math.max(iqr > 0 ? iqr : half > 0 ? half : 1, logFloors[j]!));
       // Weight: 1 / (1 + coefficient of variation of the raw values), CV capped at 10.
       let mean = 0;
       for (const x of col) mean += x;
@@ -338,15 +342,8 @@ export class ImageModel {
     // Levels (memory, tasks) drift and linger (a page, a process not yet reaped): never "novel",
     // even when constant while learning; the forest still sees them.
     for (let j = 0; j < f; j++) constant.push(names[j] !== 'memory_bytes' && names[j] !== 'tasks' && raw.every((r) => r[j] === raw[0]![j]));
-    // Each feature's noise floor in the units the forest sees (around the baseline's median).
-    const floors = names.map((name, j) => {
-      const raw0 = floorOf(name, options.noiseFloors ?? DEFAULT_NOISE_FLOORS, baseSeconds);
-      if (!(raw0 > 0)) return 0;
-      if (!options.damping) return raw0;
-      if (shares[j]) return raw0 / stats.scale[j]!;
-      const m = stats.median[j]!;
-      return (Math.log1p(Math.max(0, Math.expm1(m)) + raw0) - m) / stats.scale[j]!;
-    });
+    // Each feature's noise floor in the units the forest sees.
+    const floors = names.map((_, j) => (options.damping ? logFloors[j]! / stats.scale[j]! : rawFloors[j]!));
     const noveltyMargins = floors.map((fl) => Math.max(options.noveltyMargin, fl));
     let rangeMargins: Float64Array | null = null;
     let below: Float64Array | null = null;

@@ -1,21 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Readable console stream: one escaped line per event, written once per batch. */
 import type { BatchOptions, EventRecord, EventSink } from './record.js';
-import { ContainerEventRecord, LineBatcher } from './record.js';
+import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
 import { escapeControl } from './escape.js';
 
-let isoSecond = NaN;
-let isoPrefix = '';
-
-/** ISO 8601 with milliseconds, as Date.toISOString() writes it (the date part made once a second). */
+/** ISO 8601 with milliseconds, as Date.toISOString() writes it. */
 export function isoMillis(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
   const second = Math.floor(ms / 1000);
-  if (second !== isoSecond) {
-    isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
-  }
-  return `${isoPrefix}.${String(ms - second * 1000).padStart(3, '0')}Z`;
+  return `${isoSecondPrefix(second)}.${String(ms - second * 1000).padStart(3, '0')}Z`;
 }
 
 /** The console line of a record: escaped once here, by the console rule (see escape.ts). */

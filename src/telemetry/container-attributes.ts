@@ -38,16 +38,6 @@ export function metricAttributes(containerAttributes: Readonly<Record<string, un
 }
 
 /**
- * A record's attributes: its container's, then its own (later keys win). Object.assign, not
- * `{ ...a, ...b }`: on Node 20 (V8 11.3) a spread of two objects takes 30-50 us, assign < 1 us
- * (bench/attributes.mjs measures both). Records use containerRecord, which merges only when
- * an output asks for the merged attributes.
- */
-export function recordAttributes<T extends object>(container: Readonly<Record<string, unknown>> | undefined | null, own: T): T {
-  return container ? Object.assign({}, container, own) : own;
-}
-
-/**
  * A record with its container's attributes and its own: a ContainerEventRecord (merged lazily)
  * for a container, a plain record with `own` as its attributes otherwise (a host event).
  * `own` is the record's from here on: build it fully first.

@@ -4,8 +4,7 @@ import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { BatchOptions, EventRecord, EventSink } from './record.js';
-import { LineBatcher } from './record.js';
-import { ContainerEventRecord } from './record.js';
+import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
 
@@ -41,7 +40,7 @@ export function toJsonLine(r: EventRecord): string {
 
 function jsonLine(r: EventRecord): string {
   // Built as JSON.stringify would write the object {time, event, severity, body, attributes,
-  // trace_id?, span_id?} (test/unit/jsonl-sink.test.ts compares the two).
+  // trace_id?, span_id?} (test/unit/output-format.test.ts compares the two).
   let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${JSON.stringify(r.eventName)},"severity":${JSON.stringify(r.severity)},"body":${JSON.stringify(r.body)},"attributes":${attributesJson(r)}`;
   if (r.traceId !== undefined) line += `,"trace_id":${JSON.stringify(r.traceId)}`;
   if (r.spanId !== undefined) line += `,"span_id":${JSON.stringify(r.spanId)}`;
@@ -84,17 +83,9 @@ export function attributesJson(r: EventRecord): string {
   return ownJson === '{}' ? `{${frag}}` : `{${frag},${ownJson.slice(1)}`;
 }
 
-let isoSecond = NaN;
-let isoPrefix = '';
-
-/** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z (the date part made once a second). */
+/** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z. */
 export function nanosToIso(ns: bigint): string {
-  const second = Number(ns / 1_000_000_000n);
-  if (second !== isoSecond) {
-    isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
-  }
-  return `${isoPrefix}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  return `${isoSecondPrefix(Number(ns / 1_000_000_000n))}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 /**

@@ -9,19 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { freePort, readJsonLines, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
-import { docker, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
+import { docker, dockerInspect, waitLogs, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
 
 const PAYLOAD_BYTES = 200_000;
-
-async function waitLogs(id: string, re: RegExp, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const out = await docker(['logs', id]).catch(() => '');
-    if (re.test(out)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`container ${id} never logged ${re}`);
-}
 
 describe('network sensor (real kernel, real Docker)', () => {
   let agent: AgentHandle;

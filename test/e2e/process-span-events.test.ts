@@ -15,20 +15,10 @@ import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readJsonLines, startAgent, type AgentHandle } from '../support/agent-process.js';
-import { docker, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
+import { dockerInspect, waitLogs, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 import { startOtlpReceiver, type FlatLog, type FlatSpan, type OtlpReceiver } from '../support/otlp-receiver.js';
 
 const args = (s: FlatSpan) => (s.attributes['process.command_args'] as string[] | undefined) ?? [];
-
-async function waitLogs(id: string, re: RegExp, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const out = await docker(['logs', id]).catch(() => '');
-    if (re.test(out)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`container ${id} never logged ${re}`);
-}
 
 describe('process spans: file opens, connections and policy violations as span events', () => {
   let agent: AgentHandle;

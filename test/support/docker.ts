@@ -134,6 +134,17 @@ export async function waitForExit(id: string, timeoutMs = 30_000): Promise<numbe
   }
 }
 
+/** Waits until the container's stdout (`docker logs`) matches `re`; throws after timeoutMs. */
+export async function waitLogs(id: string, re: RegExp, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const out = await docker(['logs', id]).catch(() => '');
+    if (re.test(out)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`container ${id} never logged ${re}`);
+}
+
 /** `docker logs <id>`: the container's stdout and stderr, separately. */
 export async function dockerLogs(id: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ExecResult> {
   return execCmd('docker', ['logs', id], { timeoutMs });

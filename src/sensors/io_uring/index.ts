@@ -15,7 +15,7 @@ import type { RegistryEntry } from '../../registry/index.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
 import type { Attributes } from '../../telemetry/record.js';
 import { quoteArg } from '../../telemetry/escape.js';
-import { metricAttributes, recordAttributes } from '../../telemetry/container-attributes.js';
+import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
 import { recordTraceFields } from '../../telemetry/traces.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
 import {
@@ -237,7 +237,7 @@ export const ioUringSensor: Sensor = {
         result.observe(Number(readPerCpuArray(statsFd, STATS)[STAT_NO_SLOT]), { reason: 'no_slot' });
       });
 
-    const openEvent = (v: DataView, container: Attributes): { body: string; attributes: Attributes; time: bigint } => {
+    const openEvent = (v: DataView): { body: string; own: Attributes; time: bigint } => {
       const e = decodeIoUringOpenEvent(v);
       const opcode = opcodeName(e.opcode);
       const access = openAccess(e.open_flags);
@@ -252,24 +252,20 @@ export const ioUringSensor: Sensor = {
         'contguard.io_uring.path_truncated': truncated,
       });
       if (e.resolve) own['contguard.io_uring.resolve'] = Number(e.resolve);
-      const attributes: Attributes = recordAttributes(container, own);
       const dir = e.path.startsWith('/') ? '' : e.dfd === AT_FDCWD ? ' (relative to cwd)' : ` (relative to fd ${e.dfd})`;
       const body = `pid=${e.h.pid} uid=${e.h.uid} ${quoteArg(e.h.comm)} io_uring ${opcode} ${quoteArg(e.path)}${truncated ? '...' : ''}${dir} ${access.join(',')}${e.file_slot ? ' direct' : ''}`;
-      return { body, attributes, time: ctx.toUnixNano(e.h.timestamp_ns) };
+      return { body, own, time: ctx.toUnixNano(e.h.timestamp_ns) };
     };
-    const setupEvent = (v: DataView, container: Attributes): { body: string; attributes: Attributes; time: bigint } => {
+    const setupEvent = (v: DataView): { body: string; own: Attributes; time: bigint } => {
       const e = decodeIoUringSetupEvent(v);
       const flags = setupFlagNames(e.setup_flags);
       return {
         body: `pid=${e.h.pid} uid=${e.h.uid} ${quoteArg(e.h.comm)} created an io_uring instance (sq_entries=${e.sq_entries} cq_entries=${e.cq_entries}${flags.length ? ` ${flags.join('|')}` : ''})`,
-        attributes: recordAttributes(
-          container,
-          Object.assign(processAttributes(e.h), {
-            'contguard.io_uring.sq_entries': e.sq_entries,
-            'contguard.io_uring.cq_entries': e.cq_entries,
-            'contguard.io_uring.setup_flags': flags,
-          }),
-        ),
+        own: Object.assign(processAttributes(e.h), {
+          'contguard.io_uring.sq_entries': e.sq_entries,
+          'contguard.io_uring.cq_entries': e.cq_entries,
+          'contguard.io_uring.setup_flags': flags,
+        }),
         time: ctx.toUnixNano(e.h.timestamp_ns),
       };
     };
@@ -286,10 +282,11 @@ export const ioUringSensor: Sensor = {
           setupSeen.add(h.cgroup.cgroup_id);
         }
       }
-      const r = kind === EVENT_SETUP ? setupEvent(v, host ? {} : container!.attributes) : openEvent(v, host ? {} : container!.attributes);
+      const r = kind === EVENT_SETUP ? setupEvent(v) : openEvent(v);
       // With traces: the span of the submitting process's image (bpf/process.h names it the same way).
       const trace = host ? {} : recordTraceFields(ctx.traces?.processes, container!.id, h.cgroup.cgroup_id, { pid: h.pid, startNs: h.process_start_ns, execId: h.exec_id }, h.timestamp_ns, 'INFO');
-      ctx.emit(Object.assign({ eventName: kind === EVENT_SETUP ? IO_URING_SETUP_EVENT : IO_URING_OPEN_EVENT, timeUnixNano: r.time, severity: 'INFO' as const, body: r.body, attributes: r.attributes }, trace));
+      const fields = { eventName: kind === EVENT_SETUP ? IO_URING_SETUP_EVENT : IO_URING_OPEN_EVENT, timeUnixNano: r.time, severity: 'INFO' as const, body: r.body };
+      ctx.emit(Object.assign(containerRecord(host ? null : container!.attributes, r.own, fields), trace));
     };
 
     // The record is ring memory: decoded here, synchronously (or copied before an attribution wait).
