@@ -27,6 +27,8 @@
  * Usage (root, after `npm run build`; `npm run bench` does both):
  *   node bench/run.mjs [--rounds 4] [--reps 5] [--calls 2000000] [--no-unpinned] [--no-diag]
  *                      [--no-bpftrace] [--time-limit 480] [--strict] [--quick] [--out FILE]
+ *   --only K,...  measure only these configurations (keys as in the results file) besides the
+ *             baseline and the two empty programs: a focused diagnosis, never the budget verdict
  *   --strict  exit 1 when an agent variant is over the 1.3x budget (default: report only)
  *   --quick   a smoke run at small scale (about a minute): --no-unpinned, and --rounds 1
  *             --reps 2 --calls 200000 unless given; writes syscalls-<date>-quick.json
@@ -69,6 +71,7 @@ const { values: opt } = parseArgs({
     quick: { type: 'boolean', default: false },
     'no-unpinned': { type: 'boolean' },
     'no-diag': { type: 'boolean', default: false },
+    only: { type: 'string' },
     'no-bpftrace': { type: 'boolean', default: false },
     'time-limit': { type: 'string', default: '480' },
     strict: { type: 'boolean', default: false },
@@ -410,7 +413,7 @@ function bpfConfig({ key, label, hook, kind, obj, progs, seed, counts, rodata })
  * (a new process, started by docker exec) never gets task storage, and the row measures the
  * miss path every host task takes.
  */
-function agentObjectsConfig({ key, label, tracking, counts }) {
+function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter' }) {
   const MAX_CONTAINERS = 256;
   return {
     key, label, hook: 'tp_btf', kind: 'diag',
@@ -448,7 +451,7 @@ function agentObjectsConfig({ key, label, tracking, counts }) {
         const sys = BpfObject.open(SYSCALLS_OBJ);
         objs.push(sys);
         bpfObjects.add(sys);
-        for (const p of sys.programs()) sys.setAutoload(p.name, p.name === 'cg_sys_enter');
+        for (const p of sys.programs()) sys.setAutoload(p.name, p.name === prog);
         for (const m of SHARED_MAPS) sys.reuseMap(m, reg.mapFd(m));
         sys.resizeMap('cg_sys_counts', MAX_CONTAINERS * PHASES * MAX_NR);
         sys.setRodata(rodata);
@@ -694,6 +697,10 @@ async function main() {
       d('d_btf_hit_percpu', 'tp_btf: hit + per-CPU array ++', 'tp_btf', 'diag_btf_hit_percpu', CG),
       agentObjectsConfig({ key: 'd_agent_obj_enter', label: 'syscalls.bpf.o: cg_sys_enter alone (untracked task: the host path)', tracking: false }),
       agentObjectsConfig({ key: 'd_agent_obj_all', label: "syscalls.bpf.o: + registry.bpf.o's 4 tracking programs", tracking: true, counts: true }),
+      d('d_btf_exit_empty', 'empty tp_btf sys_exit', 'tp_btf', 'diag_btf_exit_empty'),
+      d('d_btf_exit_storage_ptr', 'tp_btf sys_exit: task->bpf_storage (no helper)', 'tp_btf', 'diag_btf_exit_storage_ptr'),
+      agentObjectsConfig({ key: 'd_agent_exit_host', label: 'syscalls.bpf.o: cg_sys_exit alone (untracked task: the host path)', tracking: false, prog: 'cg_sys_exit' }),
+      agentObjectsConfig({ key: 'd_agent_exit_all', label: "syscalls.bpf.o: cg_sys_exit + registry.bpf.o's tracking programs", tracking: true, counts: true, prog: 'cg_sys_exit' }),
       d('d_raw_cgroup_id', 'raw_tp: get_current_cgroup_id', 'raw_tp', 'diag_raw_cgroup_id'),
       d('d_raw_hash_hit', 'raw_tp: + hash lookup (hit)', 'raw_tp', 'diag_raw_hash_hit', ID),
       d('d_raw_hash_array_atomic', 'raw_tp: hit + array, atomic ++', 'raw_tp', 'diag_raw_hash_array_atomic', ID, 'diag_counts'),
@@ -703,6 +710,12 @@ async function main() {
     );
   }
 
+  if (opt.only) {
+    const keep = new Set(['baseline', 'empty_tp_btf', 'empty_raw_tp', ...opt.only.split(',').map((k) => k.trim())]);
+    const unknown = [...keep].filter((k) => !configs.some((c) => c.key === k));
+    if (unknown.length) throw new Error(`--only: no configuration ${unknown.join(', ')} (known: ${configs.map((c) => c.key).join(', ')})`);
+    configs.splice(0, configs.length, ...configs.filter((c) => keep.has(c.key)));
+  }
   const pinnings = UNPINNED ? ['cpu0', 'unpinned'] : ['cpu0'];
   const pinningsOf = (c) => (c.kind === 'diag' ? ['cpu0'] : pinnings);
   log(`ContGuard syscall-counting benchmark: ${os.release()}, ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}, node ${process.version}`);
@@ -869,6 +882,11 @@ async function main() {
   ]) {
     const a = P[key];
     const e = P[`empty_${hook}`];
+    if (!a) {
+      over.push(key); // --only left it out: no verdict
+      verdict.push(`agent (${name}): not measured (--only)`);
+      continue;
+    }
     const ok = a.ratio_vs_empty <= BUDGET;
     if (!ok) over.push(key);
     verdict.push(
@@ -877,7 +895,7 @@ async function main() {
     );
   }
   verdict.push(
-    hasBpftrace
+    P.bpftrace
       ? `bpftrace count() adds ${fmt(P.bpftrace.added_ns)} ns/syscall (${fmt(P.bpftrace.ratio_vs_empty, 2)}× the empty raw_tp program)`
       : opt['no-bpftrace']
         ? 'bpftrace: skipped (--no-bpftrace)'

@@ -71,9 +71,12 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct registry_task *ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
+	struct registry_task *ts;
 	__u32 phase = REG_PHASE_WORKLOAD;
 
+	if (!reg_task_may_have_entry(task))
+		return 0;
+	ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
 	if (!ts)
 		return 0;
 	if (ts->state != REGISTRY_TASK_WORKLOAD) {
@@ -160,10 +163,12 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(cg_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct registry_task *ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
+	struct registry_task *ts = NULL;
 	long nr = SYSCALL_NR(regs);
 	__u32 phase = REG_PHASE_WORKLOAD;
 
+	if (reg_task_may_have_entry(task))
+		ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
 	if (ts) {
 		if (ts->state != REGISTRY_TASK_WORKLOAD)
 			phase = exit_phase(ts, task);

@@ -222,3 +222,19 @@ int BPF_PROG(diag_btf_empty_first, struct pt_regs *regs, long id) { return 0; }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(diag_btf_empty_second, struct pt_regs *regs, long id) { return 0; }
+
+/* ---- sys_exit: the hook the agent counts on by default (tp_btf_sys_exit) ------------------ */
+
+/* An empty sys_exit program: what the hook itself costs, against the empty sys_enter one. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(diag_btf_exit_empty, struct pt_regs *regs, long ret) { return 0; }
+
+/* The host path without a helper call: a task with no BPF local storage at all is no container's. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(diag_btf_exit_storage_ptr, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	KEEP(task->bpf_storage);
+	return 0;
+}

@@ -78,6 +78,19 @@ static __always_inline struct registry_cgroup *reg_task_container(struct task_st
 	return reg_cgroup(BPF_CORE_READ(cg_task_cgroup(task), kn, id));
 }
 
+/*
+ * Whether a task may have a registry entry, for the hottest lookups (every syscall): a task with
+ * no BPF local storage at all (every host task, unless another tool keeps something on it) has
+ * none, and one load says so without the helper call that bpf_task_storage_get costs
+ * (measured with kernel.bpf_stats_enabled: a host task's sys_exit 55 -> 48 ns).
+ */
+static __always_inline bool reg_task_may_have_entry(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(struct task_struct, bpf_storage))
+		return true;
+	return task->bpf_storage != NULL;
+}
+
 /* raw_tracepoint variant's per-task state (runtime init only). */
 static __always_inline struct registry_task *reg_task_by_tid(__u32 tid)
 {
