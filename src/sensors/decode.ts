@@ -14,23 +14,33 @@
 // ignoreBOM: a leading U+FEFF is part of the kernel string, not a byte order mark to drop.
 const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
-/** Below this length an ASCII loop beats the TextDecoder call (comm is at most 15 bytes). */
-const SHORT = 12;
+// Buffer's native latin1 slice, applied to any Uint8Array (ASCII only here: latin1 = ASCII there).
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+/** Up to this length an ASCII string is built in JavaScript; longer ones by Buffer#latin1Slice. */
+const SHORT = 24;
+
+/**
+ * bytes[start, end) -> string, surrogate-escaping every byte that is not valid UTF-8. `high`:
+ * the bytes OR-ed together, as a caller that scanned them for a NUL already knows (< 0x80: ASCII,
+ * the usual kernel string, decoded without TextDecoder).
+ */
+function decodeRange(bytes: Uint8Array, start: number, end: number, high: number): string {
+  if (end <= start) return '';
+  if (high >= 0x80) return decodeLong(bytes.subarray(start, end));
+  if (end - start <= SHORT) {
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
+  return latin1Slice.call(bytes, start, end);
+}
 
 /** Kernel bytes -> string, surrogate-escaping every byte that is not valid UTF-8. */
 export function decodeBytes(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n === 0) return '';
-  if (n <= SHORT) {
-    let s = '';
-    for (let i = 0; i < n; i++) {
-      const c = bytes[i]!;
-      if (c >= 0x80) return decodeLong(bytes);
-      s += String.fromCharCode(c);
-    }
-    return s;
-  }
-  return decodeLong(bytes);
+  let high = 0;
+  for (let i = 0; i < bytes.length; i++) high |= bytes[i]!;
+  return decodeRange(bytes, 0, bytes.length, high);
 }
 
 function decodeLong(bytes: Uint8Array): string {
@@ -108,9 +118,17 @@ export function checkRecord(v: DataView, base: number, min: number, struct: stri
 export function cString(v: DataView, offset: number, max: number): string {
   const end = Math.min(offset + max, v.byteLength);
   if (offset >= end) return '';
-  const bytes = new Uint8Array(v.buffer, v.byteOffset + offset, end - offset);
-  const nul = bytes.indexOf(0);
-  return decodeBytes(nul < 0 ? bytes : bytes.subarray(0, nul));
+  const bytes = new Uint8Array(v.buffer, v.byteOffset, end);
+  // One pass finds the NUL and whether every byte is ASCII (a JS loop: indexOf on a typed array
+  // is a runtime call, and TextDecoder another).
+  let high = 0;
+  let i = offset;
+  for (; i < end; i++) {
+    const c = bytes[i]!;
+    if (c === 0) break;
+    high |= c;
+  }
+  return decodeRange(bytes, offset, i, high);
 }
 
 /** The bytes of a large `char[max]`, as far as the record reaches (variable-size records). */
@@ -128,10 +146,15 @@ export function splitNulStrings(bytes: Uint8Array, maxCount: number): { values: 
   while (len > 0 && bytes[len - 1] === 0) len--; // trailing NULs end the list, not empty args
   if (len === 0) return { values, truncated: false };
   for (;;) {
-    let i = bytes.indexOf(0, start);
-    if (i < 0 || i > len) i = len;
+    let i = start;
+    let high = 0;
+    for (; i < len; i++) {
+      const c = bytes[i]!;
+      if (c === 0) break;
+      high |= c;
+    }
     if (values.length === maxCount) return { values, truncated: true };
-    values.push(decodeBytes(bytes.subarray(start, i)));
+    values.push(decodeRange(bytes, start, i, high));
     if (i === len) break;
     start = i + 1;
   }

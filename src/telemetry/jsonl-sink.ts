@@ -3,7 +3,7 @@
 import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
-import type { BatchOptions, EventRecord, EventSink } from './record.js';
+import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
 import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
@@ -32,55 +32,155 @@ export function rotatedFilesKept(maxFileBytes: number, maxFiles: number, maxTota
   return Math.max(1, Math.min(maxFiles, Math.floor(maxTotalBytes / maxFileBytes) - 1));
 }
 
+/**
+ * Whether a string written by the helpers below was all ASCII. Cleared by formatJsonLine, set by
+ * any part that may hold other characters: a line known to be ASCII needs neither the
+ * unsafe-character pass (every such character is above U+007F) nor a byte count (one byte each).
+ */
+let nonAscii = false;
+
+/** Bytes of the line formatJsonLine returned last (UTF-8). */
+let lastLineBytes = 0;
+
+/** Printable ASCII without `"` and `\`: JSON.stringify writes such a string as it is, quoted. */
+const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** JSON.stringify(s), without its call for the usual plain string. */
+function jsonString(s: string): string {
+  if (PLAIN_JSON_STRING.test(s)) return `"${s}"`;
+  nonAscii = true;
+  return JSON.stringify(s);
+}
+
+/** JSON of an attribute value as JSON.stringify writes it; undefined for a value it leaves out. */
+function valueJson(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return jsonString(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[${v.map(jsonString).join(',')}]`;
+      nonAscii = true; // whatever JSON.stringify writes (nested maps, null, undefined, ...)
+      return JSON.stringify(v);
+  }
+}
+
+/** `"key":` per attribute key; keys are the sensors' own (a bounded set), the cache is capped anyway. */
+const keyPrefixes = new Map<string, string>();
+const MAX_KEY_PREFIXES = 4096;
+
+function keyPrefix(k: string): string {
+  let p = keyPrefixes.get(k);
+  if (p === undefined) {
+    p = `${JSON.stringify(k)}:`;
+    if (!PLAIN_JSON_STRING.test(k)) nonAscii = true;
+    else if (keyPrefixes.size < MAX_KEY_PREFIXES) keyPrefixes.set(k, p);
+  }
+  return p;
+}
+
+/**
+ * JSON.stringify(o) for a record's attributes (string, number, boolean and string-array values
+ * written here, anything else by JSON.stringify): the same text, faster on Node 20
+ * (test/unit/output-format.test.ts compares the two for any attributes).
+ */
+export function attributesObjectJson(o: Readonly<Attributes>): string {
+  return objectBody(o, null) ?? '';
+}
+
+/**
+ * The JSON of `o` between its braces; null when `after` is given and a key of `o` is one of its
+ * keys or looks like an array index (then o cannot be written after another object's keys as
+ * Object.assign would merge them: the value twice, or in another order).
+ */
+function objectBody(o: Readonly<Attributes>, after: ReadonlySet<string> | null): string | null {
+  let out = '';
+  for (const k of Object.keys(o)) {
+    if (after !== null) {
+      const c = k.charCodeAt(0);
+      if ((c >= 48 && c <= 57) || after.has(k)) return null;
+    }
+    const v = valueJson(o[k]);
+    if (v === undefined) continue;
+    out += out === '' ? keyPrefix(k) + v : `,${keyPrefix(k)}${v}`;
+  }
+  return after === null ? `{${out}}` : out;
+}
+
 export function toJsonLine(r: EventRecord): string {
+  return formatJsonLine(r);
+}
+
+/** The record's JSON line; its UTF-8 size is then in lastLineBytes. */
+function formatJsonLine(r: EventRecord): string {
+  nonAscii = false;
   const line = jsonLine(r);
+  if (!nonAscii) {
+    lastLineBytes = line.length;
+    return line;
+  }
   // Format characters above U+FFFF (tag characters) are a surrogate pair: each half escaped.
-  return JSON_UNSAFE_TEST.test(line) ? line.replace(JSON_UNSAFE, (c) => c.split('').map(unicodeEscape).join('')) : line;
+  const safe = JSON_UNSAFE_TEST.test(line) ? line.replace(JSON_UNSAFE, (c) => c.split('').map(unicodeEscape).join('')) : line;
+  lastLineBytes = Buffer.byteLength(safe);
+  return safe;
 }
 
 function jsonLine(r: EventRecord): string {
   // Built as JSON.stringify would write the object {time, event, severity, body, attributes,
   // trace_id?, span_id?} (test/unit/output-format.test.ts compares the two).
-  let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${JSON.stringify(r.eventName)},"severity":${JSON.stringify(r.severity)},"body":${JSON.stringify(r.body)},"attributes":${attributesJson(r)}`;
-  if (r.traceId !== undefined) line += `,"trace_id":${JSON.stringify(r.traceId)}`;
-  if (r.spanId !== undefined) line += `,"span_id":${JSON.stringify(r.spanId)}`;
+  let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${jsonString(r.eventName)},"severity":${jsonString(r.severity)},"body":${jsonString(r.body)},"attributes":${attributesJson(r)}`;
+  if (r.traceId !== undefined) line += `,"trace_id":${jsonString(r.traceId)}`;
+  if (r.spanId !== undefined) line += `,"span_id":${jsonString(r.spanId)}`;
   return `${line}}`;
 }
 
-/** A container's attributes as JSON without the braces (null: not appendable), per container attributes object. */
-const fragments = new WeakMap<object, string | null>();
-
 /**
- * Whether o's keys can follow another object's in one JSON object and read as Object.assign
- * would merge them: none is also a key of `before` (its value would be written twice) and none
- * may be an array index (JavaScript orders those first).
+ * A container's attributes as JSON without the braces, whether that text is all ASCII, and its
+ * keys; per container attributes object. null: the container's attributes cannot be written
+ * as a prefix (a key that looks like an array index).
  */
-function appendable(o: object, before: object): boolean {
-  for (const k in o) {
-    const c = k.charCodeAt(0);
-    if ((c >= 48 && c <= 57) || k in before) return false;
+interface Fragment {
+  json: string;
+  ascii: boolean;
+  keys: ReadonlySet<string>;
+}
+const fragments = new WeakMap<object, Fragment | null>();
+let lastContainer: object | null = null;
+let lastFragment: Fragment | null | undefined;
+
+function fragmentOf(container: Readonly<Attributes>): Fragment | null {
+  // Consecutive records mostly come from one container: one compare before the WeakMap.
+  if (container === lastContainer) return lastFragment!;
+  let frag = fragments.get(container);
+  if (frag === undefined) {
+    const was = nonAscii;
+    nonAscii = false;
+    const json = objectBody(container, new Set());
+    frag = json === null ? null : { json, ascii: !nonAscii, keys: new Set(Object.keys(container)) };
+    nonAscii = was;
+    fragments.set(container, frag);
   }
-  return true;
+  lastContainer = container;
+  lastFragment = frag;
+  return frag;
 }
 
 /**
  * JSON of a record's attributes: for a ContainerEventRecord, its container's part (JSON made
- * once per container, while the record's own part is appendable) followed by its own,
- * without merging them; otherwise JSON.stringify(attributes). Same text either way.
+ * once per container) followed by its own, without merging them, when the own keys allow it;
+ * otherwise as JSON.stringify(attributes) writes them. Same text either way.
  */
 export function attributesJson(r: EventRecord): string {
-  if (!(r instanceof ContainerEventRecord)) return JSON.stringify(r.attributes);
-  const container = r.containerAttributes;
-  let frag = fragments.get(container);
-  if (frag === undefined) {
-    frag = appendable(container, {}) ? JSON.stringify(container).slice(1, -1) : null;
-    fragments.set(container, frag);
-  }
-  const own = r.ownAttributes;
-  if (frag === null || !appendable(own, container)) return JSON.stringify(r.attributes);
-  const ownJson = JSON.stringify(own);
-  if (frag === '') return ownJson;
-  return ownJson === '{}' ? `{${frag}}` : `{${frag},${ownJson.slice(1)}`;
+  if (!(r instanceof ContainerEventRecord)) return attributesObjectJson(r.attributes);
+  const frag = fragmentOf(r.containerAttributes);
+  const own = frag === null ? null : objectBody(r.ownAttributes, frag.keys);
+  if (frag === null || own === null) return attributesObjectJson(r.attributes);
+  if (!frag.ascii) nonAscii = true;
+  if (frag.json === '') return `{${own}}`;
+  return own === '' ? `{${frag.json}}` : `{${frag.json},${own}}`;
 }
 
 /** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z. */
@@ -140,7 +240,8 @@ export class JsonLinesSink implements EventSink {
       this.batch.dropped++;
       return;
     }
-    this.batch.push(toJsonLine(r));
+    const line = formatJsonLine(r);
+    this.batch.push(line, lastLineBytes);
   }
 
   endBatch(): void {

@@ -165,9 +165,9 @@ export class LineBatcher {
     return this.bytes;
   }
 
-  /** Adds one line (without its '\n'); false when it was dropped. */
-  push(line: string): boolean {
-    const n = Buffer.byteLength(line) + 1;
+  /** Adds one line (without its '\n'; `bytes`: its UTF-8 size when the caller knows it); false when it was dropped. */
+  push(line: string, bytes = Buffer.byteLength(line)): boolean {
+    const n = bytes + 1;
     if (this.bytes + n > this.maxBytes || this.isClosed()) {
       this.dropped++;
       return false;

@@ -6,11 +6,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { attributesJson, nanosToIso, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
+import { JSONL_FILE, JsonLinesSink, attributesJson, attributesObjectJson, nanosToIso, toJsonLine } from '../../src/telemetry/jsonl-sink.js';
 import { isoMillis } from '../../src/telemetry/console-sink.js';
 import { containerRecord } from '../../src/telemetry/container-attributes.js';
 import { formatConsoleLine } from '../../src/telemetry/console-sink.js';
-import type { EventRecord } from '../../src/telemetry/record.js';
+import type { Attributes, EventRecord } from '../../src/telemetry/record.js';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const value = fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }));
 const attrs = fc.dictionary(fc.oneof(fc.constantFrom('container.id', 'container.name', 'process.pid', 'k', '__proto__x'), fc.string()), value, { maxKeys: 8 });
@@ -38,6 +41,45 @@ describe('JSON lines fast path', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('attributesObjectJson writes what JSON.stringify writes, for any attribute values', () => {
+    // Strings of any code units (lone surrogates, controls, quotes), numbers that JSON cannot
+    // hold (NaN, Infinity, -0), nested maps, nulls, undefined (left out), mixed arrays.
+    const anyString = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u2028', '\ud800', '\udcff', '\u007f', '\u0085'), fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u))) });
+    const anyValue = fc.oneof(
+      anyString,
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.array(anyString, { maxLength: 4 }),
+      fc.array(fc.oneof(anyString, fc.integer(), fc.constant(undefined)), { maxLength: 3 }),
+      fc.dictionary(anyString, fc.integer(), { maxKeys: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.oneof(anyString, fc.constantFrom('1', '02', 'process.pid')), anyValue, { maxKeys: 10 }), (o) => {
+        expect(attributesObjectJson(o as Attributes)).toBe(JSON.stringify(o));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('the JSON lines sink counts each line`s UTF-8 bytes as Buffer.byteLength does', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cg-bytes-'));
+    try {
+      const sink = new JsonLinesSink(dir, 1024 * 1024, 2, () => undefined);
+      const bodies = ['plain', 'caf\u00e9', '\u{1f600}', '\udcff', 'tab\tquote"', '\u202e'];
+      for (const body of bodies) sink.write(containerRecord({ 'container.id': 'c\u00e9' }, { 'process.pid': 1 }, fields(body)));
+      await sink.shutdown();
+      const text = readFileSync(path.join(dir, JSONL_FILE), 'utf8');
+      expect(text.split('\n').filter(Boolean).map((l) => JSON.parse(l).body)).toEqual(bodies);
+      // What the sink counted toward rotation equals the file's size.
+      expect((sink as unknown as { batch: { rotation: { current: number } } }).batch.rotation.current).toBe(statSync(path.join(dir, JSONL_FILE)).size);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('merges a record`s attributes only when asked, once, and freezes them', () => {

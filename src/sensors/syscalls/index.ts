@@ -10,7 +10,8 @@ import { MappedArray } from '../../../ffi/mmap.js';
 import { readPerCpuArray } from '../../../ffi/maps.js';
 import type { RegistryEntry } from '../../registry/index.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
-import { metricAttributes } from '../../telemetry/container-attributes.js';
+import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
+import type { Attributes } from '../../telemetry/record.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
 import { hostSyscallArch } from './names.js';
@@ -68,22 +69,24 @@ export const syscallsSensor: Sensor = {
       if (!final && (c.total === rec.history.lastSnapshotTotal || c.total === 0)) return;
       rec.history.lastSnapshotTotal = c.total;
       const names = Object.entries(c.workload).sort((a, b) => b[1] - a[1]);
-      ctx.emit({
-        eventName: SYSCALLS_SNAPSHOT_EVENT,
-        timeUnixNano: now(),
-        severity: 'INFO',
-        body: `${names.length} syscalls, ${c.total} calls${final ? ' (final)' : ''}; top: ${names.slice(0, 5).map(([n, v]) => `${n}=${v}`).join(' ')}`,
-        attributes: {
-          ...container.attributes,
-          'contguard.syscalls.arch': arch,
-          'contguard.syscalls.counts': c.workload,
-          'contguard.syscalls.runtime_counts': c.runtime,
-          'contguard.syscalls.recording_start': nanosToIso(rec.history.startedUnixNano),
-          ...(rec.history.lastNewUnixNano ? { 'contguard.syscalls.last_new': nanosToIso(rec.history.lastNewUnixNano) } : {}),
-          'contguard.syscalls.final': final,
-          ...(rec.entry.joinedRunning ? { 'contguard.syscalls.joined_running': true } : {}),
-        },
-      });
+      // The container's attributes as a shared part (containerRecord): not copied per snapshot.
+      const own: Attributes = {
+        'contguard.syscalls.arch': arch,
+        'contguard.syscalls.counts': c.workload,
+        'contguard.syscalls.runtime_counts': c.runtime,
+        'contguard.syscalls.recording_start': nanosToIso(rec.history.startedUnixNano),
+      };
+      if (rec.history.lastNewUnixNano) own['contguard.syscalls.last_new'] = nanosToIso(rec.history.lastNewUnixNano);
+      own['contguard.syscalls.final'] = final;
+      if (rec.entry.joinedRunning) own['contguard.syscalls.joined_running'] = true;
+      ctx.emit(
+        containerRecord(container.attributes, own, {
+          eventName: SYSCALLS_SNAPSHOT_EVENT,
+          timeUnixNano: now(),
+          severity: 'INFO',
+          body: `${names.length} syscalls, ${c.total} calls${final ? ' (final)' : ''}; top: ${names.slice(0, 5).map(([n, v]) => `${n}=${v}`).join(' ')}`,
+        }),
+      );
     };
 
     const syscallsCounter = ctx.meter.createObservableCounter(SYSCALLS_COUNTER, { unit: '{syscall}', description: syscallsTelemetry.metrics[0].description });
