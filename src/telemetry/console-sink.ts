@@ -60,7 +60,7 @@ export function formatConsoleLine(r: EventRecord): string {
   const time = isoMillis(r.timeUnixNano);
   // The container's part when the record has one: no merge of its attributes for the console.
   const w = r instanceof ContainerEventRecord ? containerWhere(r.containerAttributes) : where(r.attributes);
-  return `${time} ${escapeControl(r.severity.padEnd(4))} ${eventLabel(r.eventName)} ${w} ${escapeControl(r.body)}`;
+  return `${time} ${r.severity.padEnd(4)} ${eventLabel(r.eventName)} ${w} ${escapeControl(r.body)}`;
 }
 
 export class ConsoleSink implements EventSink {
