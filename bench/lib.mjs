@@ -358,6 +358,28 @@ function procRuntimeNs(pid) {
   return total;
 }
 
+/**
+ * Waits until a process uses under 2 % of a CPU over 0.5 s (at most maxMs): an agent right after
+ * its ready file, or after a burst of events, still works on the same CPUs as the loop measured
+ * next. Resolves with the ms it waited.
+ */
+export async function waitQuiet(pid, maxMs = 15_000) {
+  const t0 = Date.now();
+  let last = procRuntimeNs(pid);
+  while (Date.now() - t0 < maxMs) {
+    await sleep(500);
+    let now;
+    try {
+      now = procRuntimeNs(pid);
+    } catch {
+      break; // gone
+    }
+    if (now - last < 10_000_000) break;
+    last = now;
+  }
+  return Date.now() - t0;
+}
+
 export function cpuSample(pid) {
   return { ...procTicks(pid), runtimeNs: procRuntimeNs(pid), at: process.hrtime.bigint() };
 }

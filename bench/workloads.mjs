@@ -193,6 +193,9 @@ async function measure(name) {
       const ev0 = a.agent && w.key === 'http' ? await a.agent.events('network') : null;
       const cpu0 = a.agent && w.key === 'http' ? L.cpuSample(a.agent.pid) : null;
       out.samples[w.key] = [];
+      // The agent still handling the previous workload's events (or starting up) would slow
+      // this loop on the same 2 CPUs: measure it quiet, as bench/run.mjs does.
+      if (a.agent) (out.quiet_wait_ms ??= {})[w.key] = await L.waitQuiet(a.agent.pid);
       for (let i = 0; i < REPS; i++) {
         await L.sleep(SETTLE_MS);
         out.samples[w.key].push(await w.loop());
