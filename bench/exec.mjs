@@ -60,6 +60,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { procRuntimeNs } from './proc.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -304,18 +305,6 @@ function procTicks(pid, tid = null) {
   return { utime: Number(f[11]), stime: Number(f[12]) };
 }
 
-/** On-CPU ns of the process's live threads (sum_exec_runtime): a finer cross-check of the ticks. */
-function procRuntimeNs(pid) {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* thread gone */
-    }
-  }
-  return total;
-}
 
 function cpuSample(pid) {
   // The main thread runs the JS event loop (ring drains, decoding, outputs); the others are

@@ -19,8 +19,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mergeConfig as mergeConfigImpl, metricSum } from './stats.mjs';
+import { procRuntimeNs } from './proc.mjs';
 
 export { median, mergeConfig, metricSum, slope } from './stats.mjs';
+export { waitQuiet } from './proc.mjs';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(BENCH_DIR, '..');
@@ -343,41 +345,6 @@ function procTicks(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return { utime: Number(f[11]), stime: Number(f[12]) };
-}
-
-/** The threads' sum_exec_runtime (ns). */
-function procRuntimeNs(pid) {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* thread gone */
-    }
-  }
-  return total;
-}
-
-/**
- * Waits until a process uses under 2 % of a CPU over 0.5 s (at most maxMs): an agent right after
- * its ready file, or after a burst of events, still works on the same CPUs as the loop measured
- * next. Resolves with the ms it waited.
- */
-export async function waitQuiet(pid, maxMs = 15_000) {
-  const t0 = Date.now();
-  let last = procRuntimeNs(pid);
-  while (Date.now() - t0 < maxMs) {
-    await sleep(500);
-    let now;
-    try {
-      now = procRuntimeNs(pid);
-    } catch {
-      break; // gone
-    }
-    if (now - last < 10_000_000) break;
-    last = now;
-  }
-  return Date.now() - t0;
 }
 
 export function cpuSample(pid) {

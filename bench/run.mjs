@@ -41,6 +41,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { waitQuiet } from './proc.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -256,30 +257,6 @@ async function preflight() {
     log(`removing ${stale.length} container(s) left by an earlier run`);
     await run('docker', ['rm', '-f', ...stale]).catch(() => {});
   }
-}
-
-/** CPU time (ns) of every thread of a process, from schedstat; null once it is gone. */
-function processRuntimeNs(pid) {
-  try {
-    let ns = 0;
-    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    return ns;
-  } catch {
-    return null;
-  }
-}
-
-/** Waits until a process uses under 2 % of a CPU over 0.5 s (bounded); the ms it took. */
-async function waitQuiet(pid, maxMs) {
-  const t0 = Date.now();
-  let last = processRuntimeNs(pid);
-  while (last !== null && Date.now() - t0 < maxMs) {
-    await sleep(500);
-    const now = processRuntimeNs(pid);
-    if (now === null || now - last < 10_000_000) break;
-    last = now;
-  }
-  return Date.now() - t0;
 }
 
 /** Other programs on sys_enter would skew every configuration: warn, name them. */

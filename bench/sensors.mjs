@@ -74,6 +74,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { procRuntimeNs } from './proc.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -486,17 +487,6 @@ function procTicks(pid, tid = null) {
   return { utime: Number(f[11]), stime: Number(f[12]) };
 }
 
-function procRuntimeNs(pid) {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* thread gone */
-    }
-  }
-  return total;
-}
 
 function cpuSample(pid) {
   return { ...procTicks(pid), main: procTicks(pid, pid), runtimeNs: procRuntimeNs(pid), at: process.hrtime.bigint() };

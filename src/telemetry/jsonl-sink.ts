@@ -33,13 +33,13 @@ export function rotatedFilesKept(maxFileBytes: number, maxFiles: number, maxTota
 }
 
 /**
- * Whether a string written by the helpers below was all ASCII. Cleared by formatJsonLine, set by
+ * Whether a string written by the helpers below was all ASCII. Cleared by toJsonLine, set by
  * any part that may hold other characters: a line known to be ASCII needs neither the
  * unsafe-character pass (every such character is above U+007F) nor a byte count (one byte each).
  */
 let nonAscii = false;
 
-/** Bytes of the line formatJsonLine returned last (UTF-8). */
+/** Bytes of the line toJsonLine returned last (UTF-8). */
 let lastLineBytes = 0;
 
 /** Printable ASCII without `"` and `\`: JSON.stringify writes such a string as it is, quoted. */
@@ -88,11 +88,11 @@ function keyPrefix(k: string): string {
  * (test/unit/output-format.test.ts compares the two for any attributes).
  */
 export function attributesObjectJson(o: Readonly<Attributes>): string {
-  return objectBody(o, null) ?? '';
+  return `{${objectBody(o, null)!}}`;
 }
 
 /**
- * The JSON of `o` between its braces; null when `after` is given and a key of `o` is one of its
+ * The JSON of `o` without its braces; null when `after` is given and a key of `o` is one of its
  * keys or looks like an array index (then o cannot be written after another object's keys as
  * Object.assign would merge them: the value twice, or in another order).
  */
@@ -107,15 +107,11 @@ function objectBody(o: Readonly<Attributes>, after: ReadonlySet<string> | null):
     if (v === undefined) continue;
     out += out === '' ? keyPrefix(k) + v : `,${keyPrefix(k)}${v}`;
   }
-  return after === null ? `{${out}}` : out;
-}
-
-export function toJsonLine(r: EventRecord): string {
-  return formatJsonLine(r);
+  return out;
 }
 
 /** The record's JSON line; its UTF-8 size is then in lastLineBytes. */
-function formatJsonLine(r: EventRecord): string {
+export function toJsonLine(r: EventRecord): string {
   nonAscii = false;
   const line = jsonLine(r);
   if (!nonAscii) {
@@ -240,7 +236,7 @@ export class JsonLinesSink implements EventSink {
       this.batch.dropped++;
       return;
     }
-    const line = formatJsonLine(r);
+    const line = toJsonLine(r);
     this.batch.push(line, lastLineBytes);
   }
 
