@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
 import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
+import { LineWriter } from './line-writer.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
 
@@ -32,131 +33,138 @@ export function rotatedFilesKept(maxFileBytes: number, maxFiles: number, maxTota
   return Math.max(1, Math.min(maxFiles, Math.floor(maxTotalBytes / maxFileBytes) - 1));
 }
 
-/**
- * Whether a string written by the helpers below was all ASCII. Cleared by toJsonLine, set by
- * any part that may hold other characters: a line known to be ASCII needs neither the
- * unsafe-character pass (every such character is above U+007F) nor a byte count (one byte each).
- */
-let nonAscii = false;
-
-/** Bytes of the line toJsonLine returned last (UTF-8). */
-let lastLineBytes = 0;
-
 /** Printable ASCII without `"` and `\`: JSON.stringify writes such a string as it is, quoted. */
 const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** Strings up to this length are checked while copied; longer ones by one PLAIN_JSON_STRING test first. */
+const COPY_CHECK_MAX = 64;
 
-/** JSON.stringify(s), without its call for the usual plain string. */
-function jsonString(s: string): string {
-  if (PLAIN_JSON_STRING.test(s)) return `"${s}"`;
-  nonAscii = true;
-  return JSON.stringify(s);
-}
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const TRUE = ascii('true');
+const FALSE = ascii('false');
+const NULL = ascii('null');
+const TIME_OPEN = ascii('{"time":"');
+const ATTRIBUTES = ascii(',"attributes":');
+const TRACE_ID = ascii(',"trace_id":');
+const SPAN_ID = ascii(',"span_id":');
 
-/** JSON of an attribute value as JSON.stringify writes it; undefined for a value it leaves out. */
-function valueJson(v: unknown): string | undefined {
-  switch (typeof v) {
-    case 'string':
-      return jsonString(v);
-    case 'number':
-      return Number.isFinite(v) ? String(v) : 'null';
-    case 'boolean':
-      return v ? 'true' : 'false';
-    default:
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[${v.map(jsonString).join(',')}]`;
-      nonAscii = true; // whatever JSON.stringify writes (nested maps, null, undefined, ...)
-      return JSON.stringify(v);
-  }
-}
-
-/** `"key":` per attribute key; keys are the sensors' own (a bounded set), the cache is capped anyway. */
-const keyPrefixes = new Map<string, string>();
-const MAX_KEY_PREFIXES = 4096;
-
-function keyPrefix(k: string): string {
-  let p = keyPrefixes.get(k);
-  if (p === undefined) {
-    p = `${JSON.stringify(k)}:`;
-    if (!PLAIN_JSON_STRING.test(k)) nonAscii = true;
-    else if (keyPrefixes.size < MAX_KEY_PREFIXES) keyPrefixes.set(k, p);
-  }
-  return p;
-}
-
-/**
- * JSON.stringify(o) for a record's attributes (string, number, boolean and string-array values
- * written here, anything else by JSON.stringify): the same text, faster on Node 20
- * (test/unit/output-format.test.ts compares the two for any attributes).
- */
-export function attributesObjectJson(o: Readonly<Attributes>): string {
-  return `{${objectBody(o, null)!}}`;
-}
-
-/**
- * The JSON of `o` without its braces; null when `after` is given and a key of `o` is one of its
- * keys or looks like an array index (then o cannot be written after another object's keys as
- * Object.assign would merge them: the value twice, or in another order).
- */
-function objectBody(o: Readonly<Attributes>, after: ReadonlySet<string> | null): string | null {
-  let out = '';
-  for (const k of Object.keys(o)) {
-    if (after !== null) {
-      const c = k.charCodeAt(0);
-      if ((c >= 48 && c <= 57) || after.has(k)) return null;
-    }
-    const v = valueJson(o[k]);
-    if (v === undefined) continue;
-    out += out === '' ? keyPrefix(k) + v : `,${keyPrefix(k)}${v}`;
-  }
-  return out;
-}
-
-/** The record's JSON line; its UTF-8 size is then in lastLineBytes. */
-export function toJsonLine(r: EventRecord): string {
-  nonAscii = false;
-  const line = jsonLine(r);
-  if (!nonAscii) {
-    lastLineBytes = line.length;
-    return line;
-  }
+/** JSON text from JSON.stringify, with the characters JSON_UNSAFE names escaped. */
+function safeJson(json: string): string {
   // Format characters above U+FFFF (tag characters) are a surrogate pair: each half escaped.
-  const safe = JSON_UNSAFE_TEST.test(line) ? line.replace(JSON_UNSAFE, (c) => c.split('').map(unicodeEscape).join('')) : line;
-  lastLineBytes = Buffer.byteLength(safe);
-  return safe;
+  return JSON_UNSAFE_TEST.test(json) ? json.replace(JSON_UNSAFE, (c) => c.split('').map(unicodeEscape).join('')) : json;
 }
 
-function jsonLine(r: EventRecord): string {
-  // Built as JSON.stringify would write the object {time, event, severity, body, attributes,
-  // trace_id?, span_id?} (test/unit/output-format.test.ts compares the two).
-  let line = `{"time":"${nanosToIso(r.timeUnixNano)}","event":${jsonString(r.eventName)},"severity":${jsonString(r.severity)},"body":${jsonString(r.body)},"attributes":${attributesJson(r)}`;
-  if (r.traceId !== undefined) line += `,"trace_id":${jsonString(r.traceId)}`;
-  if (r.spanId !== undefined) line += `,"span_id":${jsonString(r.spanId)}`;
-  return `${line}}`;
+/** s as JSON.stringify writes it (then made safe), copied byte by byte when it is plain ASCII. */
+function writeString(w: LineWriter, s: string): void {
+  const n = s.length;
+  if (n <= COPY_CHECK_MAX) {
+    w.reserve(n + 2);
+    const b = w.buf;
+    let o = w.length;
+    b[o++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return w.utf8(safeJson(JSON.stringify(s)));
+      b[o++] = c;
+    }
+    b[o++] = 0x22;
+    w.length = o;
+  } else if (PLAIN_JSON_STRING.test(s)) {
+    w.reserve(n + 2);
+    w.byte(0x22);
+    w.ascii(s);
+    w.byte(0x22);
+  } else {
+    w.utf8(safeJson(JSON.stringify(s)));
+  }
+}
+
+/** The usual attribute values: written here, not by JSON.stringify. */
+type DirectValue = string | number | boolean | string[];
+
+function isDirect(v: unknown): v is DirectValue {
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+}
+
+function writeDirect(w: LineWriter, v: DirectValue): void {
+  if (typeof v === 'string') writeString(w, v);
+  else if (typeof v === 'number') {
+    // -0 is written 0, as JSON.stringify writes it.
+    if (Number.isSafeInteger(v) && v >= 0) w.uint(v);
+    else if (Number.isFinite(v)) w.ascii(String(v));
+    else w.bytes(NULL);
+  } else if (typeof v === 'boolean') w.bytes(v ? TRUE : FALSE);
+  else {
+    w.byte(0x5b);
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) w.byte(0x2c);
+      writeString(w, v[i]!);
+    }
+    w.byte(0x5d);
+  }
+}
+
+/** `"key":` per attribute key, as bytes; keys are the sensors' own (a bounded set), the cache is capped anyway. */
+const keyBytesCache = new Map<string, Buffer>();
+const MAX_KEYS_CACHED = 4096;
+
+function keyBytes(k: string): Buffer {
+  let b = keyBytesCache.get(k);
+  if (b === undefined) {
+    b = Buffer.from(`${safeJson(JSON.stringify(k))}:`, 'utf8');
+    if (keyBytesCache.size < MAX_KEYS_CACHED) keyBytesCache.set(k, b);
+  }
+  return b;
 }
 
 /**
- * A container's attributes as JSON without the braces, whether that text is all ASCII, and its
- * keys; per container attributes object. null: the container's attributes cannot be written
- * as a prefix (a key that looks like an array index).
+ * The members of `o` as JSON.stringify writes them (without the braces), after `first` (false:
+ * members were written before, a comma comes first). Returns whether none was written yet.
+ */
+function writeMembers(w: LineWriter, o: Readonly<Attributes>, first: boolean): boolean {
+  for (const k of Object.keys(o)) {
+    const v: unknown = o[k];
+    const direct = isDirect(v);
+    // What JSON.stringify writes for any other value; undefined (a value it leaves out, as
+    // undefined or a function) leaves out the key too.
+    const json = direct ? '' : (JSON.stringify(v) as string | undefined);
+    if (json === undefined) continue;
+    if (!first) w.byte(0x2c);
+    first = false;
+    w.bytes(keyBytes(k));
+    if (direct) writeDirect(w, v);
+    else w.utf8(safeJson(json));
+  }
+  return first;
+}
+
+/**
+ * A container's attributes as JSON members (no braces) and its keys, per container attributes
+ * object. null: they cannot be written as a prefix (a key that looks like an array index).
  */
 interface Fragment {
-  json: string;
-  ascii: boolean;
+  bytes: Buffer;
   keys: ReadonlySet<string>;
 }
 const fragments = new WeakMap<object, Fragment | null>();
 let lastContainer: object | null = null;
 let lastFragment: Fragment | null | undefined;
+/** Where fragments are written (once per container), and single lines as text. */
+const fragmentScratch = new LineWriter(4096);
+const scratch = new LineWriter(4096);
 
 function fragmentOf(container: Readonly<Attributes>): Fragment | null {
   // Consecutive records mostly come from one container: one compare before the WeakMap.
   if (container === lastContainer) return lastFragment!;
   let frag = fragments.get(container);
   if (frag === undefined) {
-    const was = nonAscii;
-    nonAscii = false;
-    const json = objectBody(container, new Set());
-    frag = json === null ? null : { json, ascii: !nonAscii, keys: new Set(Object.keys(container)) };
-    nonAscii = was;
+    const keys = Object.keys(container);
+    if (keys.some(isIndexLike)) frag = null;
+    else {
+      fragmentScratch.length = 0;
+      writeMembers(fragmentScratch, container, true);
+      frag = { bytes: Buffer.from(fragmentScratch.buf.subarray(0, fragmentScratch.length)), keys: new Set(keys) };
+    }
     fragments.set(container, frag);
   }
   lastContainer = container;
@@ -164,19 +172,122 @@ function fragmentOf(container: Readonly<Attributes>): Fragment | null {
   return frag;
 }
 
+/** A key JavaScript orders first in an object (an array index): "0", "17", ... */
+function isIndexLike(k: string): boolean {
+  const c = k.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
+
 /**
- * JSON of a record's attributes: for a ContainerEventRecord, its container's part (JSON made
- * once per container) followed by its own, without merging them, when the own keys allow it;
- * otherwise as JSON.stringify(attributes) writes them. Same text either way.
+ * A record's attributes as JSON: for a ContainerEventRecord, its container's part (written once
+ * per container) followed by its own, without merging them, when the own keys allow it (none is a
+ * container key or looks like an array index: Object.assign would then place or merge it
+ * otherwise); else as JSON.stringify(attributes) writes them. Same text either way.
  */
+function writeAttributes(w: LineWriter, r: EventRecord): void {
+  w.byte(0x7b);
+  if (r instanceof ContainerEventRecord) {
+    const frag = fragmentOf(r.containerAttributes);
+    if (frag !== null && ownFollows(r.ownAttributes, frag.keys)) {
+      w.bytes(frag.bytes);
+      writeMembers(w, r.ownAttributes, frag.bytes.length === 0);
+      w.byte(0x7d);
+      return;
+    }
+  }
+  writeMembers(w, r.attributes, true);
+  w.byte(0x7d);
+}
+
+function ownFollows(own: Readonly<Attributes>, containerKeys: ReadonlySet<string>): boolean {
+  for (const k of Object.keys(own)) if (isIndexLike(k) || containerKeys.has(k)) return false;
+  return true;
+}
+
+/** `","event":<name>,"severity":<severity>,"body":` per event name and severity (the sensors' constants; capped anyway). */
+const eventParts = new Map<string, Partial<Record<string, Buffer>>>();
+
+function eventPart(eventName: string, severity: string): Buffer {
+  let bySeverity = eventParts.get(eventName);
+  let part = bySeverity?.[severity];
+  if (part === undefined) {
+    part = Buffer.from(`",${safeJson(JSON.stringify({ event: eventName, severity }).slice(1, -1))},"body":`, 'utf8');
+    if (!bySeverity && eventParts.size < 1024) eventParts.set(eventName, (bySeverity = {}));
+    if (bySeverity) bySeverity[severity] = part;
+  }
+  return part;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.` of the last second written, as bytes. */
+let timeSecond = NaN;
+let timePrefix = Buffer.alloc(0);
+
+/** ISO 8601 with nanoseconds, as nanosToIso writes it. */
+function writeTime(w: LineWriter, ns: bigint): void {
+  const second = ns / 1_000_000_000n;
+  const s = Number(second);
+  if (s !== timeSecond) {
+    timeSecond = s;
+    timePrefix = Buffer.from(`${isoSecondPrefix(s)}.`, 'latin1');
+  }
+  w.bytes(timePrefix);
+  // Nine digits, zero-padded, then `Z`.
+  w.reserve(10);
+  const b = w.buf;
+  let frac = Number(ns - second * 1_000_000_000n);
+  for (let p = w.length + 8; p >= w.length; p--) {
+    const q = Math.floor(frac / 10);
+    b[p] = 48 + (frac - q * 10);
+    frac = q;
+  }
+  b[w.length + 9] = 0x5a;
+  w.length += 10;
+}
+
+/**
+ * The record's JSON line (without '\n'), as JSON.stringify would write the object {time, event,
+ * severity, body, attributes, trace_id?, span_id?} (test/unit/output-format.test.ts compares the
+ * two), then with the characters JSON_UNSAFE names escaped.
+ */
+export function writeJsonLine(w: LineWriter, r: EventRecord): void {
+  w.bytes(TIME_OPEN);
+  writeTime(w, r.timeUnixNano);
+  w.bytes(eventPart(r.eventName, r.severity));
+  writeString(w, r.body);
+  w.bytes(ATTRIBUTES);
+  writeAttributes(w, r);
+  if (r.traceId !== undefined) {
+    w.bytes(TRACE_ID);
+    writeString(w, r.traceId);
+  }
+  if (r.spanId !== undefined) {
+    w.bytes(SPAN_ID);
+    writeString(w, r.spanId);
+  }
+  w.byte(0x7d);
+}
+
+/** The record's JSON line as text (tests and readers of single records; the sink writes bytes). */
+export function toJsonLine(r: EventRecord): string {
+  scratch.length = 0;
+  writeJsonLine(scratch, r);
+  return scratch.text();
+}
+
+/** A record's attributes as the JSON line writes them. */
 export function attributesJson(r: EventRecord): string {
-  if (!(r instanceof ContainerEventRecord)) return attributesObjectJson(r.attributes);
-  const frag = fragmentOf(r.containerAttributes);
-  const own = frag === null ? null : objectBody(r.ownAttributes, frag.keys);
-  if (frag === null || own === null) return attributesObjectJson(r.attributes);
-  if (!frag.ascii) nonAscii = true;
-  if (frag.json === '') return `{${own}}`;
-  return own === '' ? `{${frag.json}}` : `{${frag.json},${own}}`;
+  scratch.length = 0;
+  writeAttributes(scratch, r);
+  return scratch.text();
+}
+
+/** JSON.stringify(o) for attributes, as the JSON line writes them (test/unit/output-format.test.ts). */
+export function attributesObjectJson(o: Readonly<Attributes>): string {
+  scratch.length = 0;
+  scratch.byte(0x7b);
+  writeMembers(scratch, o, true);
+  scratch.byte(0x7d);
+  return scratch.text();
 }
 
 /** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z. */
@@ -236,8 +347,10 @@ export class JsonLinesSink implements EventSink {
       this.batch.dropped++;
       return;
     }
-    const line = toJsonLine(r);
-    this.batch.push(line, lastLineBytes);
+    const w = this.batch.beginLine();
+    if (!w) return;
+    writeJsonLine(w, r);
+    this.batch.endLine();
   }
 
   endBatch(): void {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** One behaviour observed in a container, as every output receives it. */
+import { LineWriter } from './line-writer.js';
 
 export type AttributeValue = string | number | boolean | string[] | Record<string, number>;
 export type Attributes = Record<string, AttributeValue>;
@@ -128,17 +129,22 @@ interface RotationState {
 }
 
 /**
- * Lines for one stream, written with one write() per batch. When write() returns false the
- * lines accumulate (up to maxPendingBytes; beyond, whole lines are dropped and counted) until
- * 'drain', then go out in one write. With `rotation`, a batch is cut where the file would reach
- * its rotation size, so rotation still happens at a line boundary near the configured size.
+ * Lines for one stream, written with one write() per batch. Lines are written as bytes into the
+ * batch's LineWriter as they come (a string line is encoded at once; an output may write a line's
+ * pieces itself: beginLine/endLine). When write() returns false the lines accumulate (up to
+ * maxPendingBytes; beyond, whole lines are dropped and counted) until 'drain', then go out in one
+ * write. With `rotation`, a batch is cut where the file would reach its rotation size, so
+ * rotation still happens at a line boundary near the configured size.
  */
 export class LineBatcher {
   /** Lines dropped: over maxPendingBytes, or the stream closed before they could be written. */
   dropped = 0;
-  private lines: string[] = [];
-  private sizes: number[] = [];
-  private bytes = 0;
+  /** The batch: `committed` bytes of whole lines, each ending in '\n' (beyond: a line being written). */
+  private readonly writer = new LineWriter();
+  private committed = 0;
+  private lines = 0;
+  /** Offsets in the batch where a write ends because the file reaches its rotation size there. */
+  private cuts: number[] = [];
   private blocked = false;
   private closed = false;
   private scheduled: NodeJS.Immediate | null = null;
@@ -162,19 +168,60 @@ export class LineBatcher {
 
   /** Bytes held, not yet handed to the stream. */
   get pendingBytes(): number {
-    return this.bytes;
+    return this.committed;
   }
 
-  /** Adds one line (without its '\n'; `bytes`: its UTF-8 size when the caller knows it); false when it was dropped. */
-  push(line: string, bytes = Buffer.byteLength(line)): boolean {
-    const n = bytes + 1;
-    if (this.bytes + n > this.maxBytes || this.isClosed()) {
+  /**
+   * Adds one line (without its '\n'), UTF-8 encoded (`ascii`: the caller knows it is all ASCII,
+   * copied as it is); false when it was dropped.
+   */
+  push(line: string, ascii = false): boolean {
+    // A line over the cap at its smallest (1 byte per UTF-16 unit) is dropped unwritten.
+    if (this.committed + line.length + 1 > this.maxBytes) {
       this.dropped++;
       return false;
     }
-    this.lines.push(line);
-    if (this.rotation) this.sizes.push(n);
-    this.bytes += n;
+    const w = this.beginLine();
+    if (!w) return false;
+    if (ascii) w.ascii(line);
+    else w.utf8(line);
+    return this.endLine();
+  }
+
+  /**
+   * Starts a line: the caller writes it (without its '\n') into the returned writer, then calls
+   * endLine(). Bytes of a line that was begun but not ended (its formatter threw) are discarded
+   * here. null when the stream is closed (the line is counted as dropped).
+   */
+  beginLine(): LineWriter | null {
+    if (this.isClosed()) {
+      this.dropped++;
+      return null;
+    }
+    this.writer.length = this.committed;
+    return this.writer;
+  }
+
+  /** Ends the line begun last: kept, or dropped (false) when the batch would pass maxPendingBytes. */
+  endLine(): boolean {
+    const w = this.writer;
+    if (w.length + 1 > this.maxBytes) {
+      w.length = this.committed;
+      this.dropped++;
+      return false;
+    }
+    w.byte(0x0a);
+    const n = w.length - this.committed;
+    this.committed = w.length;
+    this.lines++;
+    const r = this.rotation;
+    if (r) {
+      r.current += n;
+      if (r.current >= r.size) {
+        this.cuts.push(this.committed);
+        r.current = 0;
+      }
+    }
     // Records emitted after the drain's endBatch() (e.g. once container metadata resolves) go
     // out at the end of this event-loop turn: one immediate per batch, not per record.
     this.scheduled ??= setImmediate(this.onImmediate);
@@ -229,37 +276,34 @@ export class LineBatcher {
   }
 
   private discard(): void {
-    this.dropped += this.lines.length;
-    this.lines = [];
-    this.sizes = [];
-    this.bytes = 0;
+    this.dropped += this.lines;
+    this.lines = 0;
+    this.committed = 0;
+    this.writer.length = 0;
+    this.cuts = [];
   }
 
   private writeOut(): void {
-    if (this.lines.length === 0) return;
+    if (this.lines === 0) return;
     if (this.isClosed()) return this.discard();
-    const lines = this.lines;
-    const sizes = this.sizes;
-    this.lines = [];
-    this.sizes = [];
-    this.bytes = 0;
+    // The stream holds the bytes until its callback: the writer goes on in a new buffer.
+    this.writer.length = this.committed;
+    const batch = this.writer.take();
+    const cuts = this.cuts;
+    this.committed = 0;
+    this.lines = 0;
+    this.cuts = [];
     let ok = true;
-    if (!this.rotation) {
+    // One write per file: each cut ends a write (the line there brings the file to its rotation size).
+    let start = 0;
+    for (const end of cuts) {
       this.inflight++;
-      ok = this.out.write(lines.join('\n') + '\n', this.onWritten);
-    } else {
-      // One write per file: cut after the line that brings the file to its rotation size.
-      const r = this.rotation;
-      let start = 0;
-      for (let i = 0; i < lines.length; i++) {
-        r.current += sizes[i]!;
-        if (r.current >= r.size || i === lines.length - 1) {
-          this.inflight++;
-          ok = this.out.write(lines.slice(start, i + 1).join('\n') + '\n', this.onWritten) && ok;
-          if (r.current >= r.size) r.current = 0;
-          start = i + 1;
-        }
-      }
+      ok = this.out.write(batch.subarray(start, end), this.onWritten) && ok;
+      start = end;
+    }
+    if (start < batch.length) {
+      this.inflight++;
+      ok = this.out.write(batch.subarray(start), this.onWritten) && ok;
     }
     if (!ok && !this.blocked) {
       this.blocked = true;

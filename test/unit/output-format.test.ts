@@ -43,7 +43,7 @@ describe('JSON lines fast path', () => {
     );
   });
 
-  it('attributesObjectJson writes what JSON.stringify writes, for any attribute values', () => {
+  it('attributesObjectJson writes what JSON.stringify writes (unsafe characters escaped), for any attribute values', () => {
     // Strings of any code units (lone surrogates, controls, quotes), numbers that JSON cannot
     // hold (NaN, Infinity, -0), nested maps, nulls, undefined (left out), mixed arrays.
     const anyString = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u2028', '\ud800', '\udcff', '\u007f', '\u0085'), fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u))) });
@@ -60,7 +60,11 @@ describe('JSON lines fast path', () => {
     );
     fc.assert(
       fc.property(fc.dictionary(fc.oneof(anyString, fc.constantFrom('1', '02', 'process.pid')), anyValue, { maxKeys: 10 }), (o) => {
-        expect(attributesObjectJson(o as Attributes)).toBe(JSON.stringify(o));
+        // The same text, except that each character the JSON lines escape (C1 controls, format
+        // characters, U+2028/U+2029) is written as \uNNNN: the same JSON value.
+        const safe = JSON.stringify(o).replace(/[\u0080-\u009f\p{Cf}\u2028\u2029]/gu, (c) => c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''));
+        expect(attributesObjectJson(o as Attributes)).toBe(safe);
+        expect(JSON.parse(attributesObjectJson(o as Attributes))).toEqual(JSON.parse(JSON.stringify(o)));
       }),
       { numRuns: 1000 },
     );
