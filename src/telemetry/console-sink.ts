@@ -3,6 +3,7 @@
 import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
 import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
 import { escapeControl } from './escape.js';
+import { LineWriter } from './line-writer.js';
 
 /** ISO 8601 with milliseconds, as Date.toISOString() writes it. */
 export function isoMillis(ns: bigint): string {
@@ -22,16 +23,16 @@ function where(a: Readonly<Attributes>): string {
   return escapeControl(id ? `[${name || id}${name ? ` ${id}` : ''}${image ? ` ${image}` : ''}]` : '[host]');
 }
 
-/** where() per container attributes object (one shared object per container), the last one first. */
-const wheres = new WeakMap<object, string>();
+/** where() per container attributes object (one shared object per container) as bytes, the last one first. */
+const wheres = new WeakMap<object, Buffer>();
 let lastContainer: object | null = null;
-let lastWhere = '';
+let lastWhere: Buffer = Buffer.alloc(0);
 
-function containerWhere(a: Readonly<Attributes>): string {
+function containerWhere(a: Readonly<Attributes>): Buffer {
   if (a === lastContainer) return lastWhere;
   let w = wheres.get(a);
   if (w === undefined) {
-    w = where(a);
+    w = Buffer.from(` ${where(a)} `, 'utf8');
     wheres.set(a, w);
   }
   lastContainer = a;
@@ -39,28 +40,81 @@ function containerWhere(a: Readonly<Attributes>): string {
   return w;
 }
 
-/** Event names as shown (without `contguard.`, escaped); names are the sensors' constants, the cache is capped anyway. */
-const eventLabels = new Map<string, string>();
+/**
+ * ` <severity> <event> ` as shown (event without `contguard.`, escaped), as bytes, per event
+ * name and severity; names are the sensors' constants, the cache is capped anyway.
+ */
+const labels = new Map<string, Partial<Record<string, Buffer>>>();
 
-function eventLabel(name: string): string {
-  let label = eventLabels.get(name);
-  if (label === undefined) {
-    label = escapeControl(name.replace(/^contguard\./, ''));
-    if (eventLabels.size < 1024) eventLabels.set(name, label);
+function label(name: string, severity: string): Buffer {
+  let bySeverity = labels.get(name);
+  let b = bySeverity?.[severity];
+  if (b === undefined) {
+    b = Buffer.from(` ${severity.padEnd(4)} ${escapeControl(name.replace(/^contguard\./, ''))}`, 'utf8');
+    if (!bySeverity && labels.size < 1024) labels.set(name, (bySeverity = {}));
+    if (bySeverity) bySeverity[severity] = b;
   }
-  return label;
+  return b;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.` of the last second written, as bytes. */
+let timeSecond = NaN;
+let timePrefix: Buffer = Buffer.alloc(0);
+
+/** isoMillis(ns), written. */
+function writeIsoMillis(w: LineWriter, ns: bigint): void {
+  const ms = Number(ns / 1_000_000n);
+  const second = Math.floor(ms / 1000);
+  if (second !== timeSecond) {
+    timeSecond = second;
+    timePrefix = Buffer.from(`${isoSecondPrefix(second)}.`, 'latin1');
+  }
+  w.bytes(timePrefix);
+  const frac = ms - second * 1000;
+  w.reserve(4);
+  const b = w.buf;
+  b[w.length] = 48 + Math.floor(frac / 100);
+  b[w.length + 1] = 48 + (Math.floor(frac / 10) % 10);
+  b[w.length + 2] = 48 + (frac % 10);
+  b[w.length + 3] = 0x5a;
+  w.length += 4;
+}
+
+/** Text by the console rule: printable ASCII without `\` (most bodies) copied as it is. */
+function writeEscaped(w: LineWriter, s: string): void {
+  const n = s.length;
+  w.reserve(n);
+  const b = w.buf;
+  const o = w.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return w.utf8(escapeControl(s));
+    b[o + i] = c;
+  }
+  w.length = o + n;
 }
 
 /**
- * The console line of a record, by the console rule (see escape.ts). Each part is escaped on
- * its own (the same as escaping the line: the rule is per character); the container's part
- * once per container.
+ * The console line of a record, by the console rule (see escape.ts): each part escaped on its
+ * own (the same as escaping the line: the rule is per character); the container's part once per
+ * container, the severity and event once per pair.
  */
-export function formatConsoleLine(r: EventRecord): string {
-  const time = isoMillis(r.timeUnixNano);
+export function writeConsoleLine(w: LineWriter, r: EventRecord): void {
+  writeIsoMillis(w, r.timeUnixNano);
+  w.bytes(label(r.eventName, r.severity));
   // The container's part when the record has one: no merge of its attributes for the console.
-  const w = r instanceof ContainerEventRecord ? containerWhere(r.containerAttributes) : where(r.attributes);
-  return `${time} ${r.severity.padEnd(4)} ${eventLabel(r.eventName)} ${w} ${escapeControl(r.body)}`;
+  if (r instanceof ContainerEventRecord) w.bytes(containerWhere(r.containerAttributes));
+  else w.utf8(` ${where(r.attributes)} `);
+  writeEscaped(w, r.body);
+}
+
+const scratch = new LineWriter(4096);
+
+/** The console line of a record as text (tests; the sink writes bytes). */
+export function formatConsoleLine(r: EventRecord): string {
+  scratch.length = 0;
+  writeConsoleLine(scratch, r);
+  return scratch.text();
 }
 
 export class ConsoleSink implements EventSink {
@@ -76,7 +130,10 @@ export class ConsoleSink implements EventSink {
   }
 
   write(r: EventRecord): void {
-    this.batch.push(formatConsoleLine(r));
+    const w = this.batch.beginLine();
+    if (!w) return;
+    writeConsoleLine(w, r);
+    this.batch.endLine();
   }
 
   endBatch(): void {

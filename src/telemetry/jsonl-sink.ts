@@ -220,7 +220,7 @@ function eventPart(eventName: string, severity: string): Buffer {
 
 /** `YYYY-MM-DDTHH:MM:SS.` of the last second written, as bytes. */
 let timeSecond = NaN;
-let timePrefix = Buffer.alloc(0);
+let timePrefix: Buffer = Buffer.alloc(0);
 
 /** ISO 8601 with nanoseconds, as nanosToIso writes it. */
 function writeTime(w: LineWriter, ns: bigint): void {

@@ -10,6 +10,7 @@ import { JSONL_FILE, JsonLinesSink, attributesJson, attributesObjectJson, nanosT
 import { isoMillis } from '../../src/telemetry/console-sink.js';
 import { containerRecord } from '../../src/telemetry/container-attributes.js';
 import { formatConsoleLine } from '../../src/telemetry/console-sink.js';
+import { escapeControl } from '../../src/telemetry/escape.js';
 import type { Attributes, EventRecord } from '../../src/telemetry/record.js';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -84,6 +85,24 @@ describe('JSON lines fast path', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the console line equals the whole line escaped by the console rule, for any body, names and severity', () => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('\\', '\x1b', '\n', '\u2028', '\ud800', '\udcff', '\u0085', '\u202e', '\u00e9', '\u{1f600}'), fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c))), maxLength: 120 });
+    fc.assert(
+      fc.property(text, text, text, fc.constantFrom('INFO', 'WARN', 'ERROR'), fc.boolean(), (body, name, image, severity, withContainer) => {
+        const id = 'c0ffee0123456789abcdef';
+        const container = withContainer ? { 'container.id': id, 'container.name': name, 'container.image.name': image } : null;
+        const r = containerRecord(container, { 'process.pid': 1 }, { ...fields(body), severity: severity as 'INFO' });
+        const where = withContainer ? `[${name || id.slice(0, 12)}${name ? ` ${id.slice(0, 12)}` : ''}${image ? ` ${image}` : ''}]` : '[host]';
+        const ms = Number(r.timeUnixNano / 1_000_000n);
+        const expected = escapeControl(`${new Date(ms).toISOString()} ${severity.padEnd(4)} x ${where} ${body}`);
+        // Twice: the second line uses the cached container and label parts.
+        expect(formatConsoleLine(r)).toBe(expected);
+        expect(formatConsoleLine(r)).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('merges a record`s attributes only when asked, once, and freezes them', () => {
