@@ -245,7 +245,7 @@ const configSchema = z.strictObject({
   sensors: section({
     exec: section({
       enabled: bool(true),
-      ring_buffer_bytes: ringBufferBytes(1_048_576),
+      ring_buffer_bytes: ringBufferBytes(4_194_304),
       max_args: intRange(1, 1024, 32),
       // auto: sched_prepare_exec where the kernel has it (6.11+), else sys_enter_execve(at).
       caller_hook: oneOf(['auto', 'sched_prepare_exec', 'sys_enter_execve'] as const, 'auto'),

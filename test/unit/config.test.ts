@@ -123,7 +123,7 @@ describe('defaults', () => {
         otlp: { endpoint: null, logs: true, metrics: true, traces: true, export_interval_ms: 10000, headers: {}, allow_plaintext_headers: false },
       },
       sensors: {
-        exec: { enabled: true, ring_buffer_bytes: 1048576, max_args: 32, caller_hook: 'auto' },
+        exec: { enabled: true, ring_buffer_bytes: 4194304, max_args: 32, caller_hook: 'auto' },
         syscalls: { enabled: true, snapshot_interval_ms: 10000, retire_after_ms: 600000 },
         io_uring: { enabled: true, open_events: true, retire_after_ms: 600000 },
         file_open: {
