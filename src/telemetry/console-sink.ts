@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Readable console stream: one escaped line per event, written once per batch. */
 import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
-import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
+import { ContainerEventRecord, LineBatcher, isoSecondBytes, isoSecondPrefix } from './record.js';
 import { escapeControl } from './escape.js';
-import { LineWriter } from './line-writer.js';
+import { LineWriter, perEventBytes } from './line-writer.js';
 
 /** ISO 8601 with milliseconds, as Date.toISOString() writes it. */
 export function isoMillis(ns: bigint): string {
@@ -40,44 +40,16 @@ function containerWhere(a: Readonly<Attributes>): Buffer {
   return w;
 }
 
-/**
- * ` <severity> <event> ` as shown (event without `contguard.`, escaped), as bytes, per event
- * name and severity; names are the sensors' constants, the cache is capped anyway.
- */
-const labels = new Map<string, Partial<Record<string, Buffer>>>();
-
-function label(name: string, severity: string): Buffer {
-  let bySeverity = labels.get(name);
-  let b = bySeverity?.[severity];
-  if (b === undefined) {
-    b = Buffer.from(` ${severity.padEnd(4)} ${escapeControl(name.replace(/^contguard\./, ''))}`, 'utf8');
-    if (!bySeverity && labels.size < 1024) labels.set(name, (bySeverity = {}));
-    if (bySeverity) bySeverity[severity] = b;
-  }
-  return b;
-}
-
-/** `YYYY-MM-DDTHH:MM:SS.` of the last second written, as bytes. */
-let timeSecond = NaN;
-let timePrefix: Buffer = Buffer.alloc(0);
+/** ` <severity> <event>` as shown (the event without `contguard.`, escaped), per event name and severity. */
+const label = perEventBytes((name, severity) => Buffer.from(` ${severity.padEnd(4)} ${escapeControl(name.replace(/^contguard\./, ''))}`, 'utf8'));
 
 /** isoMillis(ns), written. */
 function writeIsoMillis(w: LineWriter, ns: bigint): void {
   const ms = Number(ns / 1_000_000n);
   const second = Math.floor(ms / 1000);
-  if (second !== timeSecond) {
-    timeSecond = second;
-    timePrefix = Buffer.from(`${isoSecondPrefix(second)}.`, 'latin1');
-  }
-  w.bytes(timePrefix);
-  const frac = ms - second * 1000;
-  w.reserve(4);
-  const b = w.buf;
-  b[w.length] = 48 + Math.floor(frac / 100);
-  b[w.length + 1] = 48 + (Math.floor(frac / 10) % 10);
-  b[w.length + 2] = 48 + (frac % 10);
-  b[w.length + 3] = 0x5a;
-  w.length += 4;
+  w.bytes(isoSecondBytes(second));
+  w.fixedDigits(ms - second * 1000, 3);
+  w.byte(0x5a);
 }
 
 /** Text by the console rule: printable ASCII without `\` (most bodies) copied as it is. */

@@ -4,8 +4,8 @@ import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
-import { ContainerEventRecord, LineBatcher, isoSecondPrefix } from './record.js';
-import { LineWriter } from './line-writer.js';
+import { ContainerEventRecord, LineBatcher, isoSecondBytes, isoSecondPrefix } from './record.js';
+import { LineWriter, perEventBytes } from './line-writer.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
 
@@ -204,44 +204,15 @@ function ownFollows(own: Readonly<Attributes>, containerKeys: ReadonlySet<string
   return true;
 }
 
-/** `","event":<name>,"severity":<severity>,"body":` per event name and severity (the sensors' constants; capped anyway). */
-const eventParts = new Map<string, Partial<Record<string, Buffer>>>();
-
-function eventPart(eventName: string, severity: string): Buffer {
-  let bySeverity = eventParts.get(eventName);
-  let part = bySeverity?.[severity];
-  if (part === undefined) {
-    part = Buffer.from(`",${safeJson(JSON.stringify({ event: eventName, severity }).slice(1, -1))},"body":`, 'utf8');
-    if (!bySeverity && eventParts.size < 1024) eventParts.set(eventName, (bySeverity = {}));
-    if (bySeverity) bySeverity[severity] = part;
-  }
-  return part;
-}
-
-/** `YYYY-MM-DDTHH:MM:SS.` of the last second written, as bytes. */
-let timeSecond = NaN;
-let timePrefix: Buffer = Buffer.alloc(0);
+/** `","event":<name>,"severity":<severity>,"body":` per event name and severity. */
+const eventPart = perEventBytes((eventName, severity) => Buffer.from(`",${safeJson(JSON.stringify({ event: eventName, severity }).slice(1, -1))},"body":`, 'utf8'));
 
 /** ISO 8601 with nanoseconds, as nanosToIso writes it. */
 function writeTime(w: LineWriter, ns: bigint): void {
   const second = ns / 1_000_000_000n;
-  const s = Number(second);
-  if (s !== timeSecond) {
-    timeSecond = s;
-    timePrefix = Buffer.from(`${isoSecondPrefix(s)}.`, 'latin1');
-  }
-  w.bytes(timePrefix);
-  // Nine digits, zero-padded, then `Z`.
-  w.reserve(10);
-  const b = w.buf;
-  let frac = Number(ns - second * 1_000_000_000n);
-  for (let p = w.length + 8; p >= w.length; p--) {
-    const q = Math.floor(frac / 10);
-    b[p] = 48 + (frac - q * 10);
-    frac = q;
-  }
-  b[w.length + 9] = 0x5a;
-  w.length += 10;
+  w.bytes(isoSecondBytes(Number(second)));
+  w.fixedDigits(Number(ns - second * 1_000_000_000n), 9);
+  w.byte(0x5a);
 }
 
 /**

@@ -64,6 +64,18 @@ export class LineWriter {
     } while (v > 0);
   }
 
+  /** A non-negative integer below 10^digits, zero-padded to `digits` digits. */
+  fixedDigits(v: number, digits: number): void {
+    this.reserve(digits);
+    const b = this.buf;
+    for (let p = this.length + digits - 1; p >= this.length; p--) {
+      const q = Math.floor(v / 10);
+      b[p] = 48 + (v - q * 10);
+      v = q;
+    }
+    this.length += digits;
+  }
+
   /** The bytes [start, end) as a string (tests, and callers that want text). */
   text(start = 0, end = this.length): string {
     return this.buf.toString('utf8', start, end);
@@ -79,4 +91,22 @@ export class LineWriter {
     this.length = 0;
     return out;
   }
+}
+
+/**
+ * Bytes made once per event name and severity (a line's fixed part), by `make`. Names are the
+ * sensors' constants; the cache holds at most 1024 names anyway (beyond, bytes are made per call).
+ */
+export function perEventBytes(make: (eventName: string, severity: string) => Buffer): (eventName: string, severity: string) => Buffer {
+  const byName = new Map<string, Partial<Record<string, Buffer>>>();
+  return (eventName, severity) => {
+    let bySeverity = byName.get(eventName);
+    let b = bySeverity?.[severity];
+    if (b === undefined) {
+      b = make(eventName, severity);
+      if (!bySeverity && byName.size < 1024) byName.set(eventName, (bySeverity = {}));
+      if (bySeverity) bySeverity[severity] = b;
+    }
+    return b;
+  };
 }

@@ -52,6 +52,18 @@ export function isoSecondPrefix(second: number): string {
   return isoPrefix;
 }
 
+let isoBytesSecond = NaN;
+let isoBytes: Buffer = Buffer.alloc(0);
+
+/** isoSecondPrefix(second) and a `.`, as bytes (the text outputs write it before the fraction). */
+export function isoSecondBytes(second: number): Buffer {
+  if (second !== isoBytesSecond) {
+    isoBytesSecond = second;
+    isoBytes = Buffer.from(`${isoSecondPrefix(second)}.`, 'latin1');
+  }
+  return isoBytes;
+}
+
 /** A record's fields besides its attributes. */
 export type RecordFields = Omit<EventRecord, 'attributes'>;
 

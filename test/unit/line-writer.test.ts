@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LineWriter } from '../../src/telemetry/line-writer.js';
 import { LineBatcher } from '../../src/telemetry/record.js';
 
-type Piece = { kind: 'ascii'; s: string } | { kind: 'utf8'; s: string } | { kind: 'uint'; n: number } | { kind: 'bytes'; b: Uint8Array } | { kind: 'byte'; c: number };
+type Piece = { kind: 'fixed'; n: number; digits: number } | { kind: 'ascii'; s: string } | { kind: 'utf8'; s: string } | { kind: 'uint'; n: number } | { kind: 'bytes'; b: Uint8Array } | { kind: 'byte'; c: number };
 
 const piece: fc.Arbitrary<Piece> = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 300 }).map((s) => ({ kind: 'ascii' as const, s })),
@@ -14,6 +14,7 @@ const piece: fc.Arbitrary<Piece> = fc.oneof(
   fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constant(-0)).map((n) => ({ kind: 'uint' as const, n })),
   fc.uint8Array({ maxLength: 100 }).map((b) => ({ kind: 'bytes' as const, b })),
   fc.integer({ min: 0, max: 255 }).map((c) => ({ kind: 'byte' as const, c })),
+  fc.integer({ min: 1, max: 15 }).chain((digits) => fc.integer({ min: 0, max: 10 ** digits - 1 }).map((n) => ({ kind: 'fixed' as const, n, digits }))),
 );
 
 describe('LineWriter', () => {
@@ -26,6 +27,7 @@ describe('LineWriter', () => {
           if (p.kind === 'ascii') (w.ascii(p.s), expected.push(Buffer.from(p.s, 'latin1')));
           else if (p.kind === 'utf8') (w.utf8(p.s), expected.push(Buffer.from(p.s, 'utf8')));
           else if (p.kind === 'uint') (w.uint(p.n), expected.push(Buffer.from(String(p.n))));
+          else if (p.kind === 'fixed') (w.fixedDigits(p.n, p.digits), expected.push(Buffer.from(String(p.n).padStart(p.digits, '0'))));
           else if (p.kind === 'bytes') (w.bytes(p.b), expected.push(Buffer.from(p.b)));
           else (w.byte(p.c), expected.push(Buffer.from([p.c])));
         }
