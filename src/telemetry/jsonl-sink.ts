@@ -140,7 +140,7 @@ function writeMembers(w: LineWriter, o: Readonly<Attributes>, first: boolean): b
 
 /**
  * A container's attributes as JSON members (no braces) and its keys, per container attributes
- * object. null: they cannot be written as a prefix (a key that looks like an array index).
+ * object. null: they cannot be written as a prefix (a key for which cannotFollow holds).
  */
 interface Fragment {
   bytes: Buffer;
@@ -159,7 +159,7 @@ function fragmentOf(container: Readonly<Attributes>): Fragment | null {
   let frag = fragments.get(container);
   if (frag === undefined) {
     const keys = Object.keys(container);
-    if (keys.some(isIndexLike)) frag = null;
+    if (keys.some(cannotFollow)) frag = null;
     else {
       fragmentScratch.length = 0;
       writeMembers(fragmentScratch, container, true);
@@ -172,10 +172,14 @@ function fragmentOf(container: Readonly<Attributes>): Fragment | null {
   return frag;
 }
 
-/** A key JavaScript orders first in an object (an array index): "0", "17", ... */
-function isIndexLike(k: string): boolean {
+/**
+ * A key Object.assign would not copy as the parts hold it: an array index ("0", "17", ...: an
+ * object orders those first) or `__proto__` (assigned, it sets the merged object's prototype).
+ * Sensors never make such keys (container labels are `container.label.<name>`).
+ */
+function cannotFollow(k: string): boolean {
   const c = k.charCodeAt(0);
-  return c >= 48 && c <= 57;
+  return (c >= 48 && c <= 57) || k === '__proto__';
 }
 
 /**
@@ -200,7 +204,7 @@ function writeAttributes(w: LineWriter, r: EventRecord): void {
 }
 
 function ownFollows(own: Readonly<Attributes>, containerKeys: ReadonlySet<string>): boolean {
-  for (const k of Object.keys(own)) if (isIndexLike(k) || containerKeys.has(k)) return false;
+  for (const k of Object.keys(own)) if (cannotFollow(k) || containerKeys.has(k)) return false;
   return true;
 }
 

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 const value = fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }));
-const attrs = fc.dictionary(fc.oneof(fc.constantFrom('container.id', 'container.name', 'process.pid', 'k', '__proto__x'), fc.string()), value, { maxKeys: 8 });
+const attrs = fc.dictionary(fc.oneof(fc.constantFrom('container.id', 'container.name', 'process.pid', 'k', '__proto__x', '__proto__'), fc.string()), value, { maxKeys: 8 });
 
 /** The record object the JSON line stood for before the fast path. */
 function reference(r: EventRecord): string {
@@ -119,6 +119,13 @@ describe('JSON lines fast path', () => {
   it('an own key that shadows a container key is written once, with the own value', () => {
     const r = containerRecord({ 'container.id': 'c1', x: 1 }, { x: 2 }, fields());
     expect(attributesJson(r)).toBe('{"container.id":"c1","x":2}');
+  });
+
+  it('a key named __proto__ (in either part) is written as the merged attributes hold it', () => {
+    const withProto = (o: Record<string, unknown>) => Object.defineProperty(o, '__proto__', { value: 0, enumerable: true, writable: true, configurable: true }) as Attributes;
+    for (const r of [containerRecord(withProto({ 'container.id': 'c1' }), { x: 1 }, fields()), containerRecord({ 'container.id': 'c1' }, withProto({ x: 1 }), fields())]) {
+      expect(attributesJson(r)).toBe(JSON.stringify(r.attributes));
+    }
   });
 
   it('a host record (no container) is written as its own attributes', () => {
