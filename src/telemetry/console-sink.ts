@@ -1,16 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Readable console stream: one escaped line per event, written once per batch. */
 import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
-import { ContainerEventRecord, LineBatcher, isoSecondBytes, isoSecondPrefix } from './record.js';
+import { ContainerEventRecord, LineBatcher, isoSecondBytes } from './record.js';
 import { escapeControl } from './escape.js';
 import { LineWriter, perEventBytes } from './line-writer.js';
 
-/** ISO 8601 with milliseconds, as Date.toISOString() writes it. */
-export function isoMillis(ns: bigint): string {
-  const ms = Number(ns / 1_000_000n);
-  const second = Math.floor(ms / 1000);
-  return `${isoSecondPrefix(second)}.${String(ms - second * 1000).padStart(3, '0')}Z`;
-}
 
 /** `[name id image]` of a record's container (`[host]` without one), escaped by the console rule. */
 function where(a: Readonly<Attributes>): string {
@@ -43,7 +37,7 @@ function containerWhere(a: Readonly<Attributes>): Buffer {
 /** ` <severity> <event>` as shown (the event without `contguard.`, escaped), per event name and severity. */
 const label = perEventBytes((name, severity) => Buffer.from(` ${severity.padEnd(4)} ${escapeControl(name.replace(/^contguard\./, ''))}`, 'utf8'));
 
-/** isoMillis(ns), written. */
+/** ISO 8601 with milliseconds, as Date.toISOString() writes it. */
 function writeIsoMillis(w: LineWriter, ns: bigint): void {
   const ms = Number(ns / 1_000_000n);
   const second = Math.floor(ms / 1000);
@@ -81,6 +75,13 @@ export function writeConsoleLine(w: LineWriter, r: EventRecord): void {
 }
 
 const scratch = new LineWriter(4096);
+
+/** ISO 8601 with milliseconds, as the console writes it (tests). */
+export function isoMillis(ns: bigint): string {
+  scratch.length = 0;
+  writeIsoMillis(scratch, ns);
+  return scratch.text();
+}
 
 /** The console line of a record as text (tests; the sink writes bytes). */
 export function formatConsoleLine(r: EventRecord): string {

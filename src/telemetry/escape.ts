@@ -48,19 +48,6 @@ function escapeChar(c: string): string {
 
 /** The console rule (see the top of this file): every hostile character shown once, visibly. */
 export function escapeControl(s: string): string {
-  // Printable ASCII without `\` (most lines) is shown as is: a loop is cheaper than the
-  // Unicode-property expression's call for lines of usual length.
-  if (s.length <= 512) {
-    let plain = true;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x20 || c > 0x7e || c === 0x5c) {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) return s;
-  }
   return UNSAFE_TEST.test(s) ? s.replace(UNSAFE, escapeChar) : s;
 }
 

@@ -4,7 +4,7 @@ import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
 import type { Attributes, BatchOptions, EventRecord, EventSink } from './record.js';
-import { ContainerEventRecord, LineBatcher, isoSecondBytes, isoSecondPrefix } from './record.js';
+import { ContainerEventRecord, LineBatcher, isoSecondBytes } from './record.js';
 import { LineWriter, perEventBytes } from './line-writer.js';
 
 export const JSONL_FILE = 'contguard.jsonl';
@@ -211,7 +211,7 @@ function ownFollows(own: Readonly<Attributes>, containerKeys: ReadonlySet<string
 /** `","event":<name>,"severity":<severity>,"body":` per event name and severity. */
 const eventPart = perEventBytes((eventName, severity) => Buffer.from(`",${safeJson(JSON.stringify({ event: eventName, severity }).slice(1, -1))},"body":`, 'utf8'));
 
-/** ISO 8601 with nanoseconds, as nanosToIso writes it. */
+/** ISO 8601 with nanoseconds (nanosToIso's text). */
 function writeTime(w: LineWriter, ns: bigint): void {
   const second = ns / 1_000_000_000n;
   w.bytes(isoSecondBytes(Number(second)));
@@ -265,9 +265,14 @@ export function attributesObjectJson(o: Readonly<Attributes>): string {
   return scratch.text();
 }
 
-/** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z. */
+/** Where nanosToIso writes (sensors call it while building records, not while a line is written). */
+const timeScratch = new LineWriter(64);
+
+/** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z, as the JSON lines write times. */
 export function nanosToIso(ns: bigint): string {
-  return `${isoSecondPrefix(Number(ns / 1_000_000_000n))}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  timeScratch.length = 0;
+  writeTime(timeScratch, ns);
+  return timeScratch.text();
 }
 
 /**

@@ -38,28 +38,17 @@ export interface EventRecord {
 }
 
 let isoSecond = NaN;
-let isoPrefix = '';
-
-/**
- * `YYYY-MM-DDTHH:MM:SS` of a second since the epoch, as Date.toISOString() writes it; made once a
- * second (every output writes each record's time).
- */
-export function isoSecondPrefix(second: number): string {
-  if (second !== isoSecond) {
-    isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, 19);
-  }
-  return isoPrefix;
-}
-
-let isoBytesSecond = NaN;
 let isoBytes: Buffer = Buffer.alloc(0);
 
-/** isoSecondPrefix(second) and a `.`, as bytes (the text outputs write it before the fraction). */
+/**
+ * `YYYY-MM-DDTHH:MM:SS.` of a second since the epoch, as Date.toISOString() writes it, as bytes
+ * (the text outputs write the fraction after it); made once a second (every output writes each
+ * record's time).
+ */
 export function isoSecondBytes(second: number): Buffer {
-  if (second !== isoBytesSecond) {
-    isoBytesSecond = second;
-    isoBytes = Buffer.from(`${isoSecondPrefix(second)}.`, 'latin1');
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoBytes = Buffer.from(`${new Date(second * 1000).toISOString().slice(0, 19)}.`, 'latin1');
   }
   return isoBytes;
 }
@@ -141,9 +130,8 @@ interface RotationState {
 }
 
 /**
- * Lines for one stream, written with one write() per batch. Lines are written as bytes into the
- * batch's LineWriter as they come (a string line is encoded at once; an output may write a line's
- * pieces itself: beginLine/endLine). When write() returns false the lines accumulate (up to
+ * Lines for one stream, written with one write() per batch. Each output writes a line's pieces
+ * as bytes into the batch's LineWriter as it comes (beginLine/endLine). When write() returns false the lines accumulate (up to
  * maxPendingBytes; beyond, whole lines are dropped and counted) until 'drain', then go out in one
  * write. With `rotation`, a batch is cut where the file would reach its rotation size, so
  * rotation still happens at a line boundary near the configured size.
@@ -181,23 +169,6 @@ export class LineBatcher {
   /** Bytes held, not yet handed to the stream. */
   get pendingBytes(): number {
     return this.committed;
-  }
-
-  /**
-   * Adds one line (without its '\n'), UTF-8 encoded (`ascii`: the caller knows it is all ASCII,
-   * copied as it is); false when it was dropped.
-   */
-  push(line: string, ascii = false): boolean {
-    // A line over the cap at its smallest (1 byte per UTF-16 unit) is dropped unwritten.
-    if (this.committed + line.length + 1 > this.maxBytes) {
-      this.dropped++;
-      return false;
-    }
-    const w = this.beginLine();
-    if (!w) return false;
-    if (ascii) w.ascii(line);
-    else w.utf8(line);
-    return this.endLine();
   }
 
   /**

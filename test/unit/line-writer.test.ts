@@ -52,15 +52,22 @@ describe('LineBatcher lines', () => {
     out.on('data', (c: Buffer) => chunks.push(c));
     return { out, text: () => Buffer.concat(chunks).toString('utf8') };
   };
+  /** One whole line, as an output writes it. */
+  const line = (b: LineBatcher, s: string): boolean => {
+    const w = b.beginLine();
+    if (!w) return false;
+    w.utf8(s);
+    return b.endLine();
+  };
 
   it('a line begun but not ended (its formatter threw) leaves nothing in the batch', async () => {
     const { out, text } = collect();
     const b = new LineBatcher(out);
-    b.push('one');
+    line(b, 'one');
     const w = b.beginLine()!;
     w.ascii('half of a line that never ends');
     expect(b.pendingBytes).toBe(4);
-    b.push('two', true);
+    line(b, 'two');
     await b.flush();
     expect(text()).toBe('one\ntwo\n');
     expect(b.dropped).toBe(0);
@@ -69,12 +76,12 @@ describe('LineBatcher lines', () => {
   it('a line that would pass the cap is dropped whole and counted; the batch keeps its lines', async () => {
     const { out, text } = collect();
     const b = new LineBatcher(out, { maxPendingBytes: 10 });
-    expect(b.push('abcd')).toBe(true);
+    expect(line(b, 'abcd')).toBe(true);
     const w = b.beginLine()!;
     w.ascii('0123456789');
     expect(b.endLine()).toBe(false);
-    expect(b.push('\u00e9\u00e9')).toBe(true); // 4 bytes + '\n': 10 in all
-    expect(b.push('x')).toBe(false);
+    expect(line(b, '\u00e9\u00e9')).toBe(true); // 4 bytes + '\n': 10 in all
+    expect(line(b, 'x')).toBe(false);
     await b.flush();
     expect(text()).toBe('abcd\n\u00e9\u00e9\n');
     expect(b.dropped).toBe(2);
