@@ -77,18 +77,10 @@ export function writeConsoleLine(w: LineWriter, r: EventRecord): void {
 const scratch = new LineWriter(4096);
 
 /** ISO 8601 with milliseconds, as the console writes it (tests). */
-export function isoMillis(ns: bigint): string {
-  scratch.length = 0;
-  writeIsoMillis(scratch, ns);
-  return scratch.text();
-}
+export const isoMillis = (ns: bigint): string => scratch.textOf(writeIsoMillis, ns);
 
 /** The console line of a record as text (tests; the sink writes bytes). */
-export function formatConsoleLine(r: EventRecord): string {
-  scratch.length = 0;
-  writeConsoleLine(scratch, r);
-  return scratch.text();
-}
+export const formatConsoleLine = (r: EventRecord): string => scratch.textOf(writeConsoleLine, r);
 
 export class ConsoleSink implements EventSink {
   private readonly batch: LineBatcher;

@@ -189,18 +189,17 @@ function cannotFollow(k: string): boolean {
  * otherwise); else as JSON.stringify(attributes) writes them. Same text either way.
  */
 function writeAttributes(w: LineWriter, r: EventRecord): void {
-  w.byte(0x7b);
   if (r instanceof ContainerEventRecord) {
     const frag = fragmentOf(r.containerAttributes);
     if (frag !== null && ownFollows(r.ownAttributes, frag.keys)) {
+      w.byte(0x7b);
       w.bytes(frag.bytes);
       writeMembers(w, r.ownAttributes, frag.bytes.length === 0);
       w.byte(0x7d);
       return;
     }
   }
-  writeMembers(w, r.attributes, true);
-  w.byte(0x7d);
+  writeObject(w, r.attributes);
 }
 
 function ownFollows(own: Readonly<Attributes>, containerKeys: ReadonlySet<string>): boolean {
@@ -243,37 +242,25 @@ export function writeJsonLine(w: LineWriter, r: EventRecord): void {
 }
 
 /** The record's JSON line as text (tests and readers of single records; the sink writes bytes). */
-export function toJsonLine(r: EventRecord): string {
-  scratch.length = 0;
-  writeJsonLine(scratch, r);
-  return scratch.text();
-}
+export const toJsonLine = (r: EventRecord): string => scratch.textOf(writeJsonLine, r);
 
 /** A record's attributes as the JSON line writes them. */
-export function attributesJson(r: EventRecord): string {
-  scratch.length = 0;
-  writeAttributes(scratch, r);
-  return scratch.text();
+export const attributesJson = (r: EventRecord): string => scratch.textOf(writeAttributes, r);
+
+function writeObject(w: LineWriter, o: Readonly<Attributes>): void {
+  w.byte(0x7b);
+  writeMembers(w, o, true);
+  w.byte(0x7d);
 }
 
 /** JSON.stringify(o) for attributes, as the JSON line writes them (test/unit/output-format.test.ts). */
-export function attributesObjectJson(o: Readonly<Attributes>): string {
-  scratch.length = 0;
-  scratch.byte(0x7b);
-  writeMembers(scratch, o, true);
-  scratch.byte(0x7d);
-  return scratch.text();
-}
+export const attributesObjectJson = (o: Readonly<Attributes>): string => scratch.textOf(writeObject, o);
 
 /** Where nanosToIso writes (sensors call it while building records, not while a line is written). */
 const timeScratch = new LineWriter(64);
 
 /** ISO 8601 with nanoseconds, e.g. 2026-11-28T09:01:16.123456789Z, as the JSON lines write times. */
-export function nanosToIso(ns: bigint): string {
-  timeScratch.length = 0;
-  writeTime(timeScratch, ns);
-  return timeScratch.text();
-}
+export const nanosToIso = (ns: bigint): string => timeScratch.textOf(writeTime, ns);
 
 /**
  * One JSON line per record, written once per batch (see LineBatcher). Strings are written as

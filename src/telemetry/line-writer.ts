@@ -76,9 +76,16 @@ export class LineWriter {
     this.length += digits;
   }
 
-  /** The bytes [start, end) as a string (tests, and callers that want text). */
+  /** The bytes [start, end) as a string. */
   text(start = 0, end = this.length): string {
     return this.buf.toString('utf8', start, end);
+  }
+
+  /** What `write` writes of `x`, as text: this writer is emptied first (a scratch writer). */
+  textOf<T>(write: (w: LineWriter, x: T) => void, x: T): string {
+    this.length = 0;
+    write(this, x);
+    return this.text();
   }
 
   /**
