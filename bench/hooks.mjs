@@ -136,7 +136,7 @@ const { queuePushU32, mapUpdate, mapLookup } = await import('../dist/ffi/maps.js
 const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
 const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
 const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-const { MAX_NR, PHASES } = await import('../dist/src/sensors/syscalls/recorder.js');
+const { MAX_NR, PHASES, countsEntries, cpuRowsFor } = await import('../dist/src/sensors/syscalls/recorder.js');
 
 buildDir = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-hooks-'));
 const DIAG_OBJ = path.join(buildDir, 'exit-hooks.bpf.o');
@@ -166,6 +166,8 @@ function empties(objPath, names) {
 }
 
 const MAX_CONTAINERS = 256;
+// The agent's layout of the counts: a row per CPU, then the shared row (bpf/syscalls.bpf.c).
+const COUNTS = { slots: MAX_CONTAINERS, cpuRows: cpuRowsFor(readFileSync('/sys/devices/system/cpu/online', 'utf8')) };
 /**
  * The agent's objects as the agent wires them: registry (tracking + seed), then syscalls with
  * `sys` programs and file_open with `fo` programs (`tail`: cg_fo_exit loaded, not attached,
@@ -197,7 +199,10 @@ function agentObjects({ sys = [], fo = [], tail = false }) {
       o.load();
       return o;
     };
-    const sys1 = sys.length ? sensor('syscalls.bpf.o', sys, (o) => o.resizeMap('cg_sys_counts', MAX_CONTAINERS * PHASES * MAX_NR)) : null;
+    const sys1 = sys.length ? sensor('syscalls.bpf.o', sys, (o) => {
+      o.resizeMap('cg_sys_counts', countsEntries(COUNTS));
+      o.setRodata({ cg_sys_cpu_rows: COUNTS.cpuRows, cg_sys_slots: COUNTS.slots });
+    }) : null;
     const fo1 = fo.length ? sensor('file_open.bpf.o', fo, (o) => tail && o.setAutoattach('cg_fo_exit', false)) : null;
     reg.attachAll();
     sys1?.attachAll();
@@ -288,9 +293,14 @@ function counted(list) {
   const slot = list.slotOf(cgroupId);
   if (slot === null) return null;
   const key = Buffer.alloc(4);
-  key.writeUInt32LE(slot * PHASES * MAX_NR + SYS_GETPPID);
   const v = Buffer.alloc(8);
-  return mapLookup(list.countsFd, key, v) ? Number(v.readBigUInt64LE()) : null;
+  let sum = 0; // the workload phase, summed over the rows
+  for (let row = 0; row <= COUNTS.cpuRows; row++) {
+    key.writeUInt32LE((row * COUNTS.slots + slot) * PHASES * MAX_NR + SYS_GETPPID);
+    if (!mapLookup(list.countsFd, key, v)) return null;
+    sum += Number(v.readBigUInt64LE());
+  }
+  return sum;
 }
 
 /**

@@ -424,7 +424,9 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
       const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
       const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
       const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-      const { MAX_NR, PHASES } = await import('../dist/src/sensors/syscalls/recorder.js');
+      const { MAX_NR, PHASES, countsEntries, cpuRowsFor } = await import('../dist/src/sensors/syscalls/recorder.js');
+      // The agent's layout of the counts: a row per CPU, then the shared row (bpf/syscalls.bpf.c).
+      const layout = { slots: MAX_CONTAINERS, cpuRows: cpuRowsFor(readFileSync('/sys/devices/system/cpu/online', 'utf8')) };
       const buckets = indexSize(MAX_CONTAINERS);
       const rodata = { cg_cgroup_mode: 2, cg_self_tgid: process.pid, reg_use_task_storage: 1, reg_index_mask: buckets - 1 };
       const objs = [];
@@ -454,8 +456,8 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
         bpfObjects.add(sys);
         for (const p of sys.programs()) sys.setAutoload(p.name, p.name === prog);
         for (const m of SHARED_MAPS) sys.reuseMap(m, reg.mapFd(m));
-        sys.resizeMap('cg_sys_counts', MAX_CONTAINERS * PHASES * MAX_NR);
-        sys.setRodata(rodata);
+        sys.resizeMap('cg_sys_counts', countsEntries(layout));
+        sys.setRodata({ ...rodata, cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
         sys.load();
         // The agent's order: tracking, then the sensor, then the seed of what already runs.
         reg.attachAll();
@@ -470,7 +472,11 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
             let check = null;
             try {
               if (counts) {
-                const counted = readU64(sys.mapFd('cg_sys_counts'), slot * PHASES * MAX_NR + SYS_GETPPID); // workload phase (0)
+                let counted = 0n; // workload phase (0), summed over the rows
+                for (let row = 0; row <= layout.cpuRows && counted !== null; row++) {
+                  const v = readU64(sys.mapFd('cg_sys_counts'), (row * layout.slots + slot) * PHASES * MAX_NR + SYS_GETPPID);
+                  counted = v === null ? null : counted + v;
+                }
                 const issued = container.issued - issuedBefore;
                 check = { what: `cg_sys_counts[slot ${slot}][getppid]`, issued, counted: counted === null ? null : Number(counted), ok: counted !== null && Number(counted) >= issued };
               }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { syscallNumber } from '../../src/sensors/syscalls/names.js';
-import { MAX_NR, PHASES, PHASE_RUNTIME, PHASE_WORKLOAD, SlotHistory, clearSlot, readSlot } from '../../src/sensors/syscalls/recorder.js';
+import { CPU_ROWS_MAX, MAX_NR, PHASES, PHASE_RUNTIME, PHASE_WORKLOAD, SlotHistory, clearSlot, countsEntries, cpuRowsFor, readSlot } from '../../src/sensors/syscalls/recorder.js';
 
 const SLOTS = 4;
 
@@ -125,6 +125,51 @@ describe('clearSlot', () => {
   });
 });
 
+describe('counts in CPU rows ([row][slot][phase][nr])', () => {
+  const layout = { slots: SLOTS, cpuRows: 3 };
+  const rowAt = (row: number, slot: number, phase: number, n: number) => row * SLOTS * PHASES * MAX_NR + at(slot, phase, n);
+
+  it('sizes the array for every CPU row and the shared row', () => {
+    expect(countsEntries(layout)).toBe(4 * SLOTS * PHASES * MAX_NR);
+    expect(countsEntries({ slots: SLOTS, cpuRows: 0 })).toBe(SLOTS * PHASES * MAX_NR);
+  });
+
+  it('sums a slot over the CPU rows and the shared row, phase by phase', () => {
+    const counts = new BigUint64Array(countsEntries(layout));
+    counts[rowAt(0, 2, PHASE_WORKLOAD, nr('read'))] = 5n;
+    counts[rowAt(1, 2, PHASE_WORKLOAD, nr('read'))] = 7n;
+    counts[rowAt(3, 2, PHASE_WORKLOAD, nr('read'))] = 1n; // the shared row
+    counts[rowAt(2, 2, PHASE_RUNTIME, nr('capset'))] = 2n;
+    counts[rowAt(1, 1, PHASE_WORKLOAD, nr('write'))] = 9n; // another slot
+    const c = readSlot(counts, 2, 'x86_64', layout);
+    expect(c.workload).toEqual({ read: 13 });
+    expect(c.runtime).toEqual({ capset: 2 });
+    expect(c.total).toBe(15);
+    expect(readSlot(counts, 1, 'x86_64', layout).workload).toEqual({ write: 9 });
+  });
+
+  it('clears a slot in every row and nothing else', () => {
+    const counts = new BigUint64Array(countsEntries(layout)).fill(1n);
+    clearSlot(counts, 1, layout);
+    for (let row = 0; row <= layout.cpuRows; row++) {
+      for (let slot = 0; slot < SLOTS; slot++) {
+        const first = counts[rowAt(row, slot, PHASE_WORKLOAD, 0)];
+        const last = counts[rowAt(row, slot, PHASE_RUNTIME, MAX_NR - 1)];
+        expect([first, last]).toEqual(slot === 1 ? [0n, 0n] : [1n, 1n]);
+      }
+    }
+    expect(readSlot(counts, 1, 'x86_64', layout).total).toBe(0);
+  });
+
+  it('gives a row to each online CPU id up to the highest, at most CPU_ROWS_MAX', () => {
+    expect(cpuRowsFor('0-1\n')).toBe(2);
+    expect(cpuRowsFor('0')).toBe(1);
+    expect(cpuRowsFor('0-3,8-11')).toBe(12); // ids, not a count: CPU 11 needs row 11
+    expect(cpuRowsFor('0-63')).toBe(CPU_ROWS_MAX);
+    expect(cpuRowsFor('')).toBe(0); // unreadable list: the shared row only
+  });
+});
+
 describe('SlotHistory', () => {
   const START = 1_795_856_476_000_000_000n;
 
@@ -201,5 +246,6 @@ describe('counts layout: user space and bpf/syscalls.h agree', () => {
     expect(BigInt(PHASES)).toBe(define('SYSCALLS_PHASES'));
     expect(BigInt(PHASE_WORKLOAD)).toBe(define('SYSCALLS_PHASE_WORKLOAD'));
     expect(BigInt(PHASE_RUNTIME)).toBe(define('SYSCALLS_PHASE_RUNTIME'));
+    expect(BigInt(CPU_ROWS_MAX)).toBe(define('SYSCALLS_CPU_ROWS_MAX'));
   });
 });

@@ -4,6 +4,7 @@
  * mmap'd array (no FFI call per read); periodic snapshots feed `contguard seccomp`.
  * Containers, their slots and their runtime-init phase come from the shared registry.
  */
+import { readFileSync } from 'node:fs';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { MappedArray } from '../../../ffi/mmap.js';
@@ -15,7 +16,7 @@ import type { Attributes } from '../../telemetry/record.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
 import { hostSyscallArch } from './names.js';
-import { MAX_NR, PHASES, SlotHistory, clearSlot, readSlot, type SlotCounts } from './recorder.js';
+import { SHARED_ONLY, SlotHistory, clearSlot, countsEntries, cpuRowsFor, readSlot, type CountsLayout, type SlotCounts } from './recorder.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, syscallsTelemetry } from './telemetry.js';
 
 /** Mirror bpf/syscalls.h SYSCALLS_STAT_*. */
@@ -28,6 +29,17 @@ const STATS = 2;
  * to file_open (tail call): nothing on sys_enter, one program per syscall for both sensors.
  */
 export const VARIANT_SYS_EXIT = 'tp_btf_sys_exit';
+
+/** The counts array's rows for this host (bpf/syscalls.bpf.c): one per online CPU, up to CPU_ROWS_MAX. */
+function countsLayout(slots: number): CountsLayout {
+  let online = '';
+  try {
+    online = readFileSync('/sys/devices/system/cpu/online', 'utf8');
+  } catch {
+    return { ...SHARED_ONLY, slots }; // no CPU list: every CPU shares the one row (atomic adds)
+  }
+  return { slots, cpuRows: cpuRowsFor(online) };
+}
 
 interface Recording {
   entry: RegistryEntry;
@@ -48,12 +60,17 @@ export const syscallsSensor: Sensor = {
     obj.setAutoload('cg_sys_task_exit', exit);
     obj.setAutoload('cg_sys_enter', variant === REGISTRY_VARIANT_TP_BTF);
     obj.setAutoload('cg_sys_enter_raw', !exit && variant !== REGISTRY_VARIANT_TP_BTF);
-    obj.resizeMap('cg_sys_counts', cfg.registry.max_containers * PHASES * MAX_NR);
+    const layout = countsLayout(cfg.registry.max_containers);
+    obj.resizeMap('cg_sys_counts', countsEntries(layout));
+    obj.setRodata({ cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
   },
   start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const arch = hostSyscallArch();
     const slotCount = ctx.config.registry.max_containers;
-    const counts = MappedArray.mapU64(obj.mapFd('cg_sys_counts'), slotCount * PHASES * MAX_NR, 'cg_sys_counts');
+    const layout = countsLayout(slotCount);
+    const counts = MappedArray.mapU64(obj.mapFd('cg_sys_counts'), countsEntries(layout), 'cg_sys_counts');
+    const mib = (countsEntries(layout) * 8) / 2 ** 20;
+    ctx.logger.info(`sensor syscalls: counts in ${layout.cpuRows} CPU rows and a shared row (${mib.toFixed(1)} MiB for ${slotCount} container slots)`);
     const statsFd = obj.mapFd('cg_sys_stats');
     const recordings = new Map<number, Recording>();
     const retired: Recording[] = []; // finished runs whose last counts stay on /metrics a while
@@ -61,7 +78,7 @@ export const syscallsSensor: Sensor = {
 
     const snapshot = (rec: Recording, final: boolean) => {
       if (counts.isClosed) return;
-      const c = readSlot(counts.u64, rec.entry.slot, arch);
+      const c = readSlot(counts.u64, rec.entry.slot, arch, layout);
       rec.history.observe(c, now());
       rec.last = c;
       const container = rec.entry.container;
@@ -99,7 +116,7 @@ export const syscallsSensor: Sensor = {
           for (const [k, v] of Object.entries(c.runtime)) sum[k] = (sum[k] ?? 0) + v;
           for (const [name, v] of Object.entries(sum)) result.observe(v, { ...base, 'syscall.name': name });
         };
-        for (const rec of recordings.values()) report(rec, readSlot(counts.u64, rec.entry.slot, arch));
+        for (const rec of recordings.values()) report(rec, readSlot(counts.u64, rec.entry.slot, arch, layout));
         for (const rec of retired) if (rec.last) report(rec, rec.last);
       });
     ctx.meter
@@ -142,7 +159,7 @@ export const syscallsSensor: Sensor = {
         snapshot(rec, true);
         rec.retiredAt = Date.now();
         retired.push(rec);
-        if (!counts.isClosed) clearSlot(counts.u64, entry.slot); // the next container starts from nothing
+        if (!counts.isClosed) clearSlot(counts.u64, entry.slot, layout); // the next container starts from nothing
       },
       stop() {
         // A last snapshot of every running container, so no recording is lost on shutdown.

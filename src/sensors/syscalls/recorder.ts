@@ -9,6 +9,40 @@ export const MAX_NR = 512;
 export const PHASES = 2;
 export const PHASE_WORKLOAD = 0;
 export const PHASE_RUNTIME = 1;
+/** CPUs (ids below it) that get a row of their own; mirror bpf/syscalls.h SYSCALLS_CPU_ROWS_MAX. */
+export const CPU_ROWS_MAX = 16;
+
+/**
+ * The counts array is [row][slot][phase][nr]: one row per CPU with an id below `cpuRows` (plain
+ * adds, no cache line shared between CPUs), then one row the other CPUs share (atomic adds). A
+ * slot's count is the sum over the rows. `cpuRows` 0 is the single shared row.
+ */
+export interface CountsLayout {
+  slots: number;
+  cpuRows: number;
+}
+
+/** The one-row layout ([slot][phase][nr]). */
+export const SHARED_ONLY: CountsLayout = { slots: 0, cpuRows: 0 };
+
+/** Entries of the counts array for `slots` container slots and `cpuRows` CPU rows. */
+export function countsEntries(layout: CountsLayout): number {
+  return (layout.cpuRows + 1) * layout.slots * PHASES * MAX_NR;
+}
+
+/**
+ * CPU rows for a host whose online CPUs are `online` (the kernel's list, e.g. "0-3,8-11"): up to
+ * the highest id + 1, at most CPU_ROWS_MAX; CPUs above it, or brought online later, share a row.
+ */
+export function cpuRowsFor(online: string): number {
+  let highest = -1;
+  for (const part of online.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    highest = Math.max(highest, Number(m[2] ?? m[1]));
+  }
+  return Math.min(CPU_ROWS_MAX, highest + 1);
+}
 
 export interface SlotCounts {
   workload: Record<string, number>;
@@ -18,14 +52,16 @@ export interface SlotCounts {
   seen: Set<number>;
 }
 
-/** Reads slot `slot` of a counts array laid out [slot][phase][nr]. */
-export function readSlot(counts: BigUint64Array, slot: number, arch: SyscallArch): SlotCounts {
+/** Reads slot `slot` of a counts array (summed over its rows). */
+export function readSlot(counts: BigUint64Array, slot: number, arch: SyscallArch, layout: CountsLayout = SHARED_ONLY): SlotCounts {
   const out: SlotCounts = { workload: {}, runtime: {}, total: 0, seen: new Set() };
+  const rowStride = layout.slots * PHASES * MAX_NR;
   for (let phase = 0; phase < PHASES; phase++) {
     const base = (slot * PHASES + phase) * MAX_NR;
     const target = phase === PHASE_WORKLOAD ? out.workload : out.runtime;
     for (let nr = 0; nr < MAX_NR; nr++) {
-      const c = counts[base + nr];
+      let c = 0n;
+      for (let row = 0; row <= layout.cpuRows; row++) c += counts[row * rowStride + base + nr];
       if (c === 0n) continue;
       const n = Number(c);
       target[syscallName(arch, nr)] = n;
@@ -36,9 +72,13 @@ export function readSlot(counts: BigUint64Array, slot: number, arch: SyscallArch
   return out;
 }
 
-/** Zeroes a freed slot so the next container starts from nothing. */
-export function clearSlot(counts: BigUint64Array, slot: number): void {
-  counts.fill(0n, slot * PHASES * MAX_NR, (slot + 1) * PHASES * MAX_NR);
+/** Zeroes a freed slot in every row, so the next container starts from nothing. */
+export function clearSlot(counts: BigUint64Array, slot: number, layout: CountsLayout = SHARED_ONLY): void {
+  const rowStride = layout.slots * PHASES * MAX_NR;
+  for (let row = 0; row <= layout.cpuRows; row++) {
+    const base = row * rowStride;
+    counts.fill(0n, base + slot * PHASES * MAX_NR, base + (slot + 1) * PHASES * MAX_NR);
+  }
 }
 
 /** Per-slot bookkeeping between reads: what was seen and when something new appeared. */
