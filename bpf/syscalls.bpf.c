@@ -2,12 +2,14 @@
 /*
  * syscalls sensor: counts every syscall of every container in the kernel, per
  * (container slot, phase, syscall number), into an mmap-able array that user space reads
- * without a single FFI call. Each CPU (ids below cpu_rows) counts in a row of its own with a
- * plain add: no locked instruction and no cache line written by two CPUs on the hottest path
- * (a locked add cost 4-5 ns of a ~65 ns run here, bench/README.md). Tracepoint programs run
- * with preemption disabled, so nothing else on the CPU writes its row meanwhile. CPUs above
- * (more than SYSCALLS_CPU_ROWS_MAX, or brought online later) share the last row, atomically. Which task belongs to which container, and whether it is
- * still runtime init, comes from the shared container registry (registry.bpf.c).
+ * without a single FFI call. Each CPU (ids below cg_sys_cpu_rows) counts in a row of its own, so
+ * no cache line is written by two CPUs: threads of one container making the same syscall on
+ * several CPUs no longer pass one counter's line between them on every call (bench/contention.sh).
+ * The add stays atomic: exact even where a syscall tracepoint's program can be preempted (or the
+ * task moved) halfway, and uncontended on a line only its CPU writes. CPUs above (more than
+ * SYSCALLS_CPU_ROWS_MAX, or brought online later) share the last row. User space sums the rows.
+ * Which task belongs to which container, and whether it is still runtime init, comes from the
+ * shared container registry (registry.bpf.c).
  *
  * tp_btf_sys_exit variant (preferred): counted as each syscall returns (tp_btf/sys_exit), one
  * task-storage lookup on the current task (a host task's only cost), and the program then
@@ -80,11 +82,7 @@ static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr, __u32
 	}
 	idx = ((row * cg_sys_slots + slot) * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + (__u32)nr;
 	count = bpf_map_lookup_elem(&cg_sys_counts, &idx);
-	if (!count)
-		return 0;
-	if (row < cg_sys_cpu_rows)
-		*count += 1; /* this CPU's own row */
-	else
+	if (count)
 		__sync_fetch_and_add(count, 1);
 	return 0;
 }

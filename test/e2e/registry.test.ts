@@ -104,7 +104,8 @@ describe('container registry (real kernel, real Docker)', () => {
   });
 
   it('counts every call exactly when two tasks of one container make the same syscall on both CPUs at once', async () => {
-    // Each CPU counts in its own row with plain adds; the rows add up to the exact total.
+    // Each CPU counts in its own row; the rows add up to the exact total (one row shared by the
+    // CPUs with plain adds read 599,033 here: the test catches lost updates).
     const bin = join(mkdtempSync(join(tmpdir(), 'cg-getppid-')), 'getppid-loop');
     execFileSync('clang', ['-static', '-O2', '-Wall', '-o', bin, join(REPO_ROOT, 'bench/getppid-loop.c')], { timeout: 60_000 });
     const name = uniqueName('cg-cpu-rows');

@@ -13,9 +13,9 @@ export const PHASE_RUNTIME = 1;
 export const CPU_ROWS_MAX = 16;
 
 /**
- * The counts array is [row][slot][phase][nr]: one row per CPU with an id below `cpuRows` (plain
- * adds, no cache line shared between CPUs), then one row the other CPUs share (atomic adds). A
- * slot's count is the sum over the rows. `cpuRows` 0 is the single shared row.
+ * The counts array is [row][slot][phase][nr]: one row per CPU with an id below `cpuRows` (so
+ * no counter's cache line is written by two CPUs), then one row the other CPUs share. A slot's
+ * count is the sum over the rows. `cpuRows` 0 is the single shared row.
  */
 export interface CountsLayout {
   slots: number;
