@@ -13,7 +13,7 @@
  *   index k of a long-lived image (sensors.process.max_span_ms). span id = sha256(...)[0..8).
  * - the run's root span: sha256(trace id)[0..8).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** /proc/sys/kernel/random/boot_id: differs on every boot (a fixed string when unreadable). */
@@ -26,9 +26,10 @@ export function readBootId(): string {
 }
 
 function digestHex(parts: ReadonlyArray<string | number | bigint>, bytes: number): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(`${p}\0`);
-  const hex = h.digest('hex').slice(0, bytes * 2);
+  let text = '';
+  for (const p of parts) text += `${p}\0`;
+  // One-shot hash (Node 20.12+): the same digest as a Hash fed part by part, at half the cost.
+  const hex = hash('sha256', text, 'hex').slice(0, bytes * 2);
   // An all-zero id is invalid in OTel (probability 2^-64 or less): make it ...01.
   return /^0+$/.test(hex) ? `${hex.slice(0, -1)}1` : hex;
 }

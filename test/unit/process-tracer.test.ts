@@ -21,6 +21,7 @@ import {
   type TracerOptions,
 } from '../../src/sensors/process/tracer.js';
 import * as tracerModule from '../../src/sensors/process/tracer.js';
+import { createHash } from 'node:crypto';
 import { containerRootSpanId, containerTraceId, imageSpanId, runSampled, segmentAt } from '../../src/telemetry/trace-ids.js';
 import { recordTraceFields } from '../../src/telemetry/traces.js';
 import type { ContainerInfo } from '../../src/containers/attributor.js';
@@ -420,6 +421,20 @@ describe('ProcessTracer: sampling', () => {
     h.tracer.onEvent(exit({ pid: 91, start: S, execId: 1n, at: 2n * S, comm: 'curl' }));
     await h.end(entry);
     expect(h.spans.map((s) => s.name).sort()).toEqual(['container web', 'exec curl']);
+  });
+
+  it('derives ids as sha256 over NUL-terminated parts, so agents of other versions agree', () => {
+    const sha = (parts: Array<string | number | bigint>, bytes: number) => {
+      const h = createHash('sha256');
+      for (const p of parts) h.update(`${p}\0`);
+      return h.digest('hex').slice(0, bytes * 2);
+    };
+    const t = containerTraceId(BOOT, CID, CG);
+    expect(t).toBe(sha(['contguard.container.run', CID, BOOT, CG], 16));
+    expect(containerRootSpanId(t)).toBe(sha(['contguard.container.root', t], 8));
+    const img = { pid: 1007, startNs: 123_456_789_012n, execId: 7n };
+    expect(imageSpanId(BOOT, img, 0)).toBe(sha(['contguard.process.image', BOOT, 1007, 123_456_789_012n, 7n], 8));
+    expect(imageSpanId(BOOT, img, 3)).toBe(sha(['contguard.process.image', BOOT, 1007, 123_456_789_012n, 7n, 3], 8));
   });
 
   it('decides a run from its trace id alone, at the configured fraction', () => {
