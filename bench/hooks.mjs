@@ -136,7 +136,7 @@ const { queuePushU32, mapUpdate, mapLookup } = await import('../dist/ffi/maps.js
 const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
 const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
 const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-const { MAX_NR, PHASES, countsEntries, cpuRowsFor } = await import('../dist/src/sensors/syscalls/recorder.js');
+const { countIndex, countsEntries, hostCountsLayout } = await import('../dist/src/sensors/syscalls/recorder.js');
 
 buildDir = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-hooks-'));
 const DIAG_OBJ = path.join(buildDir, 'exit-hooks.bpf.o');
@@ -166,8 +166,7 @@ function empties(objPath, names) {
 }
 
 const MAX_CONTAINERS = 256;
-// The agent's layout of the counts: a row per CPU, then the shared row (bpf/syscalls.bpf.c).
-const COUNTS = { slots: MAX_CONTAINERS, cpuRows: cpuRowsFor(readFileSync('/sys/devices/system/cpu/online', 'utf8')) };
+const COUNTS = hostCountsLayout(MAX_CONTAINERS); // the agent's: a row per CPU, then the shared row
 /**
  * The agent's objects as the agent wires them: registry (tracking + seed), then syscalls with
  * `sys` programs and file_open with `fo` programs (`tail`: cg_fo_exit loaded, not attached,
@@ -296,7 +295,7 @@ function counted(list) {
   const v = Buffer.alloc(8);
   let sum = 0; // the workload phase, summed over the rows
   for (let row = 0; row <= COUNTS.cpuRows; row++) {
-    key.writeUInt32LE((row * COUNTS.slots + slot) * PHASES * MAX_NR + SYS_GETPPID);
+    key.writeUInt32LE(countIndex(COUNTS, row, slot, 0, SYS_GETPPID));
     if (!mapLookup(list.countsFd, key, v)) return null;
     sum += Number(v.readBigUInt64LE());
   }

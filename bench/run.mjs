@@ -424,9 +424,8 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
       const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
       const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
       const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-      const { MAX_NR, PHASES, countsEntries, cpuRowsFor } = await import('../dist/src/sensors/syscalls/recorder.js');
-      // The agent's layout of the counts: a row per CPU, then the shared row (bpf/syscalls.bpf.c).
-      const layout = { slots: MAX_CONTAINERS, cpuRows: cpuRowsFor(readFileSync('/sys/devices/system/cpu/online', 'utf8')) };
+      const { countIndex, countsEntries, hostCountsLayout } = await import('../dist/src/sensors/syscalls/recorder.js');
+      const layout = hostCountsLayout(MAX_CONTAINERS); // the agent's: a row per CPU, then the shared row
       const buckets = indexSize(MAX_CONTAINERS);
       const rodata = { cg_cgroup_mode: 2, cg_self_tgid: process.pid, reg_use_task_storage: 1, reg_index_mask: buckets - 1 };
       const objs = [];
@@ -474,7 +473,7 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
               if (counts) {
                 let counted = 0n; // workload phase (0), summed over the rows
                 for (let row = 0; row <= layout.cpuRows && counted !== null; row++) {
-                  const v = readU64(sys.mapFd('cg_sys_counts'), (row * layout.slots + slot) * PHASES * MAX_NR + SYS_GETPPID);
+                  const v = readU64(sys.mapFd('cg_sys_counts'), countIndex(layout, row, slot, 0, SYS_GETPPID));
                   counted = v === null ? null : counted + v;
                 }
                 const issued = container.issued - issuedBefore;

@@ -4,7 +4,6 @@
  * mmap'd array (no FFI call per read); periodic snapshots feed `contguard seccomp`.
  * Containers, their slots and their runtime-init phase come from the shared registry.
  */
-import { readFileSync } from 'node:fs';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { MappedArray } from '../../../ffi/mmap.js';
@@ -16,7 +15,7 @@ import type { Attributes } from '../../telemetry/record.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
 import { hostSyscallArch } from './names.js';
-import { SHARED_ONLY, SlotHistory, clearSlot, countsEntries, cpuRowsFor, readSlot, type CountsLayout, type SlotCounts } from './recorder.js';
+import { SlotHistory, clearSlot, countsEntries, hostCountsLayout, readSlot, type SlotCounts } from './recorder.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, syscallsTelemetry } from './telemetry.js';
 
 /** Mirror bpf/syscalls.h SYSCALLS_STAT_*. */
@@ -29,17 +28,6 @@ const STATS = 2;
  * to file_open (tail call): nothing on sys_enter, one program per syscall for both sensors.
  */
 export const VARIANT_SYS_EXIT = 'tp_btf_sys_exit';
-
-/** The counts array's rows for this host (bpf/syscalls.bpf.c): one per online CPU, up to CPU_ROWS_MAX. */
-function countsLayout(slots: number): CountsLayout {
-  let online = '';
-  try {
-    online = readFileSync('/sys/devices/system/cpu/online', 'utf8');
-  } catch {
-    return { ...SHARED_ONLY, slots }; // no CPU list: every CPU shares the one row (atomic adds)
-  }
-  return { slots, cpuRows: cpuRowsFor(online) };
-}
 
 interface Recording {
   entry: RegistryEntry;
@@ -60,16 +48,16 @@ export const syscallsSensor: Sensor = {
     obj.setAutoload('cg_sys_task_exit', exit);
     obj.setAutoload('cg_sys_enter', variant === REGISTRY_VARIANT_TP_BTF);
     obj.setAutoload('cg_sys_enter_raw', !exit && variant !== REGISTRY_VARIANT_TP_BTF);
-    const layout = countsLayout(cfg.registry.max_containers);
+    const layout = hostCountsLayout(cfg.registry.max_containers);
     obj.resizeMap('cg_sys_counts', countsEntries(layout));
     obj.setRodata({ cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
   },
   start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const arch = hostSyscallArch();
     const slotCount = ctx.config.registry.max_containers;
-    const layout = countsLayout(slotCount);
+    const layout = hostCountsLayout(slotCount);
     const counts = MappedArray.mapU64(obj.mapFd('cg_sys_counts'), countsEntries(layout), 'cg_sys_counts');
-    const mib = (countsEntries(layout) * 8) / 2 ** 20;
+    const mib = (counts.u64.length * 8) / 2 ** 20;
     ctx.logger.info(`sensor syscalls: counts in ${layout.cpuRows} CPU rows and a shared row (${mib.toFixed(1)} MiB for ${slotCount} container slots)`);
     const statsFd = obj.mapFd('cg_sys_stats');
     const recordings = new Map<number, Recording>();

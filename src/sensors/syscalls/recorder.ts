@@ -3,6 +3,7 @@
  * Reads one container's counts out of the shared counts array and turns them into the
  * snapshot user space keeps: name -> count per phase, plus when something new appeared.
  */
+import { readFileSync } from 'node:fs';
 import { syscallName, type SyscallArch } from './names.js';
 
 export const MAX_NR = 512;
@@ -44,6 +45,29 @@ export function cpuRowsFor(online: string): number {
   return Math.min(CPU_ROWS_MAX, highest + 1);
 }
 
+let hostCpuRows: number | undefined;
+
+/**
+ * This host's layout for `slots` container slots. The CPU list is read once per process, so the
+ * object that sizes the map and the reader that maps it always agree (a CPU brought online in
+ * between would otherwise change the size); without a list, every CPU shares the one row.
+ */
+export function hostCountsLayout(slots: number): CountsLayout {
+  if (hostCpuRows === undefined) {
+    try {
+      hostCpuRows = cpuRowsFor(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+    } catch {
+      hostCpuRows = 0;
+    }
+  }
+  return { slots, cpuRows: hostCpuRows };
+}
+
+/** Index of one count: counts[((row * slots + slot) * PHASES + phase) * MAX_NR + nr], as the kernel writes it. */
+export function countIndex(layout: CountsLayout, row: number, slot: number, phase: number, nr: number): number {
+  return ((row * layout.slots + slot) * PHASES + phase) * MAX_NR + nr;
+}
+
 export interface SlotCounts {
   workload: Record<string, number>;
   runtime: Record<string, number>;
@@ -55,13 +79,11 @@ export interface SlotCounts {
 /** Reads slot `slot` of a counts array (summed over its rows). */
 export function readSlot(counts: BigUint64Array, slot: number, arch: SyscallArch, layout: CountsLayout = SHARED_ONLY): SlotCounts {
   const out: SlotCounts = { workload: {}, runtime: {}, total: 0, seen: new Set() };
-  const rowStride = layout.slots * PHASES * MAX_NR;
   for (let phase = 0; phase < PHASES; phase++) {
-    const base = (slot * PHASES + phase) * MAX_NR;
     const target = phase === PHASE_WORKLOAD ? out.workload : out.runtime;
     for (let nr = 0; nr < MAX_NR; nr++) {
       let c = 0n;
-      for (let row = 0; row <= layout.cpuRows; row++) c += counts[row * rowStride + base + nr];
+      for (let row = 0; row <= layout.cpuRows; row++) c += counts[countIndex(layout, row, slot, phase, nr)];
       if (c === 0n) continue;
       const n = Number(c);
       target[syscallName(arch, nr)] = n;
@@ -74,10 +96,8 @@ export function readSlot(counts: BigUint64Array, slot: number, arch: SyscallArch
 
 /** Zeroes a freed slot in every row, so the next container starts from nothing. */
 export function clearSlot(counts: BigUint64Array, slot: number, layout: CountsLayout = SHARED_ONLY): void {
-  const rowStride = layout.slots * PHASES * MAX_NR;
   for (let row = 0; row <= layout.cpuRows; row++) {
-    const base = row * rowStride;
-    counts.fill(0n, base + slot * PHASES * MAX_NR, base + (slot + 1) * PHASES * MAX_NR);
+    counts.fill(0n, countIndex(layout, row, slot, 0, 0), countIndex(layout, row, slot + 1, 0, 0));
   }
 }
 
