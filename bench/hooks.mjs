@@ -136,7 +136,7 @@ const { queuePushU32, mapUpdate, mapLookup } = await import('../dist/ffi/maps.js
 const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
 const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
 const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-const { countIndex, countsEntries, hostCountsLayout, plainAddsSafe } = await import('../dist/src/sensors/syscalls/recorder.js');
+const { countIndex, countsEntries, hostCountsLayout } = await import('../dist/src/sensors/syscalls/recorder.js');
 
 buildDir = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-hooks-'));
 const DIAG_OBJ = path.join(buildDir, 'exit-hooks.bpf.o');
@@ -200,7 +200,7 @@ function agentObjects({ sys = [], fo = [], tail = false }) {
     };
     const sys1 = sys.length ? sensor('syscalls.bpf.o', sys, (o) => {
       o.resizeMap('cg_sys_counts', countsEntries(COUNTS));
-      o.setRodata({ cg_sys_cpu_rows: COUNTS.cpuRows, cg_sys_slots: COUNTS.slots, cg_sys_plain_adds: plainAddsSafe(os.release()) ? 1 : 0 });
+      o.setRodata({ cg_sys_cpu_rows: COUNTS.cpuRows, cg_sys_slots: COUNTS.slots });
     }) : null;
     const fo1 = fo.length ? sensor('file_open.bpf.o', fo, (o) => tail && o.setAutoattach('cg_fo_exit', false)) : null;
     reg.attachAll();

@@ -424,7 +424,7 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
       const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
       const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
       const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-      const { countIndex, countsEntries, hostCountsLayout, plainAddsSafe } = await import('../dist/src/sensors/syscalls/recorder.js');
+      const { countIndex, countsEntries, hostCountsLayout } = await import('../dist/src/sensors/syscalls/recorder.js');
       const layout = hostCountsLayout(MAX_CONTAINERS); // the agent's: a row per CPU, then the shared row
       const buckets = indexSize(MAX_CONTAINERS);
       const rodata = { cg_cgroup_mode: 2, cg_self_tgid: process.pid, reg_use_task_storage: 1, reg_index_mask: buckets - 1 };
@@ -456,7 +456,7 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
         for (const p of sys.programs()) sys.setAutoload(p.name, p.name === prog);
         for (const m of SHARED_MAPS) sys.reuseMap(m, reg.mapFd(m));
         sys.resizeMap('cg_sys_counts', countsEntries(layout));
-        sys.setRodata({ ...rodata, cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots, cg_sys_plain_adds: plainAddsSafe(os.release()) ? 1 : 0 }); // as the agent sets it
+        sys.setRodata({ ...rodata, cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
         sys.load();
         // The agent's order: tracking, then the sensor, then the seed of what already runs.
         reg.attachAll();

@@ -5,12 +5,9 @@
  * without a single FFI call. Each CPU (ids below cg_sys_cpu_rows) counts in a row of its own, so
  * no cache line is written by two CPUs: threads of one container making the same syscall on
  * several CPUs no longer pass one counter's line between them on every call (bench/contention.sh).
- * A CPU adds into its own row without a locked instruction (cg_sys_plain_adds): only that CPU
- * writes the row, and a tracepoint's BPF program runs with preemption disabled, so nothing else
- * runs on the CPU between the load and the store (a locked add costs every syscall about 4.5 ns
- * here: it waits for the store buffer to drain). User space sets it only on kernels known to
- * keep that rule; elsewhere, and in the last row, which CPUs above SYSCALLS_CPU_ROWS_MAX or
- * brought online later share, the add is atomic. User space sums the rows.
+ * The add stays atomic: exact even where a syscall tracepoint's program can be preempted (or the
+ * task moved) halfway, and uncontended on a line only its CPU writes. CPUs above (more than
+ * SYSCALLS_CPU_ROWS_MAX, or brought online later) share the last row. User space sums the rows.
  * Which task belongs to which container, and whether it is still runtime init, comes from the
  * shared container registry (registry.bpf.c).
  *
@@ -36,7 +33,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  */
 const volatile __u32 cg_sys_cpu_rows = 0;
 const volatile __u32 cg_sys_slots = 256; /* registry.max_containers */
-const volatile __u32 cg_sys_plain_adds = 0; /* 1: plain adds into a CPU's own row (see above) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -86,11 +82,7 @@ static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr, __u32
 	}
 	idx = ((row * cg_sys_slots + slot) * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + (__u32)nr;
 	count = bpf_map_lookup_elem(&cg_sys_counts, &idx);
-	if (!count)
-		return 0;
-	if (cg_sys_plain_adds && row < cg_sys_cpu_rows)
-		*count += 1;
-	else
+	if (count)
 		__sync_fetch_and_add(count, 1);
 	return 0;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from 'vitest';
 import { syscallNumber } from '../../src/sensors/syscalls/names.js';
-import { CPU_ROWS_MAX, MAX_NR, PHASES, PHASE_RUNTIME, PHASE_WORKLOAD, PLAIN_ADDS_VERIFIED_THROUGH, SlotHistory, clearSlot, countsEntries, cpuRowsFor, plainAddsSafe, readSlot } from '../../src/sensors/syscalls/recorder.js';
+import { CPU_ROWS_MAX, MAX_NR, PHASES, PHASE_RUNTIME, PHASE_WORKLOAD, SlotHistory, clearSlot, countsEntries, cpuRowsFor, readSlot } from '../../src/sensors/syscalls/recorder.js';
 
 const SLOTS = 4;
 
@@ -167,19 +167,6 @@ describe('counts in CPU rows ([row][slot][phase][nr])', () => {
     expect(cpuRowsFor('0-3,8-11')).toBe(12); // ids, not a count: CPU 11 needs row 11
     expect(cpuRowsFor('0-63')).toBe(CPU_ROWS_MAX);
     expect(cpuRowsFor('')).toBe(0); // unreadable list: the shared row only
-  });
-
-  it('adds without a locked instruction only on kernels known to run tracepoint programs without preemption', () => {
-    expect(PLAIN_ADDS_VERIFIED_THROUGH).toEqual({ major: 6, minor: 18 });
-    expect(plainAddsSafe('6.18.44-fc-v782')).toBe(true); // this machine
-    expect(plainAddsSafe('6.18.0')).toBe(true);
-    expect(plainAddsSafe('6.1.0-27-amd64')).toBe(true);
-    expect(plainAddsSafe('5.15.0-91-generic')).toBe(true);
-    expect(plainAddsSafe('6.19.0')).toBe(false);
-    expect(plainAddsSafe('7.0.1')).toBe(false);
-    expect(plainAddsSafe('6.180.1')).toBe(false);
-    expect(plainAddsSafe('')).toBe(false);
-    expect(plainAddsSafe('linux')).toBe(false);
   });
 });
 

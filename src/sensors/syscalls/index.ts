@@ -14,9 +14,8 @@ import { containerRecord, metricAttributes } from '../../telemetry/container-att
 import type { Attributes } from '../../telemetry/record.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
-import { release } from 'node:os';
 import { hostSyscallArch } from './names.js';
-import { PLAIN_ADDS_VERIFIED_THROUGH, SlotHistory, clearSlot, countsEntries, hostCountsLayout, plainAddsSafe, readSlot, type SlotCounts } from './recorder.js';
+import { SlotHistory, clearSlot, countsEntries, hostCountsLayout, readSlot, type SlotCounts } from './recorder.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, syscallsTelemetry } from './telemetry.js';
 
 /** Mirror bpf/syscalls.h SYSCALLS_STAT_*. */
@@ -51,7 +50,7 @@ export const syscallsSensor: Sensor = {
     obj.setAutoload('cg_sys_enter_raw', !exit && variant !== REGISTRY_VARIANT_TP_BTF);
     const layout = hostCountsLayout(cfg.registry.max_containers);
     obj.resizeMap('cg_sys_counts', countsEntries(layout));
-    obj.setRodata({ cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots, cg_sys_plain_adds: plainAddsSafe(release()) ? 1 : 0 });
+    obj.setRodata({ cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
   },
   start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const arch = hostSyscallArch();
@@ -59,11 +58,7 @@ export const syscallsSensor: Sensor = {
     const layout = hostCountsLayout(slotCount);
     const counts = MappedArray.mapU64(obj.mapFd('cg_sys_counts'), countsEntries(layout), 'cg_sys_counts');
     const mib = (counts.u64.length * 8) / 2 ** 20;
-    const top = PLAIN_ADDS_VERIFIED_THROUGH;
-    const adds = plainAddsSafe(release())
-      ? 'plain adds in a CPU row'
-      : `atomic adds: kernel ${release()} is not known to run tracepoint programs without preemption (checked through ${top.major}.${top.minor})`;
-    ctx.logger.info(`sensor syscalls: counts in ${layout.cpuRows} CPU rows and a shared row (${mib.toFixed(1)} MiB for ${slotCount} container slots; ${adds})`);
+    ctx.logger.info(`sensor syscalls: counts in ${layout.cpuRows} CPU rows and a shared row (${mib.toFixed(1)} MiB for ${slotCount} container slots)`);
     const statsFd = obj.mapFd('cg_sys_stats');
     const recordings = new Map<number, Recording>();
     const retired: Recording[] = []; // finished runs whose last counts stay on /metrics a while

@@ -63,28 +63,6 @@ export function hostCountsLayout(slots: number): CountsLayout {
   return { slots, cpuRows: hostCpuRows };
 }
 
-/**
- * The newest kernel known (from its source, and the e2e test that counts two tasks per CPU) to
- * run tracepoint BPF programs with preemption disabled: up to 6.12 every tracepoint's probes
- * ran so; since 6.13 the syscall tracepoints may fault, and their BPF wrapper
- * (__BPF_DECLARE_TRACE_SYSCALL) disables preemption itself. Raise it once a newer kernel is checked.
- */
-export const PLAIN_ADDS_VERIFIED_THROUGH = { major: 6, minor: 18 } as const;
-
-/**
- * Whether a CPU may add into its own row without a locked instruction on a kernel of this
- * release (`uname -r`): only where nothing can run on the CPU between the program's load and
- * store. Unknown or newer releases get atomic adds.
- */
-export function plainAddsSafe(release: string): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  if (!m) return false;
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  const top = PLAIN_ADDS_VERIFIED_THROUGH;
-  return major < top.major || (major === top.major && minor <= top.minor);
-}
-
 /** Index of one count: counts[((row * slots + slot) * PHASES + phase) * MAX_NR + nr], as the kernel writes it. */
 export function countIndex(layout: CountsLayout, row: number, slot: number, phase: number, nr: number): number {
   return ((row * layout.slots + slot) * PHASES + phase) * MAX_NR + nr;
