@@ -14,6 +14,20 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * Per round, what a configuration adds over the baseline as a multiple of what the reference (an
+ * empty program) adds, from the three round medians (arrays indexed by round; a round missing
+ * any of the three, or whose reference adds nothing, gives null).
+ */
+export function roundRatios(configRounds, referenceRounds, baselineRounds) {
+  return configRounds.map((c, i) => {
+    const r = referenceRounds[i];
+    const b = baselineRounds[i];
+    if (![c, r, b].every((x) => typeof x === 'number' && Number.isFinite(x)) || r - b <= 0) return null;
+    return (c - b) / (r - b);
+  });
+}
+
 /** Least-squares slope of ys over xs (units of y per unit of x); null with fewer than 2 points. */
 export function slope(xs, ys) {
   const n = xs.length;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The benchmark harness's pure helpers (bench/stats.mjs): what the suite's verdicts are computed from.
 import { describe, expect, it } from 'vitest';
-import { median, mergeConfig, metricSum, parseLabels, slope } from '../../bench/stats.mjs';
+import { median, mergeConfig, metricSum, parseLabels, roundRatios, slope } from '../../bench/stats.mjs';
 
 const METRICS = `# HELP contguard_events_received_total Records user space received
 # TYPE contguard_events_received_total counter
@@ -52,5 +52,19 @@ describe('mergeConfig', () => {
     const b = { outputs: { jsonl: { max_file_bytes: 4096 } }, list: [3] };
     expect(mergeConfig(a, b)).toEqual({ outputs: { jsonl: { enabled: true, dir: '/a', max_file_bytes: 4096 }, prometheus: { port: 1 } }, list: [3] });
     expect(a.outputs.jsonl).toEqual({ enabled: true, dir: '/a' });
+  });
+});
+
+describe('roundRatios', () => {
+  it('divides what a configuration adds by what the reference adds, round by round', () => {
+    // rounds of bench/results/syscalls-2026-11-30-cpu-rows-atomic.json (agent, empty tp_btf, baseline)
+    const r = roundRatios([228.465, 229.286, 228.741, 229.559], [211.246, 210.707, 213.915, 213.032], [159.601, 159.245, 159.928, 161.051]);
+    expect(r.map((x) => Number(x!.toFixed(3)))).toEqual([1.333, 1.361, 1.275, 1.318]);
+    expect(median(r as number[])).toBeCloseTo(1.326, 3);
+  });
+
+  it('gives null for a round that lacks a figure or whose reference adds nothing', () => {
+    expect(roundRatios([230, 231, 232], [210, undefined as unknown as number, 160], [160, 160, 160])).toEqual([1.4, null, null]);
+    expect(roundRatios([230], [], [160])).toEqual([null]);
   });
 });
