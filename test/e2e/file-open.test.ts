@@ -9,6 +9,7 @@ import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { freePort, readJsonLines, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
+import { scrape, waitFor } from '../support/metrics.js';
 import { dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, TEST_IMAGE } from '../support/docker.js';
 
 const isOpen = (name: string, pred: (r: any) => boolean = () => true) => (r: any) =>
@@ -130,5 +131,49 @@ describe('file_open without folding (fold_interval_ms: 0)', () => {
       await agent.cleanup();
       await dockerRm([id]);
     }
+  });
+});
+
+describe('file_open: a removed container gets its folded opens at once', () => {
+  let agent: AgentHandle;
+  let port = 0;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    await ensureTestImage();
+    port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'cg-fo-removed-cfg-'));
+    // A fold interval far longer than the test: only the removal can report the folded opens.
+    writeFileSync(join(dir, 'contguard.yaml'), 'registry:\n  forget_after_ms: 2000\nsensors:\n  file_open:\n    fold_interval_ms: 60000\n');
+    agent = await startAgent({ args: ['--config', join(dir, 'contguard.yaml'), '--prometheus', `127.0.0.1:${port}`] });
+  });
+
+  afterAll(async () => {
+    await agent?.cleanup();
+    await dockerRm(ids);
+  });
+
+  it('reports the final count when the container goes, then forgets its series for good', async () => {
+    const name = uniqueName('cg-fold-removed');
+    // Three opens of one sensitive file by the same shell: the first is sent, two are folded.
+    ids.push(await dockerRun(['--name', name, TEST_IMAGE, 'sh', '-c', 'for i in 1 2 3; do read x < /proc/1/environ; done; true']));
+    await waitForExit(name);
+    const environ = (r: any) => r.attributes['contguard.file.rule'] === 'proc_environ';
+    const total = await waitFor(
+      'the three opens of the removed container to be reported',
+      async () => {
+        const n = readJsonLines(agent.logDir).filter(isOpen(name, environ)).reduce((s, r) => s + r.attributes['contguard.file.open.count'], 0);
+        return n >= 3 ? n : null;
+      },
+      15_000,
+    );
+    expect(total).toBe(3);
+    const id = readJsonLines(agent.logDir).find(isOpen(name))!.attributes['container.id'];
+    // Its opens series is kept for registry.forget_after_ms, then goes, and nothing brings it back.
+    const opensSeries = async () => (await scrape(port)).split('\n').filter((l) => l.startsWith('contguard_file_opens_total{') && l.includes(id));
+    expect((await opensSeries()).length).toBeGreaterThan(0);
+    await waitFor('the removed container\'s opens series to leave /metrics', async () => ((await opensSeries()).length ? null : true), 15_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await opensSeries()).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import type { Sensor, SensorContext, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
 import { mapDelete, mapLookup, mapUpdate, readPerCpuArray } from '../../../ffi/maps.js';
 import type { ContainerInfo } from '../../containers/attributor.js';
-import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
+import { REGISTRY_VARIANT_TP_BTF, type RegistryEntry } from '../../registry/index.js';
 import { VARIANT_SYS_EXIT } from '../syscalls/index.js';
 import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
 import type { Attributes, SeverityName } from '../../telemetry/record.js';
@@ -44,6 +44,8 @@ const STATS = 3;
 const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 30: 'EROFS' };
 /** Records kept to give folded repeats their details (bounded; oldest out). */
 const MAX_REMEMBERED = 16_384;
+/** Removed containers' cgroups remembered, so that a record which waited past its container's removal is final. */
+const REMOVED_CGROUPS_KEPT = 4096;
 
 export function accessNames(access: number): string[] {
   const out: string[] = [];
@@ -245,6 +247,8 @@ export const fileOpenSensor: Sensor = {
       });
 
     const remembered = new Map<string, Remembered>();
+    /** Cgroups of removed containers (the newest REMOVED_CGROUPS_KEPT): records that arrive for them after their removal are final. */
+    const removedCgroups = new Set<bigint>();
     const foldsFd = obj.mapFd('cg_fo_folds');
     const keyOffset = FileOpenEventLayout.key.offset;
 
@@ -299,6 +303,8 @@ export const fileOpenSensor: Sensor = {
       if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
       remembered.set(key, r);
       if (count > 0) emit(r, count, time, e.timestamp_ns); // 0: the periodic read already counted this open
+      // Its container went while this record waited (for metadata, say): its final count now.
+      if (removedCgroups.has(e.cgroup.cgroup_id)) finalize(key, r, time, process.hrtime.bigint());
     };
 
     // The record is ring memory: decoded (and its key copied) here, synchronously.
@@ -325,24 +331,32 @@ export const fileOpenSensor: Sensor = {
     // keys idle for three intervals leave the kernel table (a later open starts a fresh total).
     const foldValue = Buffer.alloc(FILE_OPEN_FOLD_SIZE);
     const totalOffset = FileOpenFoldLayout.total.offset;
+    /** Emits what the kernel folded for `r` since it was last reported; false when its key left the table. */
+    const emitFolded = (r: Remembered, time: bigint, nowNs: bigint): boolean => {
+      if (!mapLookup(foldsFd, r.keyBytes, foldValue)) return false;
+      const total = foldValue.readBigUInt64LE(totalOffset);
+      if (total > r.reported) {
+        const count = Number(total - r.reported);
+        r.reported = total;
+        emit(r, count, time, nowNs);
+      }
+      return true;
+    };
+    /** A key of a removed container: what was folded becomes a record, and the key leaves both tables. */
+    const finalize = (key: string, r: Remembered, time: bigint, nowNs: bigint) => {
+      if (emitFolded(r, time, nowNs)) mapDelete(foldsFd, r.keyBytes);
+      remembered.delete(key);
+    };
     const flush = () => {
       const now = Date.now();
       const time = BigInt(now) * 1_000_000n;
       const nowNs = process.hrtime.bigint(); // the kernel's CLOCK_MONOTONIC
       for (const [key, r] of remembered) {
-        if (!mapLookup(foldsFd, r.keyBytes, foldValue)) {
-          if (now - r.lastSentMs > 3 * cfg.fold_interval_ms) remembered.delete(key);
-          continue;
-        }
-        const total = foldValue.readBigUInt64LE(totalOffset);
-        if (total > r.reported) {
-          const count = Number(total - r.reported);
-          r.reported = total;
-          emit(r, count, time, nowNs);
-        } else if (now - r.lastSentMs > 3 * cfg.fold_interval_ms) {
-          mapDelete(foldsFd, r.keyBytes);
-          remembered.delete(key);
-        }
+        const before = r.reported;
+        const inTable = emitFolded(r, time, nowNs);
+        if (r.reported !== before || now - r.lastSentMs <= 3 * cfg.fold_interval_ms) continue;
+        if (inTable) mapDelete(foldsFd, r.keyBytes);
+        remembered.delete(key);
       }
     };
 
@@ -355,8 +369,25 @@ export const fileOpenSensor: Sensor = {
       mapUpdate(tailFd, tailKey, prog);
     }
 
+    /**
+     * A removed container's folded opens become records at once (its final counts, while its
+     * series are still kept: registry.forget_after_ms), and its keys leave both tables: nothing
+     * of it is counted at a later interval, when its series may already be forgotten for good.
+     */
+    const onContainerRemoved = (entry: RegistryEntry) => {
+      const time = BigInt(Date.now()) * 1_000_000n;
+      const nowNs = process.hrtime.bigint();
+      const id = entry.container?.id;
+      removedCgroups.add(entry.cgroupId);
+      if (removedCgroups.size > REMOVED_CGROUPS_KEPT) removedCgroups.delete(removedCgroups.values().next().value as bigint);
+      for (const [key, r] of remembered) {
+        if (r.event.cgroup.cgroup_id === entry.cgroupId || (id && r.container?.id === id)) finalize(key, r, time, nowNs);
+      }
+    };
+
     return {
       rings: [{ map: 'cg_fo_events', handle }],
+      onContainerRemoved,
       lossMaps: ['cg_fo_lost'],
       reachedVia: tailFd >= 0 ? ['tp_btf/sys_exit (tail call from the syscalls sensor)'] : [],
       periodic: cfg.fold_interval_ms > 0 ? [{ name: 'file_open fold flush', intervalMs: cfg.fold_interval_ms, run: flush }] : [],
