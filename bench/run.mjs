@@ -42,7 +42,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { waitQuiet } from './proc.mjs';
-import { roundRatios } from './stats.mjs';
+import { median, roundRatios } from './stats.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(BENCH_DIR, '..');
@@ -120,13 +120,6 @@ function quantile(xs, q) {
   const i = (s.length - 1) * q;
   const lo = Math.floor(i);
   return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo);
-}
-
-function median(xs) {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Runs a command with a hard timeout; rejects with its stderr on failure. */
@@ -787,6 +780,8 @@ async function main() {
   // ---- results ----
   const results = {};
   for (const p of pinnings) {
+    /** A configuration's round medians at this pinning, indexed by round. */
+    const roundsOf = (key) => state.get(key).rounds.map((x) => x[p]);
     const base = median(state.get('baseline').samples[p]);
     const emptyAdded = {
       tp_btf: median(state.get('empty_tp_btf').samples[p]) - base,
@@ -808,11 +803,9 @@ async function main() {
       const added = c.key === 'baseline' ? 0 : med - base;
       const refHook = c.hook === 'tp_btf' ? 'tp_btf' : c.hook ? 'raw_tp' : null;
       const ratio = refHook && !c.key.startsWith('empty_') ? added / emptyAdded[refHook] : refHook ? 1 : null;
-      const roundMedians = state.get(c.key).rounds.map((x) => x[p]).filter((x) => x !== undefined);
+      const roundMedians = roundsOf(c.key).filter((x) => x !== undefined);
       // The issue's measure: the ratio in each round (round medians, one agent start each), then their median.
-      const perRound = refHook && !c.key.startsWith('empty_')
-        ? roundRatios(state.get(c.key).rounds.map((x) => x[p]), state.get(`empty_${refHook}`).rounds.map((x) => x[p]), state.get('baseline').rounds.map((x) => x[p]))
-        : null;
+      const perRound = refHook && !c.key.startsWith('empty_') ? roundRatios(roundsOf(c.key), roundsOf(`empty_${refHook}`), roundsOf('baseline')) : null;
       const addedQ = c.key === 'baseline' ? 0 : quantile(s, 0.25) - baseQ;
       results[p][c.key] = {
         median_ns: med,
@@ -826,7 +819,7 @@ async function main() {
         max_ns: Math.max(...s),
         round_medians_ns: roundMedians,
         round_ratios_vs_empty: perRound,
-        ratio_median_of_rounds: perRound ? median(perRound.filter((x) => x !== null)) : null,
+        ratio_median_of_rounds: perRound ? median(perRound) : null, // median() skips the rounds without a ratio
         samples_ns: s,
       };
     }
