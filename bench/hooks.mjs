@@ -25,6 +25,11 @@
  *   [--calls 1000000] [--clock cpu|mono] [--wait 15] [--time-limit 1800] [--only KEY,KEY]
  *   [--out FILE]   (no new round after --time-limit seconds; bench/results/hooks-<date>.json is
  *   rewritten after every round)
+ *
+ * --ab DIR [--rounds N] [--cycles N]: two builds of cg_sys_exit side by side instead, this
+ * checkout's bpf/build and DIR's (registry.bpf.o and syscalls.bpf.o), switched
+ * between batches through one dispatcher's program array (bench/diag/ab-dispatch.bpf.c), in N
+ * epochs of fresh loads (see abMode); writes bench/results/ab-<date>.json.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -52,6 +57,8 @@ const { values: opt } = parseArgs({
     'time-limit': { type: 'string', default: '1800' },
     only: { type: 'string' },
     out: { type: 'string' },
+    ab: { type: 'string' },
+    cycles: { type: 'string', default: '30' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -172,12 +179,13 @@ const COUNTS = hostCountsLayout(MAX_CONTAINERS); // the agent's: a row per CPU, 
  * `sys` programs and file_open with `fo` programs (`tail`: cg_fo_exit loaded, not attached,
  * put in the registry's program array for cg_sys_exit to tail-call), all on the registry's maps.
  */
-function agentObjects({ sys = [], fo = [], tail = false }) {
+function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = true }) {
   const buckets = indexSize(MAX_CONTAINERS);
   const rodata = { cg_cgroup_mode: 2, cg_self_tgid: process.pid, reg_use_task_storage: 1, reg_index_mask: buckets - 1 };
   const list = [];
   try {
-    const reg = track(BpfObject.open(path.join(BPF, 'registry.bpf.o')));
+    const reg = track(BpfObject.open(path.join(dir, 'registry.bpf.o')));
+    const regMaps = new Set(reg.mapNames());
     list.push(reg);
     for (const p of reg.programs()) reg.setAutoload(p.name, p.section.startsWith('iter/') || p.section.startsWith('tp_btf/'));
     reg.resizeMap('cg_reg_cgroups', buckets);
@@ -188,11 +196,11 @@ function agentObjects({ sys = [], fo = [], tail = false }) {
     initIndex(index.view(), buckets);
     for (let s = 0; s < MAX_CONTAINERS; s++) queuePushU32(reg.mapFd('cg_reg_free_slots'), s);
     const sensor = (file, progs, configure) => {
-      const o = track(BpfObject.open(path.join(BPF, file)));
+      const o = track(BpfObject.open(path.join(dir, file)));
       list.push(o);
       for (const p of o.programs()) o.setAutoload(p.name, progs.includes(p.name));
       const names = new Set(o.mapNames());
-      for (const m of SHARED_MAPS) if (names.has(m)) o.reuseMap(m, reg.mapFd(m));
+      for (const m of SHARED_MAPS) if (names.has(m) && regMaps.has(m)) o.reuseMap(m, reg.mapFd(m)); // another build may lack some
       o.setRodata(rodata);
       configure?.(o);
       o.load();
@@ -204,7 +212,7 @@ function agentObjects({ sys = [], fo = [], tail = false }) {
     }) : null;
     const fo1 = fo.length ? sensor('file_open.bpf.o', fo, (o) => tail && o.setAutoattach('cg_fo_exit', false)) : null;
     reg.attachAll();
-    sys1?.attachAll();
+    if (attachSys) sys1?.attachAll();
     fo1?.attachAll();
     if (tail) {
       const v = Buffer.alloc(4);
@@ -214,6 +222,7 @@ function agentObjects({ sys = [], fo = [], tail = false }) {
     reg.runIterator('cg_reg_seed');
     list.index = index;
     list.countsFd = sys1 ? sys1.mapFd('cg_sys_counts') : -1;
+    list.sys = sys1;
     list.slotOf = (cgroupId) => {
       const b = findBucket(index.view(), cgroupId, buckets - 1);
       return b < 0 ? null : index.view().getUint32(b * REGISTRY_CGROUP_SIZE + RegistryCgroupLayout.slot.offset, true);
@@ -349,6 +358,142 @@ async function measure(c, round) {
     list.index?.close();
     release(list);
   }
+}
+
+// ---- --ab DIR: this build's cg_sys_exit against DIR's, switched through a prog array ---------
+
+/**
+ * Both builds' objects are loaded (each registry with its tracking programs, so the loop has task
+ * storage in both) and neither cg_sys_exit is attached: one dispatcher on sys_exit tail-calls
+ * this build's, DIR's or an empty program, switched by a map update between batches. Where a
+ * load puts maps and programs moves a build's cost by several ns (the same build loaded twice
+ * differs so), so the run is split into epochs, each a fresh load of both builds (which one
+ * loads first alternates), of --cycles cycles; a cycle measures the three in turn, in each of
+ * the six orders in turn. Per epoch, the medians over its cycles. The build loaded first measured
+ * about 7 ns slower than the one loaded second, the same build against itself too
+ * (bench/results/ab-2026-12-01-same-build.json), so the verdict is order-balanced: the mean of
+ * the median difference over the epochs where this build loaded first and the median over those
+ * where it loaded second (half their gap is the load-order effect, also reported).
+ */
+async function abEpoch(dispatchObj, epoch, cycles) {
+  const first = epoch % 2 === 0;
+  const loaded = [];
+  const load = (dir) => {
+    const l = agentObjects({ sys: ['cg_sys_exit'], attachSys: false, dir });
+    loaded.push(l);
+    return l;
+  };
+  let here, there;
+  if (first) {
+    here = load(BPF);
+    there = load(path.resolve(opt.ab));
+  } else {
+    there = load(path.resolve(opt.ab));
+    here = load(BPF);
+  }
+  const d = track(BpfObject.open(dispatchObj));
+  loaded.push([d]);
+  try {
+    d.setAutoattach('ab_empty', false);
+    d.load();
+    const key = Buffer.alloc(4);
+    const fdOf = (fd) => {
+      const v = Buffer.alloc(4);
+      v.writeUInt32LE(fd);
+      return v;
+    };
+    const targets = [
+      { key: 'empty', value: fdOf(d.programFd('ab_empty')) },
+      { key: 'this', value: fdOf(here.sys.programFd('cg_sys_exit')), list: here },
+      { key: 'other', value: fdOf(there.sys.programFd('cg_sys_exit')), list: there },
+    ];
+    const ORDERS = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1], [2, 0, 1], [1, 0, 2]];
+    mapUpdate(d.mapFd('ab_target'), key, targets[0].value);
+    d.attachAll();
+    const rows = [];
+    const issued = { this: 0, other: 0 };
+    const before = { this: counted(here), other: counted(there) };
+    for (let i = 0; i < cycles; i++) {
+      const row = {};
+      for (const j of ORDERS[i % ORDERS.length]) {
+        const t = targets[j];
+        mapUpdate(d.mapFd('ab_target'), key, t.value);
+        const m = await loop();
+        row[t.key] = m.ns;
+        if (t.key in issued) issued[t.key] += m.issued;
+      }
+      rows.push(row);
+    }
+    mapUpdate(d.mapFd('ab_target'), key, targets[0].value);
+    const checks = ['this', 'other'].map((k) => {
+      const n = counted(targets.find((t) => t.key === k).list) - before[k];
+      return { key: k, issued: issued[k], counted: n, ok: n >= issued[k] };
+    });
+    const med = (f) => median(rows.map(f));
+    return {
+      epoch: epoch + 1,
+      loaded_first: first ? 'this' : 'other',
+      empty_ns: med((r) => r.empty),
+      this_added_ns: med((r) => r.this - r.empty),
+      other_added_ns: med((r) => r.other - r.empty),
+      this_minus_other_ns: med((r) => r.this - r.other),
+      this_faster_in: rows.filter((r) => r.this < r.other).length,
+      cycles: rows.length,
+      checks,
+      rows,
+    };
+  } finally {
+    for (const l of loaded.reverse()) {
+      if (l.index) l.index.close(); // before its objects go
+      release(l);
+    }
+  }
+}
+
+/** The verdict over epochs: order-balanced difference, medians, the load-order effect. */
+function abSummary(epochs) {
+  const diffs = (first) => epochs.filter((e) => e.loaded_first === first).map((e) => e.this_minus_other_ns);
+  const thisFirst = median(diffs('this'));
+  const thisSecond = median(diffs('other'));
+  return {
+    epochs: epochs.length,
+    this_added_ns: median(epochs.map((e) => e.this_added_ns)),
+    other_added_ns: median(epochs.map((e) => e.other_added_ns)),
+    this_first_ns: thisFirst,
+    this_second_ns: thisSecond,
+    this_minus_other_ns: (thisFirst + thisSecond) / 2,
+    load_order_effect_ns: (thisFirst - thisSecond) / 2,
+    epochs_this_faster: epochs.filter((e) => e.this_minus_other_ns < 0).length,
+  };
+}
+
+async function abMode() {
+  const dispatchObj = path.join(buildDir, 'ab-dispatch.bpf.o');
+  execFileSync('clang', ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', BPF, '-c', path.join(BENCH_DIR, 'diag', 'ab-dispatch.bpf.c'), '-o', dispatchObj], { stdio: 'inherit' });
+  const cycles = Number(opt.cycles);
+  const epochs = [];
+  log(`ab: ${ROUNDS} epochs (fresh loads) of ${cycles} cycles, ${CALLS.toLocaleString('en')} getppid x ${REPS} per batch, CPU 0, clock ${CLOCK}; this = ${BPF}, other = ${opt.ab}`);
+  for (let e = 0; e < ROUNDS; e++) {
+    const ep = await abEpoch(dispatchObj, e, cycles);
+    epochs.push(ep);
+    log(`  epoch ${ep.epoch} (${ep.loaded_first} loaded first): empty ${fmt(ep.empty_ns, 1)} ns; this +${fmt(ep.this_added_ns, 1)}, other +${fmt(ep.other_added_ns, 1)}; this - other ${fmt(ep.this_minus_other_ns, 2)} ns, this faster in ${ep.this_faster_in}/${ep.cycles}${ep.checks.every((c) => c.ok) ? '' : ' COUNTER CHECK FAILED'}`);
+  }
+  const summary = abSummary(epochs);
+  log(`ab: over ${epochs.length} epochs: this +${fmt(summary.this_added_ns, 1)} ns over the empty target, other +${fmt(summary.other_added_ns, 1)} (medians); this - other ${fmt(summary.this_minus_other_ns, 2)} ns, order-balanced (${fmt(summary.this_first_ns, 2)} where this loaded first, ${fmt(summary.this_second_ns, 2)} where it loaded second: load-order effect ${fmt(summary.load_order_effect_ns, 2)} ns); this faster in ${summary.epochs_this_faster} of ${epochs.length} epochs`);
+  const ok = epochs.every((e) => e.checks.every((c) => c.ok));
+  log(ok ? 'counter checks: all passed (getppid counted >= issued)' : 'counter checks: FAILED');
+  const out = opt.out ?? path.join(BENCH_DIR, 'results', `ab-${new Date().toISOString().slice(0, 10)}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ benchmark: 'cg_sys_exit a/b', this: BPF, other: path.resolve(opt.ab), calls: CALLS, reps: REPS, clock: CLOCK, host: { kernel: os.release(), cpus: os.cpus().length, loadavg: os.loadavg() }, summary, epochs }, null, 1)}\n`);
+  log(`results: ${path.relative(process.cwd(), out)}`);
+  return ok;
+}
+
+if (opt.ab) {
+  const ok = await abMode();
+  process.exitCode = ok ? 0 : 1;
+  cleanup();
+  process.exit();
 }
 
 // ---- rounds: per configuration one block (off, empty sys_enter, the configuration, off) -----

@@ -169,6 +169,42 @@ describe('container registry (real kernel, real Docker)', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('counts a task moved to another container in the new one from its next syscall (no stale per-CPU copy of its entry)', async () => {
+    const bin = join(mkdtempSync(join(tmpdir(), 'cg-moved-')), 'moved-between');
+    execFileSync('clang', ['-O2', '-Wall', '-o', bin, join(REPO_ROOT, 'test/e2e/fixtures/moved-between.c')], { timeout: 60_000 });
+    const [a, b] = [uniqueName('cg-move-a'), uniqueName('cg-move-b')];
+    const root = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+    const procsOf = async (name: string) => {
+      const pid = (await dockerInspect(name)).State.Pid as number;
+      return join(root, readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3), 'cgroup.procs');
+    };
+    for (const n of [a, b]) ids.push(await dockerRun(['--name', n, TEST_IMAGE, 'sleep', '600']));
+    const calls = 20_000;
+    const child = spawn(bin, [String(calls), '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      const pid = await waitFor('ready', async () => Number(/ready (\d+)/.exec(out)?.[1]) || null, 10_000);
+      writeFileSync(await procsOf(a), `${pid}\n`);
+      child.stdin.write('go\n'); // execs: a workload of A, which makes its calls
+      await waitFor('half', async () => out.includes('half'), 20_000);
+      writeFileSync(await procsOf(b), `${pid}\n`);
+      child.stdin.end('go\n'); // calls as B's runtime init (no filter: not counted), exec, calls as B's workload
+      await waitFor('done', async () => out.includes('done'), 20_000);
+      await waitFor('exit', async () => child.exitCode !== null || null, 10_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(child.exitCode).toBe(0);
+    await docker(['kill', a, b]);
+    const final = (r: any) => r.attributes['contguard.syscalls.final'] === true;
+    const [sa, sb] = [await waitForJsonLine(agent!.logDir, snapshotOf(a, final), 30_000), await waitForJsonLine(agent!.logDir, snapshotOf(b, final), 30_000)];
+    expect(sa.attributes['contguard.syscalls.counts'].getppid, a).toBe(calls);
+    expect(sb.attributes['contguard.syscalls.counts'].getppid, b).toBe(calls);
+    // B's runtime init counts what A's does (the runtime's own calls), none of the moved task's.
+    expect(sb.attributes['contguard.syscalls.runtime_counts']?.getppid, b).toBe(sa.attributes['contguard.syscalls.runtime_counts']?.getppid);
+  });
 });
 
 describe('registry reconciliation', () => {
