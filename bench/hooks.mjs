@@ -29,7 +29,9 @@
  * --ab DIR [--rounds N] [--cycles N]: two builds of cg_sys_exit side by side instead, this
  * checkout's bpf/build and DIR's (registry.bpf.o and syscalls.bpf.o), switched
  * between batches through one dispatcher's program array (bench/diag/ab-dispatch.bpf.c), in N
- * epochs of fresh loads (see abMode); writes bench/results/ab-<date>.json.
+ * epochs of fresh loads (see abMode); writes bench/results/ab-<date>.json. Both builds' getppid
+ * counts are read as this checkout reads cg_sys_counts: a build that lays it out otherwise (or
+ * counts elsewhere) fails its counter check, and its figures are still printed.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -45,7 +47,6 @@ const BPF = path.join(REPO, 'bpf', 'build');
 const IMAGE = process.env.BENCH_IMAGE ?? 'contguard-test/busybox:latest';
 const LABEL = 'contguard-bench-hooks';
 const SETTLE_MS = 400;
-const SYS_GETPPID = { x64: 110, arm64: 173 }[process.arch];
 
 const { values: opt } = parseArgs({
   options: {
@@ -139,11 +140,13 @@ for (const f of ['registry.bpf.o', 'syscalls.bpf.o', 'file_open.bpf.o', 'probes.
 if (!existsSync(path.join(REPO, 'dist', 'ffi', 'bpf-object.js'))) die('dist/ missing: run `npm run build`');
 const { BpfObject } = await import('../dist/ffi/bpf-object.js');
 const { MappedArray } = await import('../dist/ffi/mmap.js');
-const { queuePushU32, mapUpdate, mapLookup } = await import('../dist/ffi/maps.js');
+const { queuePushU32, mapUpdate } = await import('../dist/ffi/maps.js');
 const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
 const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
 const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-const { countIndex, countsEntries, hostCountsLayout } = await import('../dist/src/sensors/syscalls/recorder.js');
+const { countsEntries } = await import('../dist/src/sensors/syscalls/recorder.js');
+const { CountsMap } = await import('../dist/src/sensors/syscalls/counts-map.js');
+const { hostSyscallArch } = await import('../dist/src/sensors/syscalls/names.js');
 
 buildDir = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-hooks-'));
 const DIAG_OBJ = path.join(buildDir, 'exit-hooks.bpf.o');
@@ -173,7 +176,6 @@ function empties(objPath, names) {
 }
 
 const MAX_CONTAINERS = 256;
-const COUNTS = hostCountsLayout(MAX_CONTAINERS); // the agent's: a row per CPU, then the shared row
 /**
  * The agent's objects as the agent wires them: registry (tracking + seed), then syscalls with
  * `sys` programs and file_open with `fo` programs (`tail`: cg_fo_exit loaded, not attached,
@@ -207,8 +209,7 @@ function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = 
       return o;
     };
     const sys1 = sys.length ? sensor('syscalls.bpf.o', sys, (o) => {
-      o.resizeMap('cg_sys_counts', countsEntries(COUNTS));
-      o.setRodata({ cg_sys_cpu_rows: COUNTS.cpuRows, cg_sys_slots: COUNTS.slots });
+      o.resizeMap('cg_sys_counts', countsEntries(MAX_CONTAINERS));
     }) : null;
     const fo1 = fo.length ? sensor('file_open.bpf.o', fo, (o) => tail && o.setAutoattach('cg_fo_exit', false)) : null;
     reg.attachAll();
@@ -300,15 +301,8 @@ async function loop() {
 function counted(list) {
   const slot = list.slotOf(cgroupId);
   if (slot === null) return null;
-  const key = Buffer.alloc(4);
-  const v = Buffer.alloc(8);
-  let sum = 0; // the workload phase, summed over the rows
-  for (let row = 0; row <= COUNTS.cpuRows; row++) {
-    key.writeUInt32LE(countIndex(COUNTS, row, slot, 0, SYS_GETPPID));
-    if (!mapLookup(list.countsFd, key, v)) return null;
-    sum += Number(v.readBigUInt64LE());
-  }
-  return sum;
+  // The workload phase, summed over the CPUs (as the agent reads it).
+  return new CountsMap(list.countsFd).read(slot, hostSyscallArch()).workload.getppid ?? 0;
 }
 
 /**

@@ -421,8 +421,9 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
       const { findBucket, indexSize, initIndex } = await import('../dist/src/registry/index-table.js');
       const { REGISTRY_CGROUP_SIZE, RegistryCgroupLayout } = await import('../dist/src/registry/layout.gen.js');
       const { SHARED_MAPS } = await import('../dist/src/registry/index.js');
-      const { countIndex, countsEntries, hostCountsLayout } = await import('../dist/src/sensors/syscalls/recorder.js');
-      const layout = hostCountsLayout(MAX_CONTAINERS); // the agent's: a row per CPU, then the shared row
+      const { countsEntries } = await import('../dist/src/sensors/syscalls/recorder.js');
+      const { CountsMap } = await import('../dist/src/sensors/syscalls/counts-map.js');
+      const { hostSyscallArch } = await import('../dist/src/sensors/syscalls/names.js');
       const buckets = indexSize(MAX_CONTAINERS);
       const rodata = { cg_cgroup_mode: 2, cg_self_tgid: process.pid, reg_use_task_storage: 1, reg_index_mask: buckets - 1 };
       const objs = [];
@@ -452,8 +453,8 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
         bpfObjects.add(sys);
         for (const p of sys.programs()) sys.setAutoload(p.name, p.name === prog);
         for (const m of SHARED_MAPS) sys.reuseMap(m, reg.mapFd(m));
-        sys.resizeMap('cg_sys_counts', countsEntries(layout));
-        sys.setRodata({ ...rodata, cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
+        sys.resizeMap('cg_sys_counts', countsEntries(MAX_CONTAINERS));
+        sys.setRodata(rodata);
         sys.load();
         // The agent's order: tracking, then the sensor, then the seed of what already runs.
         reg.attachAll();
@@ -468,13 +469,10 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
             let check = null;
             try {
               if (counts) {
-                let counted = 0n; // workload phase (0), summed over the rows
-                for (let row = 0; row <= layout.cpuRows && counted !== null; row++) {
-                  const v = readU64(sys.mapFd('cg_sys_counts'), countIndex(layout, row, slot, 0, SYS_GETPPID));
-                  counted = v === null ? null : counted + v;
-                }
+                // The workload phase, summed over the CPUs (as the agent reads it).
+                const counted = new CountsMap(sys.mapFd('cg_sys_counts')).read(slot, hostSyscallArch()).workload.getppid ?? 0;
                 const issued = container.issued - issuedBefore;
-                check = { what: `cg_sys_counts[slot ${slot}][getppid]`, issued, counted: counted === null ? null : Number(counted), ok: counted !== null && Number(counted) >= issued };
+                check = { what: `cg_sys_counts[slot ${slot}][getppid]`, issued, counted, ok: counted >= issued };
               }
             } finally {
               closeAll();

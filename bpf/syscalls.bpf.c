@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * syscalls sensor: counts every syscall of every container in the kernel, per
- * (container slot, phase, syscall number), into an mmap-able array that user space reads
- * without a single FFI call. Each CPU (ids below cg_sys_cpu_rows) counts in a row of its own, so
- * no cache line is written by two CPUs: threads of one container making the same syscall on
- * several CPUs no longer pass one counter's line between them on every call (bench/contention.sh).
- * The add stays atomic: exact even where a syscall tracepoint's program can be preempted (or the
- * task moved) halfway, and uncontended on a line only its CPU writes. CPUs above (more than
- * SYSCALLS_CPU_ROWS_MAX, or brought online later) share the last row. User space sums the rows.
- * Which task belongs to which container, and whether it is still runtime init, comes from the
- * shared container registry (registry.bpf.c).
+ * (container slot, phase, syscall number), in a per-CPU array: element slot * PHASES + phase holds
+ * the 512 counts of that slot and phase, one copy per CPU. A CPU adds into its own copy only, with
+ * a plain add: tracepoint programs run with preemption disabled (and a program is never run twice
+ * at once on one CPU), so no count is lost, no cache line is written by two CPUs, and the hot
+ * path is short: one lookup keyed by slot and phase, one add (bench/README.md, "Two builds side
+ * by side": 7 ns per syscall less than a shared array with a row per CPU). User space sums the
+ * CPUs' copies. Which task belongs to which container, and whether it is still runtime init,
+ * comes from the shared container registry (registry.bpf.c).
  *
  * tp_btf_sys_exit variant (preferred): counted as each syscall returns (tp_btf/sys_exit), one
  * task-storage lookup on the current task (a host task's only cost), and the program then
@@ -26,20 +25,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/*
- * counts[((row * cg_sys_slots + slot) * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + nr]:
- * rows 0 .. cg_sys_cpu_rows - 1 are those CPUs', row cg_sys_cpu_rows is shared; sized by user
- * space ((cpu rows + 1) * slots * phases * numbers).
- */
-const volatile __u32 cg_sys_cpu_rows = 0;
-const volatile __u32 cg_sys_slots = 256; /* registry.max_containers */
-
+/* counts[slot * SYSCALLS_PHASES + phase].n[nr], per CPU; sized by user space (slots * phases). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 256 * SYSCALLS_PHASES * SYSCALLS_MAX_NR);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 256 * SYSCALLS_PHASES);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct syscalls_counts);
 } cg_sys_counts SEC(".maps");
 
 struct {
@@ -59,32 +50,27 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
-/* The current CPU, read from the task (thread_info.cpu, 5.16+) or asked of the kernel. */
-static __always_inline __u32 task_cpu_btf(struct task_struct *task)
+/* Out of the counting programs' line of code: a subprogram, called only when nothing is counted. */
+static __noinline int count_missed(__u32 stat)
 {
-	if (bpf_core_field_exists(struct thread_info, cpu))
-		return task->thread_info.cpu;
-	return bpf_get_smp_processor_id();
+	stat_inc(stat);
+	return 0;
 }
 
-static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr, __u32 cpu)
+/*
+ * One lookup, then the add: a slot the registry could not give (REGISTRY_NO_SLOT) makes a key
+ * beyond the array (slot * PHASES wraps to 0xfffffffe), so its lookup fails like any other miss.
+ */
+static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr)
 {
-	__u32 idx, row = cpu < cg_sys_cpu_rows ? cpu : cg_sys_cpu_rows;
-	__u64 *count;
+	__u32 key = slot * SYSCALLS_PHASES + phase;
+	struct syscalls_counts *counts = bpf_map_lookup_elem(&cg_sys_counts, &key);
 
-	if (slot == REGISTRY_NO_SLOT) {
-		stat_inc(SYSCALLS_STAT_NO_SLOT);
+	if (counts && (__u64)nr < SYSCALLS_MAX_NR) { /* a negative number too is out of range */
+		counts->n[nr & (SYSCALLS_MAX_NR - 1)] += 1; /* this CPU's copy: no other writer (see the top) */
 		return 0;
 	}
-	if (nr < 0 || nr >= SYSCALLS_MAX_NR) {
-		stat_inc(SYSCALLS_STAT_OVERFLOW);
-		return 0;
-	}
-	idx = ((row * cg_sys_slots + slot) * SYSCALLS_PHASES + phase) * SYSCALLS_MAX_NR + (__u32)nr;
-	count = bpf_map_lookup_elem(&cg_sys_counts, &idx);
-	if (count)
-		__sync_fetch_and_add(count, 1);
-	return 0;
+	return count_missed(counts ? SYSCALLS_STAT_OVERFLOW : SYSCALLS_STAT_NO_SLOT);
 }
 
 /* tp_btf/sys_enter (raw_syscalls, stable since 2.6.37; BTF-typed since 5.5): cheapest hook. */
@@ -105,7 +91,7 @@ int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 		if (phase == REG_PHASE_SKIP)
 			return 0;
 	}
-	return count_in_slot(ts->slot, phase, id, task_cpu_btf(task));
+	return count_in_slot(ts->slot, phase, id);
 }
 
 SEC("raw_tracepoint/sys_enter")
@@ -127,7 +113,7 @@ int cg_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
 		if (phase == REG_PHASE_SKIP)
 			return 0;
 	}
-	return count_in_slot(c->slot, phase, (long)ctx->args[1], bpf_get_smp_processor_id());
+	return count_in_slot(c->slot, phase, (long)ctx->args[1]);
 }
 
 /*
@@ -202,7 +188,7 @@ int BPF_PROG(cg_sys_exit, struct pt_regs *regs, long ret)
 		else if (ret < 0 && maybe_refused(task, nr))
 			phase = REG_PHASE_SKIP;
 		if (phase != REG_PHASE_SKIP)
-			count_in_slot(ts->slot, phase, nr, task_cpu_btf(task));
+			count_in_slot(ts->slot, phase, nr);
 	}
 	if (nr_is_open(nr))
 		bpf_tail_call(ctx, &cg_sys_exit_tail, REG_SYS_EXIT_FILE_OPEN);
@@ -230,5 +216,5 @@ int BPF_PROG(cg_sys_task_exit, struct task_struct *p)
 		if (phase == REG_PHASE_SKIP)
 			return 0;
 	}
-	return count_in_slot(ts->slot, phase, nr, task_cpu_btf(task));
+	return count_in_slot(ts->slot, phase, nr);
 }

@@ -4,7 +4,6 @@
 
 #define SYSCALLS_MAX_NR 512   /* counted numbers; larger ones (x32, compat) are counted as out of range */
 #define SYSCALLS_PHASES 2     /* counts per container slot: [phase][nr] */
-#define SYSCALLS_CPU_ROWS_MAX 16 /* CPUs with a row of their own (ids below); the others share one */
 #define SYSCALLS_PHASE_WORKLOAD 0
 #define SYSCALLS_PHASE_RUNTIME 1 /* runtime init after its seccomp filter is in place, before exec */
 
@@ -16,5 +15,9 @@
 struct syscalls_limits {
 	__u32 max_nr;
 	__u32 phases;
-	__u32 cpu_rows_max;
+};
+
+/* One container slot's counts in one phase, on one CPU: an element of the per-CPU counts array. */
+struct syscalls_counts {
+	__u64 n[SYSCALLS_MAX_NR];
 };

@@ -101,7 +101,7 @@ function render(structs, header, importShared, sensorsDir = '..') {
     out.push('} as const;');
     out.push(`export interface ${P} {`);
     for (const f of s.fields) {
-      const type = f.kind === 'struct' ? pascal(f.struct) : f.kind.endsWith('[]') ? 'number[]' : tsType[f.kind];
+      const type = f.kind === 'struct' ? pascal(f.struct) : f.kind.endsWith('[]') ? (f.elemSize === 8 ? 'bigint[]' : 'number[]') : tsType[f.kind];
       out.push(`  ${f.name}: ${type};`);
     }
     out.push('}');
@@ -122,7 +122,7 @@ function render(structs, header, importShared, sensorsDir = '..') {
       if (f.kind === 'struct') expr = `decode${pascal(f.struct)}(v, base + ${f.offset})`;
       else if (f.kind === 'string') expr = `cString(v, base + ${f.offset}, ${f.size})`;
       else if (f.kind === 'bytes') expr = `cBytes(v, base + ${f.offset}, ${f.size})`;
-      else if (f.kind.endsWith('[]')) expr = `Array.from({ length: ${f.count} }, (_, i) => v.getUint${f.elemSize * 8}(base + ${f.offset} + i * ${f.elemSize}${f.elemSize > 1 ? ', true' : ''}))`;
+      else if (f.kind.endsWith('[]')) expr = `Array.from({ length: ${f.count} }, (_, i) => v.get${f.elemSize === 8 ? 'BigUint64' : `Uint${f.elemSize * 8}`}(base + ${f.offset} + i * ${f.elemSize}${f.elemSize > 1 ? ', true' : ''}))`;
       else expr = reader[f.kind](f.offset);
       out.push(`    ${f.name}: ${expr},`);
     }

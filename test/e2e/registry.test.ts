@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { metricValue, scrape, waitFor } from '../support/metrics.js';
-import { CPU_ROWS_MAX, cpuRowsFor } from '../../src/sensors/syscalls/recorder.js';
+import { countsBytes } from '../../src/sensors/syscalls/recorder.js';
+import { numPossibleCpus } from '../../ffi/maps.js';
 import { freePort, readJsonLines, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 
@@ -53,10 +54,10 @@ describe('container registry (real kernel, real Docker)', () => {
     expect(err).toContain('sensor syscalls (tp_btf_sys_exit): attached tp_btf/sys_exit, tp_btf/sched_process_exit');
     expect(err).toContain('sensor file_open (syscalls_tail_call): attached tp_btf/sys_exit (tail call from the syscalls sensor)');
     expect(err).toContain('sensor exec (sched_prepare_exec): attached');
-    // Every online CPU of this machine counts in a row of its own: none left on the shared row.
-    const online = readFileSync('/sys/devices/system/cpu/online', 'utf8');
-    expect(err).toContain(`sensor syscalls: counts in ${cpuRowsFor(online)} CPU rows and a shared row`);
-    expect(cpuRowsFor(online)).toBe(Math.min(CPU_ROWS_MAX, availableParallelism()));
+    // Every possible CPU counts in its own copy of the per-CPU counts (256 slots by default).
+    const cpus = numPossibleCpus();
+    expect(cpus).toBeGreaterThanOrEqual(availableParallelism());
+    expect(err).toContain(`sensor syscalls: counts per CPU on ${cpus} possible CPUs (${(countsBytes(256, cpus) / 2 ** 20).toFixed(1)} MiB for 256 container slots)`);
     expect(err).not.toContain('falling back');
   });
 
@@ -104,9 +105,9 @@ describe('container registry (real kernel, real Docker)', () => {
   });
 
   it('counts every call exactly when tasks of one container make the same syscall at once, two on each CPU', async () => {
-    // Each CPU counts in its own row; the rows add up to the exact total (one row shared by the
-    // CPUs with plain adds read 599,033 of 600,000 here: the test catches lost updates). Two
-    // tasks pinned to one CPU take turns on it, so a CPU's row is written by both.
+    // Each CPU counts in its own copy; the copies add up to the exact total (one array shared by
+    // the CPUs with plain adds read 599,033 of 600,000 here: the test catches lost updates). Two
+    // tasks pinned to one CPU take turns on it, so a CPU's copy is written by both.
     const bin = join(mkdtempSync(join(tmpdir(), 'cg-getppid-')), 'getppid-loop');
     execFileSync('clang', ['-static', '-O2', '-Wall', '-o', bin, join(REPO_ROOT, 'bench/getppid-loop.c')], { timeout: 60_000 });
     const name = uniqueName('cg-cpu-rows');

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * syscalls sensor: per-container syscall counts, kept in the kernel and read from an
- * mmap'd array (no FFI call per read); periodic snapshots feed `contguard seccomp`.
+ * syscalls sensor: per-container syscall counts, kept in the kernel in a per-CPU array and read
+ * one container at a time (two map lookups per read); periodic snapshots feed `contguard seccomp`.
  * Containers, their slots and their runtime-init phase come from the shared registry.
  */
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
-import { MappedArray } from '../../../ffi/mmap.js';
 import { readPerCpuArray } from '../../../ffi/maps.js';
 import type { RegistryEntry } from '../../registry/index.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
@@ -15,7 +14,8 @@ import type { Attributes } from '../../telemetry/record.js';
 import { nanosToIso } from '../../telemetry/jsonl-sink.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
 import { hostSyscallArch } from './names.js';
-import { SlotHistory, clearSlot, countsEntries, hostCountsLayout, readSlot, type SlotCounts } from './recorder.js';
+import { SlotHistory, countsBytes, countsEntries, type SlotCounts } from './recorder.js';
+import { CountsMap } from './counts-map.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, syscallsTelemetry } from './telemetry.js';
 
 /** Mirror bpf/syscalls.h SYSCALLS_STAT_*. */
@@ -48,25 +48,22 @@ export const syscallsSensor: Sensor = {
     obj.setAutoload('cg_sys_task_exit', exit);
     obj.setAutoload('cg_sys_enter', variant === REGISTRY_VARIANT_TP_BTF);
     obj.setAutoload('cg_sys_enter_raw', !exit && variant !== REGISTRY_VARIANT_TP_BTF);
-    const layout = hostCountsLayout(cfg.registry.max_containers);
-    obj.resizeMap('cg_sys_counts', countsEntries(layout));
-    obj.setRodata({ cg_sys_cpu_rows: layout.cpuRows, cg_sys_slots: layout.slots });
+    obj.resizeMap('cg_sys_counts', countsEntries(cfg.registry.max_containers));
   },
   start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const arch = hostSyscallArch();
     const slotCount = ctx.config.registry.max_containers;
-    const layout = hostCountsLayout(slotCount);
-    const counts = MappedArray.mapU64(obj.mapFd('cg_sys_counts'), countsEntries(layout), 'cg_sys_counts');
-    const mib = (counts.u64.length * 8) / 2 ** 20;
-    ctx.logger.info(`sensor syscalls: counts in ${layout.cpuRows} CPU rows and a shared row (${mib.toFixed(1)} MiB for ${slotCount} container slots)`);
+    const counts = new CountsMap(obj.mapFd('cg_sys_counts'));
+    const mib = countsBytes(slotCount, counts.cpus) / 2 ** 20;
+    ctx.logger.info(`sensor syscalls: counts per CPU on ${counts.cpus} possible CPUs (${mib.toFixed(1)} MiB for ${slotCount} container slots)`);
     const statsFd = obj.mapFd('cg_sys_stats');
     const recordings = new Map<number, Recording>();
     const retired: Recording[] = []; // finished runs whose last counts stay on /metrics a while
     const now = () => BigInt(Date.now()) * 1_000_000n;
 
     const snapshot = (rec: Recording, final: boolean) => {
-      if (counts.isClosed) return;
-      const c = readSlot(counts.u64, rec.entry.slot, arch, layout);
+      if (!counts.isOpen) return;
+      const c = counts.read(rec.entry.slot, arch);
       rec.history.observe(c, now());
       rec.last = c;
       const container = rec.entry.container;
@@ -96,7 +93,7 @@ export const syscallsSensor: Sensor = {
 
     const syscallsCounter = ctx.meter.createObservableCounter(SYSCALLS_COUNTER, { unit: '{syscall}', description: syscallsTelemetry.metrics[0].description });
     syscallsCounter.addCallback((result) => {
-        if (counts.isClosed) return;
+        if (!counts.isOpen) return;
         const report = (rec: Recording, c: SlotCounts) => {
           if (!rec.entry.container) return;
           const base = metricAttributes(rec.entry.container.attributes);
@@ -104,7 +101,7 @@ export const syscallsSensor: Sensor = {
           for (const [k, v] of Object.entries(c.runtime)) sum[k] = (sum[k] ?? 0) + v;
           for (const [name, v] of Object.entries(sum)) result.observe(v, { ...base, 'syscall.name': name });
         };
-        for (const rec of recordings.values()) report(rec, readSlot(counts.u64, rec.entry.slot, arch, layout));
+        for (const rec of recordings.values()) report(rec, counts.read(rec.entry.slot, arch));
         for (const rec of retired) if (rec.last) report(rec, rec.last);
       });
     ctx.meter
@@ -147,7 +144,7 @@ export const syscallsSensor: Sensor = {
         snapshot(rec, true);
         rec.retiredAt = Date.now();
         retired.push(rec);
-        if (!counts.isClosed) clearSlot(counts.u64, entry.slot, layout); // the next container starts from nothing
+        if (counts.isOpen) counts.clear(entry.slot); // the next container starts from nothing
       },
       stop() {
         // A last snapshot of every running container, so no recording is lost on shutdown.

@@ -3,28 +3,45 @@
 // The C declaration is the source of truth; run `npm run gen:layouts` after changing it.
 import { checkRecord } from '../decode.js';
 
-export const SYSCALLS_LIMITS_SIZE = 12;
+export const SYSCALLS_COUNTS_SIZE = 4096;
+export const SyscallsCountsLayout = {
+  n: { offset: 0, size: 4096, kind: 'u64[]' },
+} as const;
+export interface SyscallsCounts {
+  n: bigint[];
+}
+/** Bytes a `struct syscalls_counts` record holds at least (a trailing string or byte array may be cut). */
+export const SYSCALLS_COUNTS_MIN_SIZE = 4096;
+/**
+ * Decodes a `struct syscalls_counts` at `base`; strings stop at NUL or at the end of `v`.
+ * @throws RangeError naming the struct when fewer than SYSCALLS_COUNTS_MIN_SIZE bytes follow `base`.
+ */
+export function decodeSyscallsCounts(v: DataView, base = 0): SyscallsCounts {
+  checkRecord(v, base, 4096, 'syscalls_counts');
+  return {
+    n: Array.from({ length: 512 }, (_, i) => v.getBigUint64(base + 0 + i * 8, true)),
+  };
+}
+
+export const SYSCALLS_LIMITS_SIZE = 8;
 export const SyscallsLimitsLayout = {
   max_nr: { offset: 0, size: 4, kind: 'u32' },
   phases: { offset: 4, size: 4, kind: 'u32' },
-  cpu_rows_max: { offset: 8, size: 4, kind: 'u32' },
 } as const;
 export interface SyscallsLimits {
   max_nr: number;
   phases: number;
-  cpu_rows_max: number;
 }
 /** Bytes a `struct syscalls_limits` record holds at least (a trailing string or byte array may be cut). */
-export const SYSCALLS_LIMITS_MIN_SIZE = 12;
+export const SYSCALLS_LIMITS_MIN_SIZE = 8;
 /**
  * Decodes a `struct syscalls_limits` at `base`; strings stop at NUL or at the end of `v`.
  * @throws RangeError naming the struct when fewer than SYSCALLS_LIMITS_MIN_SIZE bytes follow `base`.
  */
 export function decodeSyscallsLimits(v: DataView, base = 0): SyscallsLimits {
-  checkRecord(v, base, 12, 'syscalls_limits');
+  checkRecord(v, base, 8, 'syscalls_limits');
   return {
     max_nr: v.getUint32(base + 0, true),
     phases: v.getUint32(base + 4, true),
-    cpu_rows_max: v.getUint32(base + 8, true),
   };
 }
