@@ -149,10 +149,21 @@ const { CountsMap } = await import('../dist/src/sensors/syscalls/counts-map.js')
 const { hostSyscallArch } = await import('../dist/src/sensors/syscalls/names.js');
 
 buildDir = mkdtempSync(path.join(os.tmpdir(), 'contguard-bench-hooks-'));
-const DIAG_OBJ = path.join(buildDir, 'exit-hooks.bpf.o');
 const LOOP_BIN = path.join(buildDir, 'getppid-loop');
 const arch = { x64: 'x86', arm64: 'arm64' }[process.arch] ?? process.arch;
-execFileSync('clang', ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', BPF, '-c', path.join(BENCH_DIR, 'diag', 'exit-hooks.bpf.c'), '-o', DIAG_OBJ], { stdio: 'inherit' });
+/** Builds bench/diag/<name>.bpf.c into this run's build directory; returns the object's path. */
+function buildDiag(name) {
+  const out = path.join(buildDir, `${name}.bpf.o`);
+  execFileSync('clang', ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', BPF, '-c', path.join(BENCH_DIR, 'diag', `${name}.bpf.c`), '-o', out], { stdio: 'inherit' });
+  return out;
+}
+/** A u32 as a map key or value (a program array's program fd, say). */
+function u32(n) {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+const DIAG_OBJ = buildDiag('exit-hooks');
 execFileSync('gcc', ['-O2', '-static', '-Wall', '-o', LOOP_BIN, path.join(BENCH_DIR, 'getppid-loop.c')], { stdio: 'inherit' });
 
 function track(o) {
@@ -216,9 +227,7 @@ function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = 
     if (attachSys) sys1?.attachAll();
     fo1?.attachAll();
     if (tail) {
-      const v = Buffer.alloc(4);
-      v.writeUInt32LE(fo1.programFd('cg_fo_exit'));
-      mapUpdate(reg.mapFd('cg_sys_exit_tail'), Buffer.alloc(4), v);
+      mapUpdate(reg.mapFd('cg_sys_exit_tail'), u32(0), u32(fo1.programFd('cg_fo_exit')));
     }
     reg.runIterator('cg_reg_seed');
     list.index = index;
@@ -390,16 +399,11 @@ async function abEpoch(dispatchObj, epoch, cycles) {
   try {
     d.setAutoattach('ab_empty', false);
     d.load();
-    const key = Buffer.alloc(4);
-    const fdOf = (fd) => {
-      const v = Buffer.alloc(4);
-      v.writeUInt32LE(fd);
-      return v;
-    };
+    const key = u32(0);
     const targets = [
-      { key: 'empty', value: fdOf(d.programFd('ab_empty')) },
-      { key: 'this', value: fdOf(here.sys.programFd('cg_sys_exit')), list: here },
-      { key: 'other', value: fdOf(there.sys.programFd('cg_sys_exit')), list: there },
+      { key: 'empty', value: u32(d.programFd('ab_empty')) },
+      { key: 'this', value: u32(here.sys.programFd('cg_sys_exit')), list: here },
+      { key: 'other', value: u32(there.sys.programFd('cg_sys_exit')), list: there },
     ];
     const ORDERS = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1], [2, 0, 1], [1, 0, 2]];
     mapUpdate(d.mapFd('ab_target'), key, targets[0].value);
@@ -462,8 +466,7 @@ function abSummary(epochs) {
 }
 
 async function abMode() {
-  const dispatchObj = path.join(buildDir, 'ab-dispatch.bpf.o');
-  execFileSync('clang', ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', BPF, '-c', path.join(BENCH_DIR, 'diag', 'ab-dispatch.bpf.c'), '-o', dispatchObj], { stdio: 'inherit' });
+  const dispatchObj = buildDiag('ab-dispatch');
   const cycles = Number(opt.cycles);
   const epochs = [];
   log(`ab: ${ROUNDS} epochs (fresh loads) of ${cycles} cycles, ${CALLS.toLocaleString('en')} getppid x ${REPS} per batch, CPU 0, clock ${CLOCK}; this = ${BPF}, other = ${opt.ab}`);

@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { metricValue, scrape, waitFor } from '../support/metrics.js';
-import { countsBytes } from '../../src/sensors/syscalls/recorder.js';
 import { numPossibleCpus } from '../../ffi/maps.js';
 import { freePort, readJsonLines, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
@@ -57,7 +56,8 @@ describe('container registry (real kernel, real Docker)', () => {
     // Every possible CPU counts in its own copy of the per-CPU counts (256 slots by default).
     const cpus = numPossibleCpus();
     expect(cpus).toBeGreaterThanOrEqual(availableParallelism());
-    expect(err).toContain(`sensor syscalls: counts per CPU on ${cpus} possible CPUs (${(countsBytes(256, cpus) / 2 ** 20).toFixed(1)} MiB for 256 container slots)`);
+    // 256 slots x 2 phases x 512 counts x 8 bytes on each possible CPU.
+    expect(err).toContain(`sensor syscalls: counts per CPU on ${cpus} possible CPUs (${((cpus * 256 * 2 * 512 * 8) / 2 ** 20).toFixed(1)} MiB for 256 container slots)`);
     expect(err).not.toContain('falling back');
   });
 

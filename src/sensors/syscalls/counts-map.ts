@@ -7,7 +7,8 @@ import { libbpf } from '../../../ffi/libbpf.js';
 import { BpfError } from '../../../ffi/errors.js';
 import { numPossibleCpus } from '../../../ffi/maps.js';
 import type { SyscallArch } from './names.js';
-import { COUNTS_VALUE_SIZE, PHASES, countsKey, readSlot, type SlotCounts } from './recorder.js';
+import { PHASES, countsKey, readSlot, type SlotCounts } from './recorder.js';
+import { SYSCALLS_COUNTS_SIZE } from './layout.gen.js';
 
 export class CountsMap {
   private readonly key = Buffer.alloc(4);
@@ -20,9 +21,9 @@ export class CountsMap {
     private readonly fd: number,
     readonly cpus = numPossibleCpus(),
   ) {
-    this.phases = Array.from({ length: PHASES }, () => new BigUint64Array((COUNTS_VALUE_SIZE / 8) * cpus));
+    this.phases = Array.from({ length: PHASES }, () => new BigUint64Array((SYSCALLS_COUNTS_SIZE / 8) * cpus));
     this.buffers = this.phases.map((p) => Buffer.from(p.buffer));
-    this.zero = Buffer.alloc(COUNTS_VALUE_SIZE * cpus);
+    this.zero = Buffer.alloc(SYSCALLS_COUNTS_SIZE * cpus);
   }
 
   /** False once the object that owns the map is about to close: nothing reads it after. */

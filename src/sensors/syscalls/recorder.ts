@@ -10,9 +10,6 @@ export const MAX_NR = 512;
 export const PHASES = 2;
 export const PHASE_WORKLOAD = 0;
 export const PHASE_RUNTIME = 1;
-/** Bytes of one element (one slot and phase, one CPU): MAX_NR u64 counts (bpf/syscalls.h). */
-export const COUNTS_VALUE_SIZE = SYSCALLS_COUNTS_SIZE;
-
 /**
  * The counts array is a BPF_MAP_TYPE_PERCPU_ARRAY: element slot * PHASES + phase holds MAX_NR
  * counts, one copy per possible CPU (each CPU adds into its own). A count is the sum over the CPUs.
@@ -28,7 +25,7 @@ export function countsEntries(slots: number): number {
 
 /** Kernel memory the counts take: every element on every possible CPU. */
 export function countsBytes(slots: number, cpus: number): number {
-  return countsEntries(slots) * COUNTS_VALUE_SIZE * cpus;
+  return countsEntries(slots) * SYSCALLS_COUNTS_SIZE * cpus;
 }
 
 export interface SlotCounts {
