@@ -18,6 +18,7 @@
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */
 #include "registry.h"
+#include "include/task_counts.h" /* counts go with a task's entry when it changes container */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -40,6 +41,7 @@ struct {
 const struct registry_notice *cg_reg_notice_type __attribute__((unused));
 const struct registry_cgroup *cg_reg_cgroup_type __attribute__((unused));
 const struct registry_task *cg_reg_task_type __attribute__((unused));
+const struct registry_task_entry *cg_reg_task_entry_type __attribute__((unused));
 
 /* [0] notices lost (ring full), [1] container cgroups that got no slot or no bucket */
 struct {
@@ -204,10 +206,12 @@ static __always_inline void mark_init_task(struct registry_cgroup *c, struct tas
 	__u32 tid = BPF_CORE_READ(task, pid);
 
 	if (reg_use_task_storage) {
-		struct registry_task *ts = bpf_task_storage_get(&cg_reg_tasks, task, &init,
-								BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (ts)
-			*ts = init; /* also a task moved from another container */
+		struct registry_task_entry *e = bpf_task_storage_get(&cg_reg_tasks, task, 0,
+								     BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (e) {
+			sys_fold_task_counts(e); /* moved from another container: its counts stay there */
+			e->task = init;
+		}
 		return;
 	}
 	if (bpf_map_update_elem(&cg_reg_tasks_by_tid, &tid, &init, BPF_NOEXIST))
@@ -231,8 +235,12 @@ static __always_inline int on_attach(struct cgroup *dst, struct task_struct *tas
 		return 0;
 	c = track_cgroup(dst, REGISTRY_NOTICE_TRACKED, tgid);
 	if (!c) {
-		if (reg_use_task_storage)
-			bpf_task_storage_delete(&cg_reg_tasks, task); /* moved out of a container */
+		if (reg_use_task_storage) {
+			/* moved out of a container: its counts stay there (what it counts on another
+			 * CPU between this fold and the delete goes with the entry) */
+			sys_fold_task_counts(bpf_task_storage_get(&cg_reg_tasks, task, 0, 0));
+			bpf_task_storage_delete(&cg_reg_tasks, task);
+		}
 		return 0;
 	}
 	mark_init_task(c, task);
@@ -262,7 +270,11 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	copy = *ps;
 	copy.exec_state = REGISTRY_TASK_WORKLOAD;
 	if (reg_use_task_storage) {
-		bpf_task_storage_get(&cg_reg_tasks, child, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		/* the state only: the child's counts start from nothing (it does not run yet) */
+		struct registry_task_entry *e = bpf_task_storage_get(&cg_reg_tasks, child, 0,
+								     BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (e)
+			e->task = copy;
 		return 0;
 	}
 	c = reg_task_container(child);
@@ -352,6 +364,7 @@ int cg_reg_seed(struct bpf_iter__task *ctx)
 	struct task_struct *task = ctx->task;
 	struct registry_cgroup *c;
 	struct registry_task *leader;
+	struct registry_task_entry *e;
 	struct registry_task init = { .state = REGISTRY_TASK_WORKLOAD };
 
 	if (!task)
@@ -369,7 +382,9 @@ int cg_reg_seed(struct bpf_iter__task *ctx)
 		if (leader)
 			init = *leader;
 	}
-	bpf_task_storage_get(&cg_reg_tasks, task, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	e = bpf_task_storage_get(&cg_reg_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (e)
+		e->task = init;
 	return 0;
 }
 

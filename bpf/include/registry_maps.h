@@ -22,12 +22,12 @@ struct {
 	__type(value, struct registry_cgroup);
 } cg_reg_cgroups SEC(".maps");
 
-/* tp_btf variant: every task of a tracked container. */
+/* tp_btf variant: every task of a tracked container (its state first: a struct registry_task *). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct registry_task);
+	__type(value, struct registry_task_entry);
 } cg_reg_tasks SEC(".maps");
 
 /* raw_tracepoint variant: runtime-init tasks by thread id. */

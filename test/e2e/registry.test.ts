@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { metricValue, scrape, waitFor } from '../support/metrics.js';
-import { numPossibleCpus } from '../../ffi/maps.js';
 import { freePort, readJsonLines, startAgent, waitForJsonLine, type AgentHandle } from '../support/agent-process.js';
 import { docker, dockerExec, dockerInspect, dockerRm, dockerRun, ensureTestImage, uniqueName, waitForExit, REPO_ROOT, TEST_IMAGE } from '../support/docker.js';
 
@@ -53,11 +52,9 @@ describe('container registry (real kernel, real Docker)', () => {
     expect(err).toContain('sensor syscalls (tp_btf_sys_exit): attached tp_btf/sys_exit, tp_btf/sched_process_exit');
     expect(err).toContain('sensor file_open (syscalls_tail_call): attached tp_btf/sys_exit (tail call from the syscalls sensor)');
     expect(err).toContain('sensor exec (sched_prepare_exec): attached');
-    // Every possible CPU counts in its own copy of the per-CPU counts (256 slots by default).
-    const cpus = numPossibleCpus();
-    expect(cpus).toBeGreaterThanOrEqual(availableParallelism());
-    // 256 slots x 2 phases x 512 counts x 8 bytes on each possible CPU.
-    expect(err).toContain(`sensor syscalls: counts per CPU on ${cpus} possible CPUs (${((cpus * 256 * 2 * 512 * 8) / 2 ** 20).toFixed(1)} MiB for 256 container slots)`);
+    // Tasks count in their registry entries (16 bytes of state + 488 u64 counts), folded into one
+    // array: 256 slots x 2 phases x 512 counts x 8 bytes.
+    expect(err).toContain(`sensor syscalls: counts in each container task's registry entry (${16 + 488 * 8} bytes per task), folded into ${((256 * 2 * 512 * 8) / 2 ** 20).toFixed(1)} MiB for 256 container slots`);
     expect(err).not.toContain('falling back');
   });
 
@@ -104,25 +101,42 @@ describe('container registry (real kernel, real Docker)', () => {
     }
   });
 
-  it('counts every call exactly when tasks of one container make the same syscall at once, two on each CPU', async () => {
-    // Each CPU counts in its own copy; the copies add up to the exact total (one array shared by
-    // the CPUs with plain adds read 599,033 of 600,000 here: the test catches lost updates). Two
-    // tasks pinned to one CPU take turns on it, so a CPU's copy is written by both.
+  it('counts every call exactly when tasks of one container make the same syscall at once, two on each CPU, while reads fold their counts', async () => {
+    // Each task counts in its own registry entry with a locked add; every read (a scrape, a
+    // snapshot) first folds the entries into the container's counts by exchanging each count
+    // with 0, on another CPU, while the tasks go on counting. A lost add reads less than the
+    // total at the end, a count folded twice reads more (at the end or on the way), a fold that
+    // misses a task's last counts at its exit reads less. Two tasks pinned to one CPU take turns
+    // on it.
     const bin = join(mkdtempSync(join(tmpdir(), 'cg-getppid-')), 'getppid-loop');
     execFileSync('clang', ['-static', '-O2', '-Wall', '-o', bin, join(REPO_ROOT, 'bench/getppid-loop.c')], { timeout: 60_000 });
     const name = uniqueName('cg-cpu-rows');
     const id = await dockerRun(['--name', name, TEST_IMAGE, 'sleep', '600']);
     ids.push(id);
     await docker(['cp', bin, `${id}:/getppid-loop`]);
-    const calls = 300_000;
+    const calls = 2_000_000;
+    const total = 4 * calls;
     const cpus = Math.min(2, availableParallelism());
     const pins = [0, 0, 1, 1].map((c) => c % cpus);
+    const series = { container_id: id, syscall_name: 'getppid' };
     // N calls, 1 repetition, no warm-up, pinned to a CPU: no shell (ash asks getppid for $PPID).
-    const runs = await Promise.all(pins.map((c) => dockerExec(id, ['/getppid-loop', String(calls), '1', '0', String(c)])));
+    let running = true;
+    const loops = Promise.all(pins.map((c) => dockerExec(id, ['/getppid-loop', String(calls), '1', '0', String(c)]))).finally(() => (running = false));
+    const seen: number[] = [];
+    for (let i = 0; i < 400 && running; i++) {
+      const v = metricValue(await scrape(promPort), 'contguard_syscalls_total', series);
+      if (!Number.isNaN(v)) seen.push(v);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const runs = await loops;
     expect(runs.map((r) => Number(/cpu=(\d+)/.exec(r.stdout)?.[1]))).toEqual(pins);
+    // Reads folded while the tasks counted, and what they read never went down nor past the total.
+    expect(seen.filter((v) => v > 0 && v < total).length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(total);
     await docker(['kill', id]);
     const snap = await waitForJsonLine(agent!.logDir, snapshotOf(name, (r) => r.attributes['contguard.syscalls.final'] === true), 30_000);
-    expect(snap.attributes['contguard.syscalls.counts'].getppid).toBe(pins.length * calls);
+    expect(snap.attributes['contguard.syscalls.counts'].getppid).toBe(total);
   });
 
   it('drops host execs in the kernel: none reaches user space, container execs do', async () => {
