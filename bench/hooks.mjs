@@ -203,7 +203,6 @@ function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = 
     for (const p of reg.programs()) reg.setAutoload(p.name, p.section.startsWith('iter/') || p.section.startsWith('tp_btf/'));
     reg.resizeMap('cg_reg_cgroups', buckets);
     reg.resizeMap('cg_reg_free_slots', MAX_CONTAINERS);
-    if (regMaps.has('cg_sys_counts')) reg.resizeMap('cg_sys_counts', countsEntries(MAX_CONTAINERS)); // what task entries fold into
     reg.setRodata(rodata);
     reg.load();
     const index = MappedArray.map(reg.mapFd('cg_reg_cgroups'), buckets * REGISTRY_CGROUP_SIZE, 'cg_reg_cgroups');
@@ -212,9 +211,7 @@ function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = 
     const sensor = (file, progs, configure) => {
       const o = track(BpfObject.open(path.join(dir, file)));
       list.push(o);
-      // sys_exit: tasks count in their registry entries, folded by cg_sys_fold before a read (builds that have it).
-      const fold = progs.includes('cg_sys_exit') && o.programs().some((p) => p.name === 'cg_sys_fold');
-      for (const p of o.programs()) o.setAutoload(p.name, progs.includes(p.name) || (fold && p.name === 'cg_sys_fold'));
+      for (const p of o.programs()) o.setAutoload(p.name, progs.includes(p.name));
       const names = new Set(o.mapNames());
       for (const m of SHARED_MAPS) if (names.has(m) && regMaps.has(m)) o.reuseMap(m, reg.mapFd(m)); // another build may lack some
       o.setRodata(rodata);
@@ -222,10 +219,8 @@ function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = 
       o.load();
       return o;
     };
-    const exitCounts = sys.includes('cg_sys_exit'); // into the registry's cg_sys_counts, through task entries
     const sys1 = sys.length ? sensor('syscalls.bpf.o', sys, (o) => {
-      const own = o.mapNames().includes('cg_sys_counts_cpu') ? 'cg_sys_counts_cpu' : 'cg_sys_counts'; // an older build: its own
-      o.resizeMap(own, own === 'cg_sys_counts_cpu' && exitCounts ? 1 : countsEntries(MAX_CONTAINERS));
+      o.resizeMap('cg_sys_counts', countsEntries(MAX_CONTAINERS));
     }) : null;
     const fo1 = fo.length ? sensor('file_open.bpf.o', fo, (o) => tail && o.setAutoattach('cg_fo_exit', false)) : null;
     reg.attachAll();
@@ -236,10 +231,7 @@ function agentObjects({ sys = [], fo = [], tail = false, dir = BPF, attachSys = 
     }
     reg.runIterator('cg_reg_seed');
     list.index = index;
-    const ownCounts = sys1?.mapNames().includes('cg_sys_counts_cpu') && !exitCounts;
-    list.countsFd = sys1 ? sys1.mapFd(ownCounts ? 'cg_sys_counts_cpu' : 'cg_sys_counts') : -1;
-    list.countsCpus = sys1 && !ownCounts && sys1.programs().some((p) => p.name === 'cg_sys_fold') ? 1 : undefined;
-    list.fold = list.countsCpus === 1 ? () => sys1.runIterator('cg_sys_fold') : () => undefined;
+    list.countsFd = sys1 ? sys1.mapFd('cg_sys_counts') : -1;
     list.sys = sys1;
     list.slotOf = (cgroupId) => {
       const b = findBucket(index.view(), cgroupId, buckets - 1);
@@ -318,9 +310,8 @@ async function loop() {
 function counted(list) {
   const slot = list.slotOf(cgroupId);
   if (slot === null) return null;
-  // The workload phase, as the agent reads it (task entries folded first; summed over the CPUs).
-  list.fold();
-  return new CountsMap(list.countsFd, list.countsCpus).read(slot, hostSyscallArch()).workload.getppid ?? 0;
+  // The workload phase, summed over the CPUs (as the agent reads it).
+  return new CountsMap(list.countsFd).read(slot, hostSyscallArch()).workload.getppid ?? 0;
 }
 
 /**

@@ -442,7 +442,6 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
         for (const p of reg.programs()) reg.setAutoload(p.name, p.section.startsWith('iter/') || (tracking && p.section.startsWith('tp_btf/')));
         reg.resizeMap('cg_reg_cgroups', buckets);
         reg.resizeMap('cg_reg_free_slots', MAX_CONTAINERS);
-        reg.resizeMap('cg_sys_counts', countsEntries(MAX_CONTAINERS));
         reg.setRodata(rodata);
         reg.load();
         index = MappedArray.map(reg.mapFd('cg_reg_cgroups'), buckets * REGISTRY_CGROUP_SIZE, 'cg_reg_cgroups');
@@ -452,12 +451,9 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
         const sys = BpfObject.open(SYSCALLS_OBJ);
         objs.push(sys);
         bpfObjects.add(sys);
-        // sys_exit: tasks count in their registry entries, folded at their exit and before a read.
-        const exitVariant = prog === 'cg_sys_exit';
-        const wanted = exitVariant ? ['cg_sys_exit', 'cg_sys_task_exit', 'cg_sys_fold'] : [prog];
-        for (const p of sys.programs()) sys.setAutoload(p.name, wanted.includes(p.name));
+        for (const p of sys.programs()) sys.setAutoload(p.name, p.name === prog);
         for (const m of SHARED_MAPS) sys.reuseMap(m, reg.mapFd(m));
-        sys.resizeMap('cg_sys_counts_cpu', exitVariant ? 1 : countsEntries(MAX_CONTAINERS));
+        sys.resizeMap('cg_sys_counts', countsEntries(MAX_CONTAINERS));
         sys.setRodata(rodata);
         sys.load();
         // The agent's order: tracking, then the sensor, then the seed of what already runs.
@@ -473,12 +469,10 @@ function agentObjectsConfig({ key, label, tracking, counts, prog = 'cg_sys_enter
             let check = null;
             try {
               if (counts) {
-                // The workload phase, as the agent reads it (folded first; summed over the CPUs).
-                if (exitVariant) sys.runIterator('cg_sys_fold');
-                const map = exitVariant ? 'cg_sys_counts' : 'cg_sys_counts_cpu';
-                const counted = new CountsMap(sys.mapFd(map), exitVariant ? 1 : undefined).read(slot, hostSyscallArch()).workload.getppid ?? 0;
+                // The workload phase, summed over the CPUs (as the agent reads it).
+                const counted = new CountsMap(sys.mapFd('cg_sys_counts')).read(slot, hostSyscallArch()).workload.getppid ?? 0;
                 const issued = container.issued - issuedBefore;
-                check = { what: `${map}[slot ${slot}][getppid]`, issued, counted, ok: counted >= issued };
+                check = { what: `cg_sys_counts[slot ${slot}][getppid]`, issued, counted, ok: counted >= issued };
               }
             } finally {
               closeAll();

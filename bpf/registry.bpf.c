@@ -18,7 +18,6 @@
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */
 #include "registry.h"
-#include "include/task_counts.h" /* counts go with a task's entry when it changes container */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -41,7 +40,6 @@ struct {
 const struct registry_notice *cg_reg_notice_type __attribute__((unused));
 const struct registry_cgroup *cg_reg_cgroup_type __attribute__((unused));
 const struct registry_task *cg_reg_task_type __attribute__((unused));
-const struct registry_task_entry *cg_reg_task_entry_type __attribute__((unused));
 
 /* [0] notices lost (ring full), [1] container cgroups that got no slot or no bucket */
 struct {
@@ -90,6 +88,15 @@ static __always_inline void emit_notice(__u32 kind, __u32 slot, __u32 tgid, stru
 		bpf_probe_read_kernel_str(n->cgroup.parent_name, sizeof(n->cgroup.parent_name),
 					  BPF_CORE_READ(parent, name));
 	bpf_ringbuf_submit(n, cg_ringbuf_flags(&cg_reg_notices));
+}
+
+/* After the change it announces: a cache that reads the new generation sees the change too. */
+static __always_inline void bump_gen(void)
+{
+	__u64 *g = reg_gen();
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
 }
 
 /* ---- which cgroups are containers ------------------------------------------------------- */
@@ -206,12 +213,11 @@ static __always_inline void mark_init_task(struct registry_cgroup *c, struct tas
 	__u32 tid = BPF_CORE_READ(task, pid);
 
 	if (reg_use_task_storage) {
-		struct registry_task_entry *e = bpf_task_storage_get(&cg_reg_tasks, task, 0,
-								     BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (e) {
-			sys_fold_task_counts(e); /* moved from another container: its counts stay there */
-			e->task = init;
-		}
+		struct registry_task *ts = bpf_task_storage_get(&cg_reg_tasks, task, &init,
+								BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (ts)
+			*ts = init; /* also a task moved from another container */
+		bump_gen();
 		return;
 	}
 	if (bpf_map_update_elem(&cg_reg_tasks_by_tid, &tid, &init, BPF_NOEXIST))
@@ -235,12 +241,8 @@ static __always_inline int on_attach(struct cgroup *dst, struct task_struct *tas
 		return 0;
 	c = track_cgroup(dst, REGISTRY_NOTICE_TRACKED, tgid);
 	if (!c) {
-		if (reg_use_task_storage) {
-			/* moved out of a container: its counts stay there (what it counts on another
-			 * CPU between this fold and the delete goes with the entry) */
-			sys_fold_task_counts(bpf_task_storage_get(&cg_reg_tasks, task, 0, 0));
-			bpf_task_storage_delete(&cg_reg_tasks, task);
-		}
+		if (reg_use_task_storage && bpf_task_storage_delete(&cg_reg_tasks, task) == 0)
+			bump_gen(); /* moved out of a container */
 		return 0;
 	}
 	mark_init_task(c, task);
@@ -270,11 +272,8 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	copy = *ps;
 	copy.exec_state = REGISTRY_TASK_WORKLOAD;
 	if (reg_use_task_storage) {
-		/* the state only: the child's counts start from nothing (it does not run yet) */
-		struct registry_task_entry *e = bpf_task_storage_get(&cg_reg_tasks, child, 0,
-								     BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (e)
-			e->task = copy;
+		bpf_task_storage_get(&cg_reg_tasks, child, &copy, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		bump_gen(); /* the child's kernel stack may be a host task's that a cache still names */
 		return 0;
 	}
 	c = reg_task_container(child);
@@ -345,6 +344,17 @@ int BPF_PROG(cg_reg_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	return on_exec(p);
 }
 
+/* A tracked task's end: its kernel stack, by whose address a cache names the task, may serve another. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(cg_reg_exit, struct task_struct *p)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (reg_task_may_have_entry(task) && bpf_task_storage_get(&cg_reg_tasks, task, 0, 0))
+		bump_gen();
+	return 0;
+}
+
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(cg_reg_rmdir, struct cgroup *cg, const char *path)
 {
@@ -364,7 +374,6 @@ int cg_reg_seed(struct bpf_iter__task *ctx)
 	struct task_struct *task = ctx->task;
 	struct registry_cgroup *c;
 	struct registry_task *leader;
-	struct registry_task_entry *e;
 	struct registry_task init = { .state = REGISTRY_TASK_WORKLOAD };
 
 	if (!task)
@@ -382,9 +391,8 @@ int cg_reg_seed(struct bpf_iter__task *ctx)
 		if (leader)
 			init = *leader;
 	}
-	e = bpf_task_storage_get(&cg_reg_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (e)
-		e->task = init;
+	bpf_task_storage_get(&cg_reg_tasks, task, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	bump_gen();
 	return 0;
 }
 

@@ -43,21 +43,6 @@ struct registry_task {
 	__u32 pad;
 };
 
-/*
- * The tp_btf variant's entry of a task (cg_reg_tasks): its state, then the syscalls sensor's
- * counts of its workload syscalls that are not yet folded into its container's counts
- * (include/task_counts.h). Counting there costs a syscall one add into the entry the container
- * lookup has just found, instead of a second lookup (bench/README.md, "Counts in the task's
- * entry"). 3,920 bytes: with the kernel's storage header (128 bytes on 6.18) one 4 KiB allocation
- * per task of a container. Numbers from REGISTRY_TASK_COUNTS on are added to the container's
- * counts directly (none on x86-64 or arm64 as of 6.18: their highest is 469).
- */
-#define REGISTRY_TASK_COUNTS 488
-struct registry_task_entry {
-	struct registry_task task;
-	__u64 counts[REGISTRY_TASK_COUNTS]; /* by syscall number; exchanged with 0 when folded */
-};
-
 #define REGISTRY_NOTICE_TRACKED 1 /* a container cgroup got a slot as the runtime moved a task in */
 #define REGISTRY_NOTICE_SEEDED 2  /* a container already running when the agent started got a slot */
 #define REGISTRY_NOTICE_REMOVED 3 /* its cgroup is gone: final reads, then user space frees the slot */

@@ -183,41 +183,25 @@ export class BpfObject {
   runIterator(programName: string): void {
     const link = libbpf.bpf_program__attach(this.program(programName));
     if (!link) throw new BpfError(`attach iterator ${programName}`, koffi.errno());
+    this.drainIterator(programName, link);
+  }
+
+  private drainIterator(programName: string, link: Ptr): void {
     try {
-      this.drainIterator(programName, link);
+      const fd = libbpf.bpf_iter_create(libbpf.bpf_link__fd(link));
+      if (fd < 0) throw new BpfError(`create iterator ${programName}`, -fd);
+      try {
+        const buf = Buffer.alloc(4096);
+        while (readSync(fd, buf, 0, buf.length, null) > 0) {
+          // the program writes nothing; reading drives the iteration to its end
+        }
+      } finally {
+        closeSync(fd);
+      }
     } finally {
       libbpf.bpf_link__destroy(link);
     }
   }
-
-  /**
-   * An iterator run often (after load): attached once, its link goes with the object. run()
-   * does nothing once the object is closed.
-   */
-  iterator(programName: string): { run(): void } {
-    const link = libbpf.bpf_program__attach(this.program(programName));
-    if (!link) throw new BpfError(`attach iterator ${programName}`, koffi.errno());
-    this.links.push(link);
-    return {
-      run: () => {
-        if (!this.closed) this.drainIterator(programName, link);
-      },
-    };
-  }
-
-  private drainIterator(programName: string, link: Ptr): void {
-    const fd = libbpf.bpf_iter_create(libbpf.bpf_link__fd(link));
-    if (fd < 0) throw new BpfError(`create iterator ${programName}`, -fd);
-    try {
-      while (readSync(fd, BpfObject.iterBuffer, 0, BpfObject.iterBuffer.length, null) > 0) {
-        // the programs write nothing; reading drives the iteration to its end
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  private static readonly iterBuffer = Buffer.alloc(4096);
 
   mapFd(mapName: string): number {
     const fd = libbpf.bpf_map__fd(this.map(mapName));

@@ -26,7 +26,6 @@ import { ContainerSeries } from './telemetry/container-series.js';
 import { SENSORS } from './sensors/all.js';
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from './sensors/sensor.js';
 import { BPF_BUILD_DIR, ContainerRegistry } from './registry/index.js';
-import { countsEntries } from './sensors/syscalls/recorder.js';
 import { ResourceCollector } from './resources/index.js';
 import { AnomalyMonitor } from './anomaly/index.js';
 
@@ -235,7 +234,6 @@ export async function startAgent(cfg: AgentConfig, opts: RunOptions): Promise<Ru
       {
         hook: cfg.registry.hook,
         maxContainers: cfg.registry.max_containers,
-        syscallCountsEntries: cfg.sensors.syscalls.enabled ? countsEntries(cfg.registry.max_containers) : 1,
         cgroupMode: mode,
         selfTgid: process.pid,
         logger,

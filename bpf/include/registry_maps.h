@@ -22,12 +22,12 @@ struct {
 	__type(value, struct registry_cgroup);
 } cg_reg_cgroups SEC(".maps");
 
-/* tp_btf variant: every task of a tracked container (its state first: a struct registry_task *). */
+/* tp_btf variant: every task of a tracked container. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct registry_task_entry);
+	__type(value, struct registry_task);
 } cg_reg_tasks SEC(".maps");
 
 /* raw_tracepoint variant: runtime-init tasks by thread id. */
@@ -50,6 +50,25 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } cg_sys_exit_tail SEC(".maps");
+
+/*
+ * The registry's generation: bumped after every change of which task belongs to which container
+ * (a task tracked, moved, forked or seeded into a container, moved out of one, a tracked task's
+ * exit). A per-CPU cache of a task's container (syscalls.bpf.c) is valid while it is unchanged.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cg_reg_gen SEC(".maps");
+
+static __always_inline __u64 *reg_gen(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cg_reg_gen, &zero); /* an array: inlined, no helper call */
+}
 
 static __always_inline __u32 reg_bucket(__u64 cgid, __u32 probe)
 {

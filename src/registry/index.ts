@@ -34,11 +34,8 @@ export const NOTICE_SEEDED = 2;
 export const NOTICE_REMOVED = 3;
 export const NOTICE_THREADS = 4;
 
-/**
- * The maps every sensor object reuses from the registry (bpf/include/registry_maps.h), and the
- * syscall counts a task's entry folds into when the registry moves it (bpf/include/task_counts.h).
- */
-export const SHARED_MAPS = ['cg_reg_cgroups', 'cg_reg_tasks', 'cg_reg_tasks_by_tid', 'cg_sys_exit_tail', 'cg_sys_counts'] as const;
+/** The maps every sensor object reuses from the registry (bpf/include/registry_maps.h). */
+export const SHARED_MAPS = ['cg_reg_cgroups', 'cg_reg_tasks', 'cg_reg_tasks_by_tid', 'cg_reg_gen', 'cg_sys_exit_tail'] as const;
 
 
 /** One container cgroup with a slot. */
@@ -70,8 +67,6 @@ export interface RegistryOptions {
   cgroupMode: CgroupMode;
   selfTgid: number;
   logger: AgentLogger;
-  /** Elements of the syscall counts tasks fold into (cg_sys_counts; the syscalls sensor's countsEntries, 1 when it is off). */
-  syscallCountsEntries: number;
   /** tests only: the kernel loses every notice, as a full ring would (reconciliation must cope). */
   dropNotices?: boolean;
 }
@@ -143,8 +138,6 @@ export class ContainerRegistry {
         }
         obj.resizeMap('cg_reg_cgroups', indexSize(opts.maxContainers));
         obj.resizeMap('cg_reg_free_slots', opts.maxContainers);
-        // What tasks' entries fold into (the syscalls sensor's sys_exit variant): tp_btf only.
-        obj.resizeMap('cg_sys_counts', taskStorage ? opts.syscallCountsEntries : 1);
         obj.setRodata({
           ...commonRodata,
           ...registryRodata(variant, opts.maxContainers),

@@ -99,26 +99,3 @@ export function decodeRegistryTask(v: DataView, base = 0): RegistryTask {
     pad: v.getUint32(base + 12, true),
   };
 }
-
-export const REGISTRY_TASK_ENTRY_SIZE = 3920;
-export const RegistryTaskEntryLayout = {
-  task: { offset: 0, size: 16, kind: 'struct' },
-  counts: { offset: 16, size: 3904, kind: 'u64[]' },
-} as const;
-export interface RegistryTaskEntry {
-  task: RegistryTask;
-  counts: bigint[];
-}
-/** Bytes a `struct registry_task_entry` record holds at least (a trailing string or byte array may be cut). */
-export const REGISTRY_TASK_ENTRY_MIN_SIZE = 3920;
-/**
- * Decodes a `struct registry_task_entry` at `base`; strings stop at NUL or at the end of `v`.
- * @throws RangeError naming the struct when fewer than REGISTRY_TASK_ENTRY_MIN_SIZE bytes follow `base`.
- */
-export function decodeRegistryTaskEntry(v: DataView, base = 0): RegistryTaskEntry {
-  checkRecord(v, base, 3920, 'registry_task_entry');
-  return {
-    task: decodeRegistryTask(v, base + 0),
-    counts: Array.from({ length: 488 }, (_, i) => v.getBigUint64(base + 16 + i * 8, true)),
-  };
-}

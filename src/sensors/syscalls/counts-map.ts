@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The kernel's counts array (cg_sys_counts), read and cleared one container slot at a time: one
- * lookup per phase, which copies that slot's counts (of every CPU, for a per-CPU array) at once.
- * Where tasks count in their own registry entries, fold() moves those counts in first.
+ * The kernel's per-CPU counts array (cg_sys_counts), read and cleared one container slot at a
+ * time: one lookup per phase, which copies every CPU's counts of that slot at once.
  */
 import { libbpf } from '../../../ffi/libbpf.js';
 import { BpfError } from '../../../ffi/errors.js';
@@ -18,14 +17,9 @@ export class CountsMap {
   private readonly zero: Buffer;
   private closed = false;
 
-  /**
-   * @param cpus copies of each element: the possible CPUs for a PERCPU_ARRAY, 1 for an ARRAY
-   * @param folder folds the tasks' own counts into the array (the cg_sys_fold iterator), if any
-   */
   constructor(
     private readonly fd: number,
     readonly cpus = numPossibleCpus(),
-    private readonly folder: () => void = () => undefined,
   ) {
     this.phases = Array.from({ length: PHASES }, () => new BigUint64Array((SYSCALLS_COUNTS_SIZE / 8) * cpus));
     this.buffers = this.phases.map((p) => Buffer.from(p.buffer));
@@ -35,11 +29,6 @@ export class CountsMap {
   /** False once the object that owns the map is about to close: nothing reads it after. */
   get isOpen(): boolean {
     return !this.closed;
-  }
-
-  /** Moves every live task's counts into the array: call before a round of reads. */
-  fold(): void {
-    if (!this.closed) this.folder();
   }
 
   /** One slot's counts, summed over the CPUs. */

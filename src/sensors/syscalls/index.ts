@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * syscalls sensor: per-container syscall counts, kept in the kernel. In the sys_exit variant a
- * task counts its workload syscalls in its own registry entry, and an iterator folds them into
- * the container's counts (the registry's cg_sys_counts) before every read; the fallbacks count
- * into a per-CPU array of their own. User space reads one container at a time (two map lookups
- * per read); periodic snapshots feed `contguard seccomp`. Containers, their slots and their
- * runtime-init phase come from the shared registry.
+ * syscalls sensor: per-container syscall counts, kept in the kernel in a per-CPU array and read
+ * one container at a time (two map lookups per read); periodic snapshots feed `contguard seccomp`.
+ * Containers, their slots and their runtime-init phase come from the shared registry.
  */
 import type { Sensor, SensorContext, SensorEnv, SensorInstance } from '../sensor.js';
 import type { BpfObject } from '../../../ffi/bpf-object.js';
-import { numPossibleCpus, readPerCpuArray } from '../../../ffi/maps.js';
+import { readPerCpuArray } from '../../../ffi/maps.js';
 import type { RegistryEntry } from '../../registry/index.js';
 import { REGISTRY_VARIANT_TP_BTF } from '../../registry/index.js';
 import { containerRecord, metricAttributes } from '../../telemetry/container-attributes.js';
@@ -18,7 +15,6 @@ import { nanosToIso } from '../../telemetry/jsonl-sink.js';
 import { forgetSeries } from '../../telemetry/forget-series.js';
 import { hostSyscallArch } from './names.js';
 import { SlotHistory, countsBytes, countsEntries, type SlotCounts } from './recorder.js';
-import { REGISTRY_TASK_ENTRY_SIZE } from '../../registry/layout.gen.js';
 import { CountsMap } from './counts-map.js';
 import { SYSCALLS_COUNTER, SYSCALLS_SNAPSHOT_EVENT, SYSCALLS_UNTRACKED_COUNTER, syscallsTelemetry } from './telemetry.js';
 
@@ -50,24 +46,16 @@ export const syscallsSensor: Sensor = {
     const exit = variant === VARIANT_SYS_EXIT;
     obj.setAutoload('cg_sys_exit', exit);
     obj.setAutoload('cg_sys_task_exit', exit);
-    obj.setAutoload('cg_sys_fold', exit);
     obj.setAutoload('cg_sys_enter', variant === REGISTRY_VARIANT_TP_BTF);
     obj.setAutoload('cg_sys_enter_raw', !exit && variant !== REGISTRY_VARIANT_TP_BTF);
-    // sys_exit: the registry's cg_sys_counts (what task entries fold into); fallbacks: their own, per CPU.
-    obj.resizeMap('cg_sys_counts_cpu', exit ? 1 : countsEntries(cfg.registry.max_containers));
+    obj.resizeMap('cg_sys_counts', countsEntries(cfg.registry.max_containers));
   },
-  start(obj: BpfObject, ctx: SensorContext, variant?: string): SensorInstance {
+  start(obj: BpfObject, ctx: SensorContext): SensorInstance {
     const arch = hostSyscallArch();
     const slotCount = ctx.config.registry.max_containers;
-    const perCpu = variant !== VARIANT_SYS_EXIT;
-    const fold = perCpu ? null : obj.iterator('cg_sys_fold');
-    const counts = perCpu ? new CountsMap(obj.mapFd('cg_sys_counts_cpu'), numPossibleCpus()) : new CountsMap(obj.mapFd('cg_sys_counts'), 1, () => fold?.run());
-    const mib = (countsBytes(slotCount, counts.cpus) / 2 ** 20).toFixed(1);
-    ctx.logger.info(
-      perCpu
-        ? `sensor syscalls: counts per CPU on ${counts.cpus} possible CPUs (${mib} MiB for ${slotCount} container slots)`
-        : `sensor syscalls: counts in each container task's registry entry (${REGISTRY_TASK_ENTRY_SIZE} bytes per task), folded into ${mib} MiB for ${slotCount} container slots`,
-    );
+    const counts = new CountsMap(obj.mapFd('cg_sys_counts'));
+    const mib = countsBytes(slotCount, counts.cpus) / 2 ** 20;
+    ctx.logger.info(`sensor syscalls: counts per CPU on ${counts.cpus} possible CPUs (${mib.toFixed(1)} MiB for ${slotCount} container slots)`);
     const statsFd = obj.mapFd('cg_sys_stats');
     const recordings = new Map<number, Recording>();
     const retired: Recording[] = []; // finished runs whose last counts stay on /metrics a while
@@ -106,7 +94,6 @@ export const syscallsSensor: Sensor = {
     const syscallsCounter = ctx.meter.createObservableCounter(SYSCALLS_COUNTER, { unit: '{syscall}', description: syscallsTelemetry.metrics[0].description });
     syscallsCounter.addCallback((result) => {
         if (!counts.isOpen) return;
-        if (recordings.size) counts.fold();
         const report = (rec: Recording, c: SlotCounts) => {
           if (!rec.entry.container) return;
           const base = metricAttributes(rec.entry.container.attributes);
@@ -135,7 +122,6 @@ export const syscallsSensor: Sensor = {
           name: 'syscalls snapshots',
           intervalMs: ctx.config.sensors.syscalls.snapshot_interval_ms,
           run() {
-            if (recordings.size && counts.isOpen) counts.fold();
             for (const rec of recordings.values()) snapshot(rec, false);
             // Finished containers keep their series a while, so the last values get scraped.
             const cutoff = Date.now() - ctx.config.sensors.syscalls.retire_after_ms;
@@ -155,7 +141,6 @@ export const syscallsSensor: Sensor = {
         const rec = recordings.get(entry.slot);
         if (!rec || rec.entry !== entry) return;
         recordings.delete(entry.slot);
-        if (counts.isOpen) counts.fold();
         snapshot(rec, true);
         rec.retiredAt = Date.now();
         retired.push(rec);
@@ -163,7 +148,6 @@ export const syscallsSensor: Sensor = {
       },
       stop() {
         // A last snapshot of every running container, so no recording is lost on shutdown.
-        if (recordings.size && counts.isOpen) counts.fold();
         for (const rec of recordings.values()) snapshot(rec, true);
       },
       release() {
