@@ -13,7 +13,9 @@
  * run after every program is attached, through the same idempotent claim.
  *
  * Two variants, chosen before load: tp_btf (5.11+: task local storage, seeded by the iterator)
- * and raw_tracepoint (any BTF kernel, cgroup v1 too: runtime-init tasks by thread id).
+ * and raw_tracepoint (any BTF kernel, cgroup v1 too: runtime-init tasks by thread id). The tp_btf
+ * variant bumps a generation (cg_reg_gen) after every change of which task belongs where, so
+ * that per-CPU caches of it (the syscalls sensor's) know when they are stale.
  */
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */

@@ -11,11 +11,13 @@
  * CPUs' copies. Which task belongs to which container, and whether it is still runtime init,
  * comes from the shared container registry (registry.bpf.c).
  *
- * tp_btf_sys_exit variant (preferred): counted as each syscall returns (tp_btf/sys_exit), one
- * task-storage lookup on the current task (a host task's only cost), and the program then
- * tail-calls file_open's handler on an open syscall: one program on sys_exit serves both
- * sensors and nothing runs on sys_enter. exit and exit_group never return: they are counted
- * when the task exits (sched_process_exit), from the syscall number in its registers.
+ * tp_btf_sys_exit variant (preferred): counted as each syscall returns (tp_btf/sys_exit), and the
+ * program then tail-calls file_open's handler on an open syscall: one program on sys_exit serves
+ * both sensors and nothing runs on sys_enter. Whether the task is a container's comes from a
+ * per-CPU cache of the task that last returned from a syscall on this CPU (cg_sys_exit_cache,
+ * below), so a task's run of syscalls costs no helper call; on a miss, the current task and its
+ * task storage (two helper calls). exit and exit_group never return: they are counted when the
+ * task exits (sched_process_exit), from the syscall number in its registers.
  * tp_btf variant: counted on tp_btf/sys_enter. raw_tracepoint variant (cgroup v1, or no task
  * storage): raw_tracepoint/sys_enter, the cgroup id in the registry's index.
  */
