@@ -132,13 +132,15 @@ describe('container registry (real kernel, real Docker)', () => {
     }
     const runs = await loops;
     expect(runs.map((r) => Number(/cpu=(\d+)/.exec(r.stdout)?.[1]))).toEqual(pins);
-    // Reads taken while the tasks counted never went down nor past the total.
-    expect(seen.filter((v) => v > 0 && v < total).length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
-    expect(Math.max(...seen)).toBeLessThanOrEqual(total);
     await docker(['kill', id]);
     const snap = await waitForJsonLine(agent!.logDir, snapshotOf(name, (r) => r.attributes['contguard.syscalls.final'] === true), 30_000);
     expect(snap.attributes['contguard.syscalls.counts'].getppid).toBe(total);
+    // Reads taken while the tasks counted never went down nor past the total. The metric adds the
+    // runtime phase: runc's set-up of each `docker exec` may ask getppid() itself.
+    const runtime = snap.attributes['contguard.syscalls.runtime_counts']?.getppid ?? 0;
+    expect(seen.filter((v) => v > 0 && v < total).length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(total + runtime);
   });
 
   it('drops host execs in the kernel: none reaches user space, container execs do', async () => {
