@@ -201,6 +201,7 @@ static __always_inline struct registry_cgroup *track_cgroup(struct cgroup *cg, _
 		b->init_tasks = 0;
 		b->flags = 0;
 		b->slot = slot;
+		bump_gen(); /* raw_tracepoint: its tasks may be cached as the host's */
 		emit_notice(kind, slot, tgid, cg);
 		return b;
 	}
@@ -225,6 +226,7 @@ static __always_inline void mark_init_task(struct registry_cgroup *c, struct tas
 	if (bpf_map_update_elem(&cg_reg_tasks_by_tid, &tid, &init, BPF_NOEXIST))
 		return;
 	__sync_fetch_and_add(&c->init_tasks, 1);
+	bump_gen(); /* before, a cache may have named it a workload task */
 }
 
 /* ---- tracking hooks (rare events) ------------------------------------------------------- */
@@ -243,8 +245,8 @@ static __always_inline int on_attach(struct cgroup *dst, struct task_struct *tas
 		return 0;
 	c = track_cgroup(dst, REGISTRY_NOTICE_TRACKED, tgid);
 	if (!c) {
-		if (reg_use_task_storage && bpf_task_storage_delete(&cg_reg_tasks, task) == 0)
-			bump_gen(); /* moved out of a container */
+		if (!reg_use_task_storage || bpf_task_storage_delete(&cg_reg_tasks, task) == 0)
+			bump_gen(); /* moved out of a container (raw_tracepoint: maybe; it cannot tell) */
 		return 0;
 	}
 	mark_init_task(c, task);
@@ -268,6 +270,8 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 			mark_init_task(c, child);
 		return 0;
 	}
+	if (!reg_use_task_storage && reg_cgroup(BPF_CORE_READ(child_cg, kn, id)))
+		bump_gen(); /* a container's child: its stack may be one a cache names as another task's */
 	ps = reg_use_task_storage ? bpf_task_storage_get(&cg_reg_tasks, parent, 0, 0) : reg_task_by_tid(ptid);
 	if (!ps)
 		return 0;
@@ -422,6 +426,8 @@ int cg_reg_exit_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 
+	if (reg_task_container(task))
+		bump_gen(); /* a container task's end: its stack may serve another task */
 	return on_raw_task_end(task, BPF_CORE_READ(task, pid));
 }
 

@@ -14,9 +14,9 @@
  * tp_btf_sys_exit variant (preferred): counted as each syscall returns (tp_btf/sys_exit), and the
  * program then tail-calls file_open's handler on an open syscall: one program on sys_exit serves
  * both sensors and nothing runs on sys_enter. Whether the task is a container's comes from a
- * per-CPU cache of the task that last returned from a syscall on this CPU (cg_sys_exit_cache,
+ * per-CPU cache of the task that last returned from a syscall on this CPU (cg_sys_task_cache,
  * below), so a task's run of syscalls costs no helper call; on a miss, the current task and its
- * task storage (two helper calls). exit and exit_group never return: they are counted when the
+ * task storage (two helper calls). The fallbacks below keep the same cache. exit and exit_group never return: they are counted when the
  * task exits (sched_process_exit), from the syscall number in its registers.
  * tp_btf variant: counted on tp_btf/sys_enter. raw_tracepoint variant (cgroup v1, or no task
  * storage): raw_tracepoint/sys_enter, the cgroup id in the registry's index.
@@ -76,23 +76,84 @@ static __always_inline int count_in_slot(__u32 slot, __u32 phase, long nr)
 	return count_missed(counts ? SYSCALLS_STAT_OVERFLOW : SYSCALLS_STAT_NO_SLOT);
 }
 
+/*
+ * The task whose syscall last passed this hook on this CPU, named by the address of its saved
+ * user registers (the hook's own `regs` argument: the top of the task's kernel stack, one per live
+ * task), and what it is: a host task, or a workload task of a container slot. Valid while the
+ * registry's generation is the one it was filled at: the registry bumps it after every change of
+ * which task belongs where, a tracked task's exit (its stack may serve another task) and a
+ * tracked fork (the child's stack may have been a host task's) among them. A hit costs no helper
+ * call: on this kernel's mitigations (Safe RET) each call and return costs about 20 ns, and the
+ * calls that find the task and its container were most of the program (bench/README.md, "The
+ * per-CPU cache of the current task"). One per CPU: only the variant loaded uses it.
+ */
+struct sys_task_cache {
+	__u64 regs; /* the task's struct pt_regs address */
+	__u64 gen;  /* cg_reg_gen when filled */
+	__u32 slot; /* SYS_TASK_CACHE_HOST for a host task */
+	__u32 pad;
+};
+#define SYS_TASK_CACHE_HOST 0xfffffffe
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sys_task_cache);
+} cg_sys_task_cache SEC(".maps");
+
+/* This CPU's cache (an inlined lookup); NULL only if the maps are missing. */
+static __always_inline struct sys_task_cache *task_cache(__u64 *gen)
+{
+	__u32 zero = 0;
+	struct sys_task_cache *cache = bpf_map_lookup_elem(&cg_sys_task_cache, &zero);
+	__u64 *g = reg_gen();
+
+	if (!cache || !g)
+		return NULL;
+	*gen = *g; /* read before the task is looked up: a change after it makes what is filled stale */
+	return cache;
+}
+
+static __always_inline bool cache_names(struct sys_task_cache *cache, __u64 regs, __u64 gen)
+{
+	return cache->regs == regs && cache->gen == gen;
+}
+
+static __always_inline void cache_fill(struct sys_task_cache *cache, __u64 regs, __u64 gen, __u32 slot)
+{
+	cache->regs = regs;
+	cache->gen = gen;
+	cache->slot = slot;
+}
+
 /* tp_btf/sys_enter (raw_syscalls, stable since 2.6.37; BTF-typed since 5.5): cheapest hook. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct registry_task *ts;
+	struct task_struct *task;
+	struct registry_task *ts = NULL;
 	__u32 phase = REG_PHASE_WORKLOAD;
+	__u64 gen;
+	struct sys_task_cache *cache = task_cache(&gen);
 
-	if (!reg_task_may_have_entry(task))
+	if (!cache)
 		return 0;
-	ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
-	if (!ts)
+	if (cache_names(cache, (__u64)regs, gen))
+		return cache->slot == SYS_TASK_CACHE_HOST ? 0 : count_in_slot(cache->slot, REG_PHASE_WORKLOAD, id);
+	task = bpf_get_current_task_btf();
+	if (reg_task_may_have_entry(task))
+		ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
+	if (!ts) {
+		cache_fill(cache, (__u64)regs, gen, SYS_TASK_CACHE_HOST);
 		return 0;
+	}
 	if (ts->state != REGISTRY_TASK_WORKLOAD) {
 		phase = reg_init_task_phase(ts, task);
 		if (phase == REG_PHASE_SKIP)
 			return 0;
+	} else {
+		cache_fill(cache, (__u64)regs, gen, ts->slot);
 	}
 	return count_in_slot(ts->slot, phase, id);
 }
@@ -100,21 +161,32 @@ int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 SEC("raw_tracepoint/sys_enter")
 int cg_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 cgid = cg_cgroup_mode == CG_CGROUP_MODE_V2 ? bpf_get_current_cgroup_id()
-							 : BPF_CORE_READ(cg_task_cgroup(task), kn, id);
-	struct registry_cgroup *c = reg_cgroup(cgid);
+	struct task_struct *task;
+	struct registry_cgroup *c;
+	struct registry_task *ts = NULL;
 	__u32 phase = REG_PHASE_WORKLOAD;
+	__u64 regs = ctx->args[0], cgid, gen;
+	struct sys_task_cache *cache = task_cache(&gen);
 
-	if (!c)
+	if (!cache)
 		return 0;
-	if (c->init_tasks) {
-		struct registry_task *ts = reg_task_by_tid((__u32)bpf_get_current_pid_tgid());
-
-		if (ts)
-			phase = reg_init_task_phase(ts, task);
+	if (cache_names(cache, regs, gen))
+		return cache->slot == SYS_TASK_CACHE_HOST ? 0 : count_in_slot(cache->slot, REG_PHASE_WORKLOAD, (long)ctx->args[1]);
+	task = (struct task_struct *)bpf_get_current_task();
+	cgid = cg_cgroup_mode == CG_CGROUP_MODE_V2 ? bpf_get_current_cgroup_id() : BPF_CORE_READ(cg_task_cgroup(task), kn, id);
+	c = reg_cgroup(cgid);
+	if (!c) {
+		cache_fill(cache, regs, gen, SYS_TASK_CACHE_HOST);
+		return 0;
+	}
+	if (c->init_tasks)
+		ts = reg_task_by_tid((__u32)bpf_get_current_pid_tgid());
+	if (ts) { /* runtime init */
+		phase = reg_init_task_phase(ts, task);
 		if (phase == REG_PHASE_SKIP)
 			return 0;
+	} else {
+		cache_fill(cache, regs, gen, c->slot);
 	}
 	return count_in_slot(c->slot, phase, (long)ctx->args[1]);
 }
@@ -169,31 +241,6 @@ static __always_inline bool maybe_refused(struct task_struct *task, long nr)
 	return !(word & (1UL << (nr & 63)));
 }
 
-/*
- * The task whose syscall last returned on this CPU, named by the address of its saved user
- * registers (sys_exit's own argument: the top of the task's kernel stack, one per live task), and
- * what it is: a host task, or a workload task of a container slot. Valid while the registry's
- * generation is the one it was filled at: the registry bumps it after every change of which task
- * belongs where, a tracked task's exit (its stack may serve another task) and a tracked fork (the
- * child's stack may have been a host task's) among them. A hit costs no helper call: on this
- * kernel's mitigations (Safe RET) each call and return costs about 20 ns, the two calls of the
- * lookup most of the program (bench/README.md, "The per-CPU cache of the current task").
- */
-struct sys_exit_cache {
-	__u64 regs; /* the task's struct pt_regs address */
-	__u64 gen;  /* cg_reg_gen when filled */
-	__u32 slot; /* SYS_EXIT_CACHE_HOST for a host task */
-	__u32 pad;
-};
-#define SYS_EXIT_CACHE_HOST 0xfffffffe
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sys_exit_cache);
-} cg_sys_exit_cache SEC(".maps");
-
 static __always_inline bool is_fork_nr(long nr)
 {
 	return nr == NR_CLONE || nr == NR_CLONE3 || nr == NR_FORK || nr == NR_VFORK;
@@ -206,16 +253,13 @@ int BPF_PROG(cg_sys_exit, struct pt_regs *regs, long ret)
 	struct registry_task *ts = NULL;
 	long nr = SYSCALL_NR(regs);
 	__u32 phase = REG_PHASE_WORKLOAD;
-	__u32 zero = 0;
-	struct sys_exit_cache *cache = bpf_map_lookup_elem(&cg_sys_exit_cache, &zero); /* inlined */
-	__u64 *genp = reg_gen();
 	__u64 gen;
+	struct sys_task_cache *cache = task_cache(&gen);
 
-	if (!cache || !genp)
+	if (!cache)
 		return 0;
-	gen = *genp; /* before the lookup below: a change after it makes what is filled stale */
-	if (cache->regs == (__u64)regs && cache->gen == gen) {
-		if (cache->slot == SYS_EXIT_CACHE_HOST)
+	if (cache_names(cache, (__u64)regs, gen)) {
+		if (cache->slot == SYS_TASK_CACHE_HOST)
 			goto out;
 		/* a failure may be a seccomp refusal, sigreturn forgets its number: the full path */
 		if (ret >= 0 && nr >= 0) {
@@ -228,9 +272,7 @@ int BPF_PROG(cg_sys_exit, struct pt_regs *regs, long ret)
 	if (reg_task_may_have_entry(task))
 		ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
 	if (!ts) {
-		cache->regs = (__u64)regs;
-		cache->gen = gen;
-		cache->slot = SYS_EXIT_CACHE_HOST;
+		cache_fill(cache, (__u64)regs, gen, SYS_TASK_CACHE_HOST);
 		goto out;
 	}
 	if (ts->state != REGISTRY_TASK_WORKLOAD) {
@@ -238,9 +280,7 @@ int BPF_PROG(cg_sys_exit, struct pt_regs *regs, long ret)
 	} else if (ts->exec_state != REGISTRY_TASK_WORKLOAD) {
 		phase = exec_exit_phase(ts, task);
 	} else { /* the workload: its next syscalls on this CPU take the cache */
-		cache->regs = (__u64)regs;
-		cache->gen = gen;
-		cache->slot = ts->slot;
+		cache_fill(cache, (__u64)regs, gen, ts->slot);
 	}
 	if (nr < 0)
 		nr = NR_RT_SIGRETURN; /* sigreturn restores the registers and forgets the number */
