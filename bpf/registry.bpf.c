@@ -13,9 +13,9 @@
  * run after every program is attached, through the same idempotent claim.
  *
  * Two variants, chosen before load: tp_btf (5.11+: task local storage, seeded by the iterator)
- * and raw_tracepoint (any BTF kernel, cgroup v1 too: runtime-init tasks by thread id). The tp_btf
- * variant bumps a generation (cg_reg_gen) after every change of which task belongs where, so
- * that per-CPU caches of it (the syscalls sensor's) know when they are stale.
+ * and raw_tracepoint (any BTF kernel, cgroup v1 too: runtime-init tasks by thread id). Both bump
+ * a generation (cg_reg_gen) after every change of which task belongs where, so that per-CPU
+ * caches of it (the syscalls sensor's) know when they are stale.
  */
 #include "include/common.h"
 #include <bpf/bpf_tracing.h> /* BPF_PROG */
@@ -270,7 +270,9 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 			mark_init_task(c, child);
 		return 0;
 	}
-	if (!reg_use_task_storage && reg_cgroup(BPF_CORE_READ(child_cg, kn, id)))
+	/* raw_tracepoint: the child's container, if any (looked up once, used below too) */
+	c = reg_use_task_storage ? NULL : reg_cgroup(BPF_CORE_READ(child_cg, kn, id));
+	if (c)
 		bump_gen(); /* a container's child: its stack may be one a cache names as another task's */
 	ps = reg_use_task_storage ? bpf_task_storage_get(&cg_reg_tasks, parent, 0, 0) : reg_task_by_tid(ptid);
 	if (!ps)
@@ -282,7 +284,6 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		bump_gen(); /* the child's kernel stack may be a host task's that a cache still names */
 		return 0;
 	}
-	c = reg_task_container(child);
 	if (!c || bpf_map_update_elem(&cg_reg_tasks_by_tid, &ctid, &copy, BPF_NOEXIST))
 		return 0;
 	__sync_fetch_and_add(&c->init_tasks, 1);

@@ -16,8 +16,9 @@
  * both sensors and nothing runs on sys_enter. Whether the task is a container's comes from a
  * per-CPU cache of the task that last returned from a syscall on this CPU (cg_sys_task_cache,
  * below), so a task's run of syscalls costs no helper call; on a miss, the current task and its
- * task storage (two helper calls). The fallbacks below keep the same cache. exit and exit_group never return: they are counted when the
- * task exits (sched_process_exit), from the syscall number in its registers.
+ * task storage (two helper calls). The fallbacks below keep the same cache. exit and exit_group
+ * never return: they are counted when the task exits (sched_process_exit), from the syscall
+ * number in its registers.
  * tp_btf variant: counted on tp_btf/sys_enter. raw_tracepoint variant (cgroup v1, or no task
  * storage): raw_tracepoint/sys_enter, the cgroup id in the registry's index.
  */
@@ -120,6 +121,12 @@ static __always_inline bool cache_names(struct sys_task_cache *cache, __u64 regs
 	return cache->regs == regs && cache->gen == gen;
 }
 
+/* A hit on sys_enter: a workload task's syscall is counted, a host task's is not. */
+static __always_inline int count_cached(struct sys_task_cache *cache, long nr)
+{
+	return cache->slot == SYS_TASK_CACHE_HOST ? 0 : count_in_slot(cache->slot, REG_PHASE_WORKLOAD, nr);
+}
+
 static __always_inline void cache_fill(struct sys_task_cache *cache, __u64 regs, __u64 gen, __u32 slot)
 {
 	cache->regs = regs;
@@ -140,7 +147,7 @@ int BPF_PROG(cg_sys_enter, struct pt_regs *regs, long id)
 	if (!cache)
 		return 0;
 	if (cache_names(cache, (__u64)regs, gen))
-		return cache->slot == SYS_TASK_CACHE_HOST ? 0 : count_in_slot(cache->slot, REG_PHASE_WORKLOAD, id);
+		return count_cached(cache, id);
 	task = bpf_get_current_task_btf();
 	if (reg_task_may_have_entry(task))
 		ts = bpf_task_storage_get(&cg_reg_tasks, task, 0, 0);
@@ -171,7 +178,7 @@ int cg_sys_enter_raw(struct bpf_raw_tracepoint_args *ctx)
 	if (!cache)
 		return 0;
 	if (cache_names(cache, regs, gen))
-		return cache->slot == SYS_TASK_CACHE_HOST ? 0 : count_in_slot(cache->slot, REG_PHASE_WORKLOAD, (long)ctx->args[1]);
+		return count_cached(cache, (long)ctx->args[1]);
 	task = (struct task_struct *)bpf_get_current_task();
 	cgid = cg_cgroup_mode == CG_CGROUP_MODE_V2 ? bpf_get_current_cgroup_id() : BPF_CORE_READ(cg_task_cgroup(task), kn, id);
 	c = reg_cgroup(cgid);
